@@ -1,0 +1,300 @@
+"""The plugin-facing types: :class:`Segmenter`, :class:`Generator`, :class:`Sample`,
+:class:`Dataset`, :class:`Metric`, and :func:`normalize`.
+
+Everything a plugin author needs is importable from ``segbench`` itself::
+
+    import segbench
+
+    class MySegmenter(segbench.Segmenter):
+        name = "my-segmenter"
+        def predict(self, image):
+            ...
+
+Parameter routing (the contract in DESIGN.md): parameters named in a segmenter's
+``postprocess`` signature are post-processing parameters, swept over one cached
+``predict_raw`` output; all others go to the constructor. Settings under a suite
+entry's ``train:`` key go to ``fit`` as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "DatasetSource",
+    "Sample",
+    "Dataset",
+    "Segmenter",
+    "Generator",
+    "Metric",
+    "normalize",
+    "parameter_names",
+]
+
+
+@dataclass
+class Sample:
+    """One image with its ground truth.
+
+    Attributes
+    ----------
+    name : str
+        Identifier, unique within its dataset (the file stem on disk).
+    image : ndarray
+        ``(Y, X)``, ``(Z, Y, X)``, or with channels last (``YXC``); any int or float dtype.
+    labels : ndarray or None
+        Integer label image of the image's spatial shape, 0 = background;
+        None where no ground truth is known.
+    spacing : tuple of float or None
+        Physical pixel/voxel size per spatial axis (same order as the axes, e.g.
+        micrometres ``(dz, dy, dx)``); None when unknown.
+    """
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray | None = None
+    spacing: tuple[float, ...] | None = None
+
+
+class Dataset(Sequence[Sample]):
+    """An ordered, named collection of :class:`Sample` objects.
+
+    Samples may be loaded lazily: ``loaders`` is a sequence of zero-argument
+    callables, each returning one :class:`Sample`; ``names`` gives their names
+    without loading them.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name (as in the suite).
+    samples : sequence of Sample, optional
+        In-memory samples.
+    names, loaders : sequences of equal length, optional
+        Lazy alternative to ``samples``.
+    spacing : tuple of float, optional
+        Voxel size shared by all samples, when known.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        samples: Sequence[Sample] | None = None,
+        *,
+        names: Sequence[str] | None = None,
+        loaders: Sequence[Callable[[], Sample]] | None = None,
+        spacing: tuple[float, ...] | None = None,
+    ):
+        if samples is not None:
+            if names is not None or loaders is not None:
+                raise TypeError("Dataset: give either samples or names+loaders, not both")
+            samples = list(samples)
+            names = [s.name for s in samples]
+            loaders = [(lambda s=s: s) for s in samples]
+        names = list(names or [])
+        loaders = list(loaders or [])
+        if len(names) != len(loaders):
+            raise ValueError(f"Dataset {name!r}: {len(names)} names but {len(loaders)} loaders")
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"Dataset {name!r}: duplicate sample names {dup}")
+        self.name = name
+        self.names = names
+        self._loaders = loaders
+        self.spacing = spacing
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            idx = range(len(self))[index]
+            return Dataset(
+                self.name,
+                names=[self.names[i] for i in idx],
+                loaders=[self._loaders[i] for i in idx],
+                spacing=self.spacing,
+            )
+        return self._loaders[index]()
+
+    def __iter__(self) -> Iterator[Sample]:
+        for load in self._loaders:
+            yield load()
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, n={len(self)})"
+
+
+class Segmenter:
+    """Base class of segmentation methods.
+
+    Subclasses set ``name`` (unique, used in suites) and implement
+    :meth:`predict`. The constructor takes the suite's ``params`` as keyword
+    arguments; declare them explicitly so unknown ones are rejected.
+
+    Optional methods, used when present (see DESIGN.md):
+
+    - ``fit(self, train: Dataset, workdir: Path, **train_settings)``: train on the
+      suite's train split; leave weights under ``workdir`` so a rerun with the
+      same inputs reuses them.
+    - ``predict_raw(self, image) -> Any`` and
+      ``postprocess(self, raw, **threshold_params) -> ndarray``: split the
+      expensive network pass from cheap post-processing.
+    - ``describe(self) -> dict``: versions, weights hash, anything that belongs in
+      the results' provenance.
+    """
+
+    name: ClassVar[str] = ""
+    #: One line shown by ``segbench list``; defaults to the docstring's first line.
+    description: ClassVar[str] = ""
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Segment one image.
+
+        Parameters
+        ----------
+        image : ndarray
+            ``(Y, X)`` or ``(Z, Y, X)`` as read from the dataset (its own dtype).
+
+        Returns
+        -------
+        ndarray
+            Integer label image of the same spatial shape, 0 = background.
+        """
+        if type(self).predict_raw is not Segmenter.predict_raw:
+            return self.postprocess(self.predict_raw(image))
+        raise NotImplementedError(f"{type(self).__name__} must implement predict()")
+
+    # Declared here so subclasses may override; the runner checks
+    # `has_raw_split()` rather than calling these on the base class.
+    def predict_raw(self, image: np.ndarray) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def postprocess(self, raw: Any, **threshold_params: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the results table (versions, weights hash, ...)."""
+        return {}
+
+    @classmethod
+    def has_raw_split(cls) -> bool:
+        """True when the class implements both ``predict_raw`` and ``postprocess``."""
+        return (
+            cls.predict_raw is not Segmenter.predict_raw
+            and cls.postprocess is not Segmenter.postprocess
+        )
+
+    @classmethod
+    def can_fit(cls) -> bool:
+        return callable(getattr(cls, "fit", None))
+
+    @classmethod
+    def postprocess_params(cls) -> tuple[str, ...]:
+        """Names of the post-processing (threshold) parameters."""
+        if not cls.has_raw_split():
+            return ()
+        return parameter_names(cls.postprocess, skip=2)
+
+    @classmethod
+    def constructor_params(cls) -> tuple[str, ...] | None:
+        """Names the constructor accepts; None when it takes ``**kwargs``."""
+        return parameter_names(cls.__init__, skip=1)
+
+    @classmethod
+    def train_params(cls) -> tuple[str, ...] | None:
+        """Names ``fit`` accepts after ``(train, workdir)``; None for ``**kwargs``."""
+        if not cls.can_fit():
+            return ()
+        return parameter_names(cls.fit, skip=3)  # type: ignore[attr-defined]
+
+
+class Generator:
+    """Base class of image generators (images with exact ground truth).
+
+    The constructor takes the suite's ``params`` except ``n_images``; every
+    generator understands ``shape`` (spatial output shape, ``(Y, X)`` or
+    ``(Z, Y, X)``). Optional ``fit(self, dataset, workdir)`` trains the generator.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def generate(self, n: int, seed: int) -> Iterator[Sample]:
+        """Yield ``n`` samples; the same seed gives bit-identical samples."""
+        raise NotImplementedError(f"{type(self).__name__} must implement generate()")
+
+    @classmethod
+    def constructor_params(cls) -> tuple[str, ...] | None:
+        return parameter_names(cls.__init__, skip=1)
+
+
+class Metric:
+    """Base class of extra per-image metrics registered by plugins.
+
+    ``compute(gt, pred)`` takes two label images of one shape and returns a
+    mapping of column name to float, stored in the results table per image.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def compute(self, gt: np.ndarray, pred: np.ndarray) -> Mapping[str, float]:
+        raise NotImplementedError
+
+
+class DatasetSource:
+    """Base class of registered dataset providers (``dataset: NAME`` in a suite).
+
+    ``load(**params)`` returns a :class:`Dataset`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def load(self, **params: Any) -> Dataset:
+        raise NotImplementedError
+
+
+def parameter_names(func: Callable, skip: int = 0) -> tuple[str, ...] | None:
+    """Keyword-passable parameter names of ``func`` after the first ``skip``
+    positional ones; None when it accepts ``**kwargs`` (anything goes)."""
+    sig = inspect.signature(func)
+    params = list(sig.parameters.values())[skip:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return tuple(
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
+def normalize(image: np.ndarray, low: float = 1, high: float = 99.8, axis=None) -> np.ndarray:
+    """Percentile normalisation, the CSBDeep convention (no clipping).
+
+    ``(x - p_low) / (p_high - p_low + 1e-20)`` as float32.
+
+    Parameters
+    ----------
+    image : ndarray
+        Any shape and real dtype.
+    low, high : float
+        Percentiles in ``[0, 100]``.
+    axis : int or tuple of int, optional
+        Axes over which percentiles are taken (default: all).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = normalize(np.arange(101.0), low=0, high=100)
+    >>> float(x[0]), float(x[-1])
+    (0.0, 1.0)
+    """
+    if not 0 <= low < high <= 100:
+        raise ValueError(f"normalize: need 0 <= low < high <= 100, got low={low}, high={high}")
+    x = np.asarray(image, dtype=np.float32)
+    lo = np.percentile(x, low, axis=axis, keepdims=True)
+    hi = np.percentile(x, high, axis=axis, keepdims=True)
+    return (x - lo) / (hi - lo + 1e-20)

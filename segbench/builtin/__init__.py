@@ -1,0 +1,17 @@
+"""segbench's built-in plugins, registered through the same hooks as any other."""
+
+from ..plugins import hookimpl
+
+
+@hookimpl
+def segbench_register_segmenters():
+    from .otsu_watershed import OtsuWatershed
+
+    return [OtsuWatershed]
+
+
+@hookimpl
+def segbench_register_generators():
+    from .procedural import Procedural
+
+    return [Procedural]

@@ -1,0 +1,66 @@
+"""The ``segbench`` command line.
+
+Each subcommand lives in its own module in this package and exposes
+``add_parser(subparsers)``, which registers the subcommand and sets
+``func(args) -> int`` as its handler. Plugins add subcommands through the
+``segbench_add_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+#: subcommand modules, in the order ``segbench --help`` lists them
+COMMANDS = ("run", "report", "evaluate", "generate", "list")
+
+EPILOG = """\
+examples:
+  segbench generate procedural --n 20 --out data/nuclei
+  segbench evaluate --gt data/nuclei --pred predictions/ --iou 0.5 0.75 0.9
+  segbench run suites/fluorescent.yaml --dry-run
+  segbench run suites/fluorescent.yaml
+  segbench report results/fluorescent --format markdown
+  segbench list
+"""
+
+
+def build_parser(registry=None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segbench",
+        description="Benchmark instance segmentation of fluorescent cells: generate images "
+        "with exact ground truth, run segmenters over a YAML suite, and rank them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"segbench {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f".{name.replace('-', '_')}", __name__)
+        module.add_parser(subparsers)
+    if registry is not None and registry.manager is not None:
+        registry.manager.hook.segbench_add_commands(subparsers=subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    registry = None
+    # Plugin subcommands are only needed when the first word is not a core command.
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        from ..plugins import load_registry
+
+        registry = load_registry()
+    parser = build_parser(registry)
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,30 @@
+"""segbench's exceptions. Each renders as one line: where (file or suite key),
+what is wrong, and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SegbenchError(Exception):
+    """Base class; ``str(err)`` is the one-line message shown to the user."""
+
+
+class InputError(SegbenchError):
+    """A bad input file or folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The offending file or folder.
+    problem : str
+        What is wrong with it.
+    fix : str, optional
+        What would fix it.
+    """
+
+    def __init__(self, path: str | Path, problem: str, fix: str = ""):
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}" + (f"; {fix}" if fix else ""))

@@ -1,0 +1,246 @@
+"""Plugin discovery: pluggy hook specs, entry-point loading, and the registry.
+
+Plugins are modules named by entry points in the group ``segbench``::
+
+    [project.entry-points.segbench]
+    otsu = "my_package.plugin"
+
+and implement any of the hooks below with the ``segbench.hookimpl`` marker. A
+plugin that fails to import, whose hook raises, or that registers something that
+is not a proper plugin class is reported (entry point, distribution, error) and
+the others load. Two plugins registering one name is a conflict naming both
+distributions; that name is then unusable until one is uninstalled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as metadata
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from .api import DatasetSource, Generator, Metric, Segmenter
+
+PROJECT = "segbench"
+ENTRY_POINT_GROUP = "segbench"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class HookSpecs:
+    """The hooks a segbench plugin may implement."""
+
+    @hookspec
+    def segbench_register_segmenters(self) -> list[type[Segmenter]]:
+        """Return :class:`segbench.Segmenter` subclasses."""
+
+    @hookspec
+    def segbench_register_generators(self) -> list[type[Generator]]:
+        """Return :class:`segbench.Generator` subclasses."""
+
+    @hookspec
+    def segbench_register_datasets(self) -> list[type[DatasetSource]]:
+        """Return :class:`segbench.DatasetSource` subclasses."""
+
+    @hookspec
+    def segbench_register_metrics(self) -> list[type[Metric]]:
+        """Return :class:`segbench.Metric` subclasses."""
+
+    @hookspec
+    def segbench_add_commands(self, subparsers: argparse._SubParsersAction) -> None:
+        """Add subcommands to the ``segbench`` CLI (``subparsers.add_parser``);
+        each sets ``func`` with ``set_defaults(func=callable(args) -> int)``."""
+
+
+#: kind -> (hook name, required base class)
+KINDS: dict[str, tuple[str, type]] = {
+    "segmenter": ("segbench_register_segmenters", Segmenter),
+    "generator": ("segbench_register_generators", Generator),
+    "dataset": ("segbench_register_datasets", DatasetSource),
+    "metric": ("segbench_register_metrics", Metric),
+}
+
+
+class PluginError(Exception):
+    """A plugin name that cannot be used (unknown or claimed twice)."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One registered plugin class and where it came from."""
+
+    kind: str
+    name: str
+    cls: type
+    distribution: str
+    version: str
+    description: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A plugin that could not be loaded, or registered something broken."""
+
+    source: str
+    distribution: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.source!r} (distribution {self.distribution}): {self.error}"
+
+
+@dataclass
+class Registry:
+    """Every plugin that loaded, by kind and name, plus what went wrong."""
+
+    plugins: dict[str, dict[str, PluginInfo]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    conflicts: dict[tuple[str, str], list[PluginInfo]] = field(default_factory=dict)
+    problems: list[LoadProblem] = field(default_factory=list)
+    manager: pluggy.PluginManager | None = None
+
+    def get(self, kind: str, name: str) -> PluginInfo:
+        """The plugin of ``kind`` called ``name``; :class:`PluginError` with the
+        installed names (or the conflicting distributions) otherwise."""
+        if (kind, name) in self.conflicts:
+            dists = " and ".join(
+                f"{p.distribution} {p.version}" for p in self.conflicts[(kind, name)]
+            )
+            raise PluginError(
+                f"{kind} {name!r} is registered by both {dists}; uninstall one of them"
+            )
+        try:
+            return self.plugins[kind][name]
+        except KeyError:
+            installed = ", ".join(sorted(self.plugins[kind])) or "none"
+            hint = _did_you_mean(name, self.plugins[kind])
+            raise PluginError(
+                f"unknown {kind} {name!r}{hint}; installed: {installed}"
+            ) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.plugins[kind])
+
+    def all(self) -> list[PluginInfo]:
+        return [info for kind in KINDS for info in self.plugins[kind].values()]
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _distribution_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "unknown", "?"
+    return dist.metadata["Name"], dist.version
+
+
+def _describe(cls: type) -> str:
+    text = getattr(cls, "description", "") or (cls.__doc__ or "").strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def create_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(HookSpecs)
+    return manager
+
+
+def load_registry(extra: Iterable[tuple[ModuleType | Any, str, str]] = ()) -> Registry:
+    """Load every plugin from the ``segbench`` entry-point group.
+
+    Parameters
+    ----------
+    extra : iterable of (plugin object, distribution, version)
+        Plugins registered in-process in addition to the entry points (for tests
+        and for code that embeds segbench).
+    """
+    registry = Registry(manager=create_manager())
+    manager = registry.manager
+    sources: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist, version = _distribution_of(ep)
+        if manager.has_plugin(ep.name):
+            continue  # the same entry point seen twice (e.g. an editable install)
+        try:
+            module = ep.load()
+            manager.register(module, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the rest
+            registry.problems.append(
+                LoadProblem(ep.name, dist, f"failed to import: {type(exc).__name__}: {exc}")
+            )
+            continue
+        sources[ep.name] = (dist, version)
+
+    for plugin, dist, version in extra:
+        name = manager.register(plugin)
+        sources[name] = (dist, version)
+
+    for kind, (hook_name, base) in KINDS.items():
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            dist, version = sources.get(impl.plugin_name, ("unknown", "?"))
+            try:
+                classes = impl.function() or []
+            except Exception as exc:  # noqa: BLE001
+                registry.problems.append(
+                    LoadProblem(impl.plugin_name, dist, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                )
+                continue
+            for cls in classes:
+                problem = _check_class(cls, base)
+                if problem:
+                    registry.problems.append(LoadProblem(impl.plugin_name, dist, problem))
+                    continue
+                info = PluginInfo(kind, cls.name, cls, dist, version, _describe(cls))
+                _add(registry, info)
+    return registry
+
+
+def _check_class(cls: Any, base: type) -> str | None:
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        return f"registered {cls!r}, which is not a subclass of segbench.{base.__name__}"
+    if not isinstance(cls.name, str) or not cls.name:
+        return f"{cls.__qualname__} has no name (set the class attribute `name`)"
+    return None
+
+
+def _add(registry: Registry, info: PluginInfo) -> None:
+    key = (info.kind, info.name)
+    if key in registry.conflicts:
+        registry.conflicts[key].append(info)
+        return
+    existing = registry.plugins[info.kind].get(info.name)
+    if existing is None:
+        registry.plugins[info.kind][info.name] = info
+        return
+    if existing.cls is info.cls:
+        return
+    del registry.plugins[info.kind][info.name]
+    registry.conflicts[key] = [existing, info]
+    registry.problems.append(
+        LoadProblem(
+            info.name,
+            f"{existing.distribution} and {info.distribution}",
+            f"{info.kind} name {info.name!r} is claimed by both {existing.distribution} "
+            f"and {info.distribution}; uninstall one of them",
+        )
+    )
