@@ -1,0 +1,53 @@
+"""Reading and writing images, label images and dataset folders.
+
+- :mod:`~segbench.io.images`: single files (TIFF, PNG), axes, voxel size.
+- :mod:`~segbench.io.layouts`: the dataset folder layouts (segbench/StarDist
+  ``images/`` + ``masks/``, Cellpose ``NAME_masks``) and pairing by name.
+- :mod:`~segbench.io.datasets`: lazy and eager dataset reading, writing.
+- :mod:`~segbench.io.hashing`: content hashes for cache keys.
+- :func:`atomic_path`: write any file atomically (temporary file + rename).
+
+Every bad input raises or returns a :class:`segbench.errors.InputError`, whose
+message is one line: the file, what is wrong, and how to fix it. The layouts,
+dtypes and messages are described in ``docs/data.md``.
+"""
+
+from ._atomic import atomic_path
+from .datasets import (
+    META_FILE,
+    open_dataset,
+    read_dataset,
+    read_dataset_meta,
+    read_sample,
+    write_dataset,
+)
+from .hashing import content_hash
+from .images import (
+    SUPPORTED_SUFFIXES,
+    read_image,
+    read_labels,
+    read_spacing,
+    write_image,
+    write_labels,
+)
+from .layouts import FilePair, find_label_files, find_pairs
+
+__all__ = [
+    "FilePair",
+    "META_FILE",
+    "SUPPORTED_SUFFIXES",
+    "atomic_path",
+    "content_hash",
+    "find_label_files",
+    "find_pairs",
+    "open_dataset",
+    "read_dataset",
+    "read_dataset_meta",
+    "read_image",
+    "read_labels",
+    "read_sample",
+    "read_spacing",
+    "write_dataset",
+    "write_image",
+    "write_labels",
+]

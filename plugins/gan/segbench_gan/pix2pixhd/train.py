@@ -1,0 +1,363 @@
+"""Train pix2pixHD on (instance mask, image) pairs of a segbench dataset.
+
+One step follows pix2pixHD: the generator renders the batch's label maps;
+the multiscale discriminator scores (condition, fake) and (condition, real);
+the generator minimises the LSGAN loss plus ``lambda_feat`` x feature matching
+(plus ``lambda_vgg`` x the VGG19 perceptual loss when a local VGG19 weight
+file is given); the discriminator minimises the mean of its real and fake LSGAN
+losses. Adam, ``betas = (beta1, 0.999)``. With ``feat_num > 0`` the encoder is
+trained with the generator, and every snapshot re-clusters the instance
+features of the training set.
+
+Every ``snapshot_every`` steps (and at the end) the output folder gets the
+weights, the optimiser and random states, and ``samples/step-NNNNNNN.png``
+(rows: mask outlines, real, generated); a later call with the same folder
+resumes from there, bit-identically on the CPU. ``stats.jsonl`` gets one line
+every ``log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+import segbench
+from segbench.errors import InputError
+
+from ..snapshots import StatsLog, atomic_save, save_image_grid
+from .checkpoint import (
+    D_FILE, E_FILE, FEATURES_FILE, G_FILE, STATE_FILE, CheckpointInfo, load_into, load_weights_file,
+    read_info, write_info,
+)
+from .config import Pix2PixHDConfig
+from .data import Pair, center_crop, load_pairs, random_batch
+from .features import FeatureClusters, instance_classes
+from .inputs import from_unit_range, instance_edges, label_input, to_unit_range
+from .losses import feature_matching_loss, lsgan_loss
+from .networks import build_discriminator, build_encoder, build_generator
+from .render import resolve_device
+from .vgg import VGG19Features, VGGLoss
+
+__all__ = ["TrainOptions", "train_images"]
+
+STATS_FILE = "stats.jsonl"
+SAMPLES_DIR = "samples"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train (not what: the architecture is a :class:`Pix2PixHDConfig`).
+
+    Attributes
+    ----------
+    steps : int
+        Total optimisation steps (a resumed run continues up to this number).
+    batch_size : int
+    crop : int
+        Side of the random square training patches, pixels; a multiple of the
+        model's ``size_multiple``, at most the smallest image side.
+    lr, beta1 : float
+        Adam learning rate and first-moment decay (pix2pixHD: 2e-4, 0.5).
+    decay_steps : int
+        The learning rate falls linearly to 0 over the last ``decay_steps`` steps.
+    lambda_feat : float
+        Weight of the feature-matching loss (0 turns it off).
+    lambda_vgg : float
+        Weight of the VGG19 perceptual loss (used only with ``vgg_weights``).
+    vgg_weights : str or None
+        Local torchvision VGG19 state dict file; None = no perceptual loss.
+    augment : bool
+        Random flips and 90-degree rotations of the patches.
+    snapshot_every, log_every : int
+        Steps between snapshots and between ``stats.jsonl`` lines.
+    grid_size : int
+        Training images shown in the snapshot sample grids.
+    seed : int
+        Seeds weight initialisation and patch drawing.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:0"``, ...
+    time_limit : float or None
+        Stop (with a snapshot) after this many seconds of this call.
+    """
+
+    steps: int = 2000
+    batch_size: int = 4
+    crop: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    decay_steps: int = 0
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    vgg_weights: str | None = None
+    augment: bool = True
+    snapshot_every: int = 500
+    log_every: int = 10
+    grid_size: int = 4
+    seed: int = 0
+    device: str = "auto"
+    time_limit: float | None = None
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "crop", "snapshot_every", "log_every", "grid_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "lambda_feat", "lambda_vgg", "decay_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1: must be in [0, 1), got {self.beta1}")
+
+
+class _Models:
+    """Generator, discriminator, optional encoder and perceptual loss, with optimisers."""
+
+    def __init__(self, config: Pix2PixHDConfig, options: TrainOptions, device: torch.device):
+        torch.manual_seed(options.seed)
+        self.config = config
+        self.G = build_generator(config).to(device)
+        self.D = build_discriminator(config).to(device)
+        self.E = build_encoder(config)
+        if self.E is not None:
+            self.E.to(device)
+        g_params = list(self.G.parameters()) + (list(self.E.parameters()) if self.E is not None else [])
+        betas = (options.beta1, 0.999)
+        self.opt_G = torch.optim.Adam(g_params, lr=options.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=options.lr, betas=betas)
+        self.vgg = VGGLoss(VGG19Features.from_file(options.vgg_weights)).to(device) if options.vgg_weights else None
+
+    def generator_input(self, labels: torch.Tensor, real: torch.Tensor | None,
+                        features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(generator input, discriminator condition) of a batch."""
+        condition = label_input(labels, self.config)
+        if self.E is None:
+            return condition, condition
+        if features is None:
+            features = self.E(real, labels)
+        return torch.cat([condition, features], dim=1), condition
+
+    def step(self, labels: torch.Tensor, real: torch.Tensor, options: TrainOptions) -> dict[str, float]:
+        """One generator and one discriminator update; returns the losses."""
+        g_in, condition = self.generator_input(labels, real)
+        fake = self.G(g_in)
+        pred_fake_detached = self.D(torch.cat([condition, fake.detach()], dim=1))
+        pred_real = self.D(torch.cat([condition, real], dim=1))
+        pred_fake = self.D(torch.cat([condition, fake], dim=1))
+        losses = {
+            "loss_D_fake": lsgan_loss(pred_fake_detached, False),
+            "loss_D_real": lsgan_loss(pred_real, True),
+            "loss_G_GAN": lsgan_loss(pred_fake, True),
+            "loss_G_FM": feature_matching_loss(pred_fake, pred_real) * options.lambda_feat,
+        }
+        if self.vgg is not None:
+            losses["loss_G_VGG"] = self.vgg(fake, real) * options.lambda_vgg
+        loss_G = losses["loss_G_GAN"] + losses["loss_G_FM"] + losses.get("loss_G_VGG", 0.0)
+        loss_D = (losses["loss_D_fake"] + losses["loss_D_real"]) * 0.5
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        self.opt_G.step()
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        self.opt_D.step()
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    def set_lr(self, lr: float) -> None:
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+
+def _to_tensors(labels: np.ndarray, images: np.ndarray, info: CheckpointInfo, device: torch.device):
+    return (torch.from_numpy(labels).to(device),
+            to_unit_range(torch.from_numpy(images), info.low, info.high).to(device))
+
+
+@torch.no_grad()
+def _cluster_features(models: _Models, pairs: list[Pair], info: CheckpointInfo, device: torch.device,
+                      seed: int) -> FeatureClusters:
+    """Encode every training image, take each instance's mean feature, k-means per class."""
+    models.E.eval()
+    per_class: dict[int, list[np.ndarray]] = {}
+    m = models.config.size_multiple
+    for pair in pairs:
+        h, w = (pair.labels.shape[0] // m) * m, (pair.labels.shape[1] // m) * m
+        labels, image = pair.labels[:h, :w], pair.image[:, :h, :w]
+        lab_t, img_t = _to_tensors(labels[None, None], image[None], info, device)
+        feats = models.E(img_t, lab_t)[0].cpu().numpy()
+        for inst, cls in instance_classes(labels, None).items():
+            first = np.argwhere(labels == inst)[0]
+            per_class.setdefault(cls, []).append(feats[:, first[0], first[1]])
+    models.E.train()
+    return FeatureClusters.fit(per_class, models.config.n_clusters, seed)
+
+
+@torch.no_grad()
+def _sample_grid(models: _Models, grid: list[Pair], crop: int, info: CheckpointInfo, device: torch.device,
+                 path: Path) -> None:
+    """Rows: mask outlines, real patches, generated patches (features encoded from the real)."""
+    labels, images = zip(*(center_crop(p, crop) for p in grid))
+    lab_t, img_t = _to_tensors(np.stack(labels), np.stack(images), info, device)
+    models.G.eval()
+    g_in, _ = models.generator_input(lab_t, img_t)
+    fake = models.G(g_in)
+    models.G.train()
+    outlines = ((lab_t > 0).float() - instance_edges(lab_t) * (lab_t > 0).float()).clamp(0, 1)
+    rows = [outlines[:, 0].cpu().numpy(), img_t[:, 0].cpu().numpy(), fake[:, 0].cpu().numpy()]
+    tiles = [row[i] for row in rows for i in range(len(grid))]
+    tiles[len(grid):] = [from_unit_range(t, info.low, info.high) for t in tiles[len(grid):]]
+    save_image_grid(path, tiles, ncols=len(grid))
+
+
+def _snapshot(out: Path, models: _Models, step: int, rng: np.random.Generator, pairs: list[Pair],
+              info: CheckpointInfo, options: TrainOptions, device: torch.device, elapsed: float) -> None:
+    atomic_save(models.G.state_dict(), out / G_FILE)
+    atomic_save(models.D.state_dict(), out / D_FILE)
+    if models.E is not None:
+        atomic_save(models.E.state_dict(), out / E_FILE)
+        _cluster_features(models, pairs, info, device, options.seed).save(out / FEATURES_FILE)
+    _sample_grid(models, pairs[: options.grid_size], options.crop, info, device,
+                 out / SAMPLES_DIR / f"step-{step:07d}.png")
+    atomic_save({"step": step, "elapsed": elapsed, "opt_G": models.opt_G.state_dict(),
+                 "opt_D": models.opt_D.state_dict(), "rng": rng.bit_generator.state,
+                 "options": asdict(options)}, out / STATE_FILE)
+
+
+def _resume(out: Path, models: _Models, rng: np.random.Generator) -> tuple[int, float]:
+    """Load the last snapshot of ``out`` into ``models`` and ``rng``; returns (step, elapsed)."""
+    state = load_weights_file(out / STATE_FILE)
+    load_into(models.G, load_weights_file(out / G_FILE), out / G_FILE)
+    load_into(models.D, load_weights_file(out / D_FILE), out / D_FILE)
+    if models.E is not None:
+        load_into(models.E, load_weights_file(out / E_FILE), out / E_FILE)
+    models.opt_G.load_state_dict(state["opt_G"])
+    models.opt_D.load_state_dict(state["opt_D"])
+    rng.bit_generator.state = state["rng"]
+    return int(state["step"]), float(state["elapsed"])
+
+
+def _intensity_range(pairs: list[Pair]) -> tuple[float, float]:
+    low = float(min(p.image.min() for p in pairs))
+    high = float(max(p.image.max() for p in pairs))
+    return low, (high if high > low else low + 1.0)
+
+
+def train_images(
+    data: str | Path | segbench.Dataset,
+    out: str | Path,
+    config: Pix2PixHDConfig | None = None,
+    options: TrainOptions | None = None,
+    *,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
+    """Train (or resume training) a pix2pixHD mask-to-image model.
+
+    Parameters
+    ----------
+    data : str, Path or segbench.Dataset
+        (image, mask) pairs: a dataset folder or a dataset; 2D images. The
+        intensity range mapped to the generator's ``[-1, 1]`` is the training
+        set's minimum to maximum.
+    out : str or Path
+        Checkpoint folder. When it holds a snapshot, training resumes from it
+        (``config`` must then be None or equal to the stored one).
+    config : Pix2PixHDConfig, optional
+        Architecture (default ``Pix2PixHDConfig()``); ``label_nc`` must be 0, as
+        dataset folders hold instance masks only.
+    options : TrainOptions, optional
+    progress : bool
+        Show a rich progress bar with the latest losses.
+    warn : callable, optional
+        Receives one line per skipped input file (default: ignored).
+
+    Returns
+    -------
+    Path
+        ``out``, a checkpoint folder that :class:`~segbench_gan.pix2pixhd.ImageRenderer`
+        loads.
+    """
+    out = Path(out)
+    options = options or TrainOptions()
+    resuming = (out / STATE_FILE).is_file()
+    if resuming:
+        stored = read_info(out)
+        if config is not None and config != stored.config:
+            raise InputError(out / "config.json", "holds a different architecture than requested",
+                             "resume with the same settings, or train into a new folder")
+        config = stored.config
+    config = config or Pix2PixHDConfig()
+    if config.label_nc:
+        raise ValueError("label_nc: dataset folders hold instance masks only; train with label_nc=0")
+    if options.crop % config.size_multiple:
+        raise ValueError(f"crop: {options.crop} is not a multiple of {config.size_multiple} "
+                         "(2 ** the model's downsamplings)")
+    device = resolve_device(options.device)
+    pairs, problems = load_pairs(data, config.output_nc, options.crop)
+    for problem in problems:
+        (warn or (lambda _: None))(f"skipped: {problem}")
+    info = stored if resuming else CheckpointInfo(config, *_intensity_range(pairs))
+    models = _Models(config, options, device)
+    rng = np.random.default_rng(options.seed)
+    stats = StatsLog(out / STATS_FILE)
+    step, elapsed_before = 0, 0.0
+    if resuming:
+        step, elapsed_before = _resume(out, models, rng)
+        stats.truncate_after(step)
+    else:
+        write_info(out, info)
+    start = time.perf_counter()
+    window: dict[str, list[float]] = {}
+    with _progress(progress, options.steps, step) as bar:
+        while step < options.steps:
+            if options.decay_steps:
+                models.set_lr(options.lr * min(1.0, (options.steps - step) / options.decay_steps))
+            labels, images = random_batch(pairs, options.batch_size, options.crop, rng, options.augment)
+            losses = models.step(*_to_tensors(labels, images, info, device), options)
+            step += 1
+            if not np.isfinite(list(losses.values())).all():
+                raise FloatingPointError(f"step {step}: non-finite loss {losses}; lower the learning rate")
+            for k, v in losses.items():
+                window.setdefault(k, []).append(v)
+            elapsed = elapsed_before + time.perf_counter() - start
+            if step % options.log_every == 0 or step == options.steps:
+                means = {k: float(np.mean(v)) for k, v in window.items()}
+                stats.write(step=step, seconds=round(elapsed, 3), lr=models.opt_G.param_groups[0]["lr"], **means)
+                window.clear()
+                bar.update(step, means)
+            out_of_time = options.time_limit is not None and time.perf_counter() - start > options.time_limit
+            if step % options.snapshot_every == 0 or step == options.steps or out_of_time:
+                _snapshot(out, models, step, rng, pairs, info, options, device, elapsed)
+            if out_of_time:
+                break
+    return out
+
+
+class _progress:
+    """Rich progress bar (or nothing) showing step and latest mean losses."""
+
+    def __init__(self, enabled: bool, total: int, done: int):
+        self.enabled, self.total, self.done = enabled, total, done
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("pix2pixHD"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TimeRemainingColumn(), TextColumn("{task.fields[losses]}"))
+            self.bar.__enter__()
+            self.task = self.bar.add_task("train", total=self.total, completed=self.done, losses="")
+        return self
+
+    def update(self, step: int, losses: dict[str, float]) -> None:
+        if self.enabled:
+            text = " ".join(f"{k.removeprefix('loss_')}={v:.3f}" for k, v in losses.items())
+            self.bar.update(self.task, completed=step, losses=text)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+        return False

@@ -1,0 +1,282 @@
+"""``segbench evaluate``: score predicted label images against ground truth.
+
+Pairs the label images of a ground-truth folder and a prediction folder by
+name, scores them with :func:`segbench.metrics.evaluate_dataset`, prints a
+table of the pooled scores, and writes JSON and CSV on request. Files that
+cannot be read, and names found on one side only, are listed one line each
+and left out; the exit code is non-zero only when nothing could be scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..io import atomic_path, find_label_files, read_labels
+from ..metrics import CRITERIA, evaluate_dataset
+
+#: IoU thresholds scored when ``--iou`` is not given.
+DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
+
+DESCRIPTION = """\
+Score predicted label images against ground-truth label images.
+
+Files are paired by name (the file name without extension and without a
+_masks or _cp_masks suffix). Per threshold, objects are matched one-to-one
+(optimal assignment, StarDist's rule) and a pair counts when its overlap
+score (--criterion) is at least the threshold. Counts are pooled over all
+images; SEG, AJI and the DSB 2018 mean accuracy (thresholds 0.50:0.05:0.95)
+are printed too."""
+
+EPILOG = """\
+folder layouts (either side may use any of them; .tif, .tiff or .png):
+  masks/NAME.tif            a dataset folder (segbench, StarDist: images/ + masks/)
+  NAME_masks.tif            Cellpose training layout (NAME.tif beside it is ignored)
+  NAME_cp_masks.tif         Cellpose predictions (cellpose --save_tif / --save_png)
+  NAME.tif                  a plain folder of label images
+label images: 2-D (Y, X) or 3-D (Z, Y, X), one channel, integer pixels,
+0 = background, one id per object (ids need not be contiguous).
+
+output: the table goes to stdout; files that were skipped, and names found on
+one side only, are listed on stderr, one line each. Exit code 0 when at least
+one image was scored, 1 when none could be.
+
+examples:
+  segbench evaluate --gt data/nuclei --pred predictions/
+  segbench evaluate --gt data/nuclei --pred cellpose_out/ --iou 0.5 0.75 0.9 \\
+      --json scores.json --csv per_image.csv
+  segbench evaluate --gt data/nuclei --pred predictions/ --criterion iop --iou 0.5
+"""
+
+#: Columns of the printed table: (score key, header).
+_TABLE_COLUMNS = (
+    ("tp", "TP"),
+    ("fp", "FP"),
+    ("fn", "FN"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("f1", "F1"),
+    ("accuracy", "accuracy"),
+    ("mean_matched_iou", "mean IoU"),
+    ("panoptic_quality", "PQ"),
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``segbench evaluate``."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score predicted label images against ground truth",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--gt", required=True, type=Path, metavar="GT_DIR",
+        help="ground truth: a dataset folder or a folder of label images",
+    )
+    parser.add_argument(
+        "--pred", required=True, type=Path, metavar="PRED_DIR",
+        help="predictions: a folder of label images named like the ground truth",
+    )
+    parser.add_argument(
+        "--iou", nargs="+", type=_threshold, default=list(DEFAULT_THRESHOLDS), metavar="T",
+        help="matching thresholds, each in (0, 1] (default: "
+        + " ".join(f"{t:g}" for t in DEFAULT_THRESHOLDS) + ")",
+    )
+    parser.add_argument(
+        "--criterion", choices=CRITERIA, default="iou",
+        help="overlap score of a pair: intersection over union, over the true object, "
+        "or over the predicted object (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE",
+        help="write pooled, per-image and summary scores as JSON",
+    )
+    parser.add_argument(
+        "--csv", type=Path, metavar="FILE",
+        help="write per-image scores as CSV, one row per image and threshold",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``segbench evaluate``; returns the exit code."""
+    thresholds = list(dict.fromkeys(args.iou))
+    gt_files, problems = find_label_files(args.gt)
+    pred_files, pred_problems = find_label_files(args.pred)
+    problems += pred_problems
+    problems += _unmatched(gt_files, pred_files, args.gt, args.pred)
+    pairs = read_label_pairs(gt_files, pred_files, problems)
+    first = next(pairs, None)
+    if first is None:
+        _print_problems(problems)
+        print(
+            f"segbench evaluate: nothing to evaluate: no readable ground truth in {args.gt} "
+            f"has a readable prediction of the same name in {args.pred}",
+            file=sys.stderr,
+        )
+        return 1
+    scores = evaluate_dataset(
+        itertools.chain([first], pairs), thresholds=thresholds, criterion=args.criterion
+    )
+    _print_problems(problems)
+    report = {
+        "criterion": args.criterion,
+        "thresholds": thresholds,
+        "pooled": scores.pooled,
+        "images": scores.images,
+        "summary": scores.summary,
+        "gt": str(args.gt),
+        "pred": str(args.pred),
+        "skipped": [str(p) for p in problems],
+        "segbench_version": __version__,
+    }
+    _print_scores(report)
+    if args.json is not None:
+        write_json(args.json, report)
+        print(f"wrote {args.json}")
+    if args.csv is not None:
+        write_csv(args.csv, scores.images)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def read_label_pairs(
+    gt_files: dict[str, Path], pred_files: dict[str, Path], problems: list[InputError]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(name, gt, pred)`` for every name on both sides, in name order.
+
+    Reads one pair at a time. A pair whose files cannot be read, or whose
+    shapes differ, is skipped and its problem appended to ``problems``.
+    """
+    for name in sorted(gt_files.keys() & pred_files.keys()):
+        try:
+            gt = read_labels(gt_files[name])
+            pred = read_labels(pred_files[name])
+        except InputError as err:
+            problems.append(err)
+            continue
+        if gt.shape != pred.shape:
+            problems.append(
+                InputError(
+                    pred_files[name],
+                    f"shape {pred.shape} differs from the ground truth's {gt.shape} "
+                    f"({gt_files[name]})",
+                    "predict on the ground-truth image itself, at full size",
+                )
+            )
+            continue
+        yield name, gt, pred
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` as JSON (NaN as null, numpy values as Python ones)."""
+    text = json.dumps(_plain(report), indent=2, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write per-image rows as CSV, ``image`` and ``threshold`` first (NaN empty)."""
+    first = ["image", "threshold"]
+    columns = first + [k for k in dict.fromkeys(k for row in rows for k in row) if k not in first]
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(_plain(list(rows)))
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]")
+    return value
+
+
+def _unmatched(
+    gt_files: dict[str, Path], pred_files: dict[str, Path], gt_dir: Path, pred_dir: Path
+) -> list[InputError]:
+    problems = [
+        InputError(path, f"ground truth {name!r} has no prediction in {pred_dir}",
+                   "add the prediction, or ignore this line if it was left out on purpose")
+        for name, path in gt_files.items()
+        if pred_files and name not in pred_files
+    ]
+    problems += [
+        InputError(path, f"prediction {name!r} has no ground truth in {gt_dir}",
+                   "name it like its ground-truth file")
+        for name, path in pred_files.items()
+        if gt_files and name not in gt_files
+    ]
+    return problems
+
+
+def _plain(value: Any) -> Any:
+    """JSON/CSV-ready copy: numpy scalars to Python, NaN and inf to None."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _print_problems(problems: Sequence[InputError]) -> None:
+    if problems:
+        print(f"{len(problems)} problem(s); these files were left out:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+
+
+def _print_scores(report: dict[str, Any]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or file: a whole, unwrapped Markdown table
+        console.width = 200
+    summary = report["summary"]
+    n_images = summary["n_images"]
+    table = Table(
+        box=box.SIMPLE_HEAD if console.is_terminal else box.MARKDOWN,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for header in ["threshold"] + [header for _, header in _TABLE_COLUMNS]:
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    for row in report["pooled"]:
+        table.add_row(f"{row['threshold']:g}", *(_format(row[key]) for key, _ in _TABLE_COLUMNS))
+    console.print(
+        f"{n_images} image{'s' * (n_images != 1)}, counts pooled, criterion {report['criterion']}"
+    )
+    console.print(table)
+    console.print(
+        f"SEG {_format(summary['seg'])}   AJI {_format(summary['aji'])}   "
+        f"DSB mean accuracy {_format(summary['dsb_mean_accuracy'])}"
+    )
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{float(value):.3f}"

@@ -1,0 +1,306 @@
+"""``segbench generate``: write a dataset folder of images with exact ground truth.
+
+Works with every registered generator (the built-in ``procedural`` one and any
+plugin's): ``--param KEY=VALUE`` values are read as YAML and passed to the
+generator's constructor, ``--n`` images are generated with ``--seed`` and
+written with :func:`segbench.io.write_dataset`, so ``segbench evaluate`` and
+suites read the folder back. ``dataset.json`` records the generator, its
+distribution and version, every parameter (defaults included), the seed and
+the segbench version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import inspect
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import yaml
+
+from .. import __version__
+from ..errors import SegbenchError
+
+DESCRIPTION = """\
+Generate N images with exact label masks and write them as a dataset folder
+(images/NAME.tif + masks/NAME.tif + dataset.json) that `segbench evaluate`
+and suites read. GENERATOR is any registered generator (`segbench list`
+shows them); --list-params prints its parameters, their defaults and units.
+The same GENERATOR, parameters and --seed give bit-identical images."""
+
+EPILOG = """\
+--param values are read as YAML: 0.3, [128, 128], clustered, true, "a b".
+
+examples:
+  segbench generate procedural --list-params
+  segbench generate procedural --n 20 --out data/nuclei
+  segbench generate procedural --n 50 --out data/crowded --seed 1 \\
+      --param n_objects=[60,80] touching_fraction=0.5 illumination_falloff=0.5
+  segbench generate procedural --n 8 --out data/stacks --param shape=[32,128,128]
+  segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan
+"""
+
+_PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``segbench generate``."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate images with exact ground truth into a dataset folder",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("generator", metavar="GENERATOR", help="a registered generator, e.g. procedural")
+    parser.add_argument("--n", type=_count, default=20, metavar="N", help="number of images (default: 20)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="dataset folder to write (created if missing)")
+    parser.add_argument(
+        "--seed", type=_count, default=0, metavar="SEED", help="non-negative random seed (default: 0)"
+    )
+    parser.add_argument(
+        "--param",
+        dest="params",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a generator parameter (repeatable; see --list-params)",
+    )
+    parser.add_argument(
+        "--list-params",
+        action="store_true",
+        help="print the generator's parameters with their defaults and descriptions, then exit",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the dataset already in --out"
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``segbench generate``; returns the exit code."""
+    from ..plugins import PluginError, load_registry
+
+    try:
+        info = load_registry().get("generator", args.generator)
+    except PluginError as err:
+        return _fail(str(err))
+    if args.list_params:
+        print(describe_params(info.cls, info.name))
+        return 0
+    if args.out is None:
+        return _fail("--out DIR is required (or use --list-params)")
+    try:
+        params = parse_params(args.params, info.cls, info.name)
+        generator = info.cls(**params)
+    except (SegbenchError, ValueError, TypeError) as err:
+        return _fail(f"generator {info.name!r}: {err}")
+    if args.out.exists() and not args.out.is_dir():
+        return _fail(f"{args.out} is a file; --out must be a folder")
+    if _non_empty(args.out) and not args.overwrite:
+        return _fail(f"{args.out} is not empty; choose another --out or pass --overwrite")
+
+    samples = iter(generator.generate(args.n, args.seed))
+    first = next(samples, None)
+    meta = {
+        "generator": info.name,
+        "distribution": info.distribution,
+        "generator_version": info.version,
+        "params": _with_defaults(info.cls, params),
+        "seed": args.seed,
+        "segbench_version": __version__,
+        "spacing": None if first is None else first.spacing,
+    }
+    everything = itertools.chain([first] if first is not None else [], samples)
+    written = [0]
+
+    def counted(stream: Iterator) -> Iterator:
+        for sample in stream:
+            yield sample
+            written[0] += 1
+
+    from ..io import write_dataset
+
+    try:
+        stream = counted(_progress(everything, args.n, info.name))
+        write_dataset(args.out, stream, meta, overwrite=args.overwrite)
+    except (SegbenchError, FileExistsError) as err:
+        return _fail(str(err), code=1)
+    print(f"wrote {written[0]} images from {info.name} (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict, values read with ``yaml.safe_load``.
+
+    Raises
+    ------
+    ValueError
+        An item is not ``KEY=VALUE``, a value is not valid YAML, a key is
+        repeated, is ``n_images`` (that is ``--n``), or is not a constructor
+        parameter of ``cls`` (unless it takes ``**kwargs``).
+
+    Examples
+    --------
+    >>> from segbench.builtin.procedural import Procedural
+    >>> parse_params(["shape=[128, 128]", "placement=clustered"], Procedural, "procedural")
+    {'shape': [128, 128], 'placement': 'clustered'}
+    """
+    known = cls.constructor_params()
+    params: dict[str, Any] = {}
+    for item in items:
+        match = _PARAM.match(item)
+        if not match:
+            raise ValueError(f"--param {item!r} is not KEY=VALUE (e.g. touching_fraction=0.3)")
+        key, text = match.groups()
+        if key == "n_images":
+            raise ValueError("give the number of images with --n, not --param n_images")
+        if known is not None and key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown parameter {key!r}{hint}; see `segbench generate {name} --list-params`"
+            )
+        if key in params:
+            raise ValueError(f"parameter {key!r} is given twice")
+        try:
+            params[key] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            problem = str(err).splitlines()[0]
+            raise ValueError(f"--param {key}: value {text!r} is not valid YAML ({problem})") from None
+    return params
+
+
+def describe_params(cls: type, name: str) -> str:
+    """The constructor parameters of ``cls``, each with its default and the
+    description from the class's numpydoc ``Parameters`` section."""
+    docs = parameter_docs(cls)
+    lines = [f"{name}: {_first_line(cls)}", "", "parameters (set with --param NAME=VALUE):"]
+    signature = inspect.signature(cls.__init__)
+    for param in list(signature.parameters.values())[1:]:
+        if param.kind is param.VAR_KEYWORD:
+            lines.append(f"  **{param.name}: any other keyword is passed on to the generator")
+            continue
+        if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            continue
+        kind, text = docs.get(param.name, ("", ""))
+        default = "required" if param.default is param.empty else _show(param.default)
+        lines.append(f"  {param.name} = {default}" + (f"    ({kind})" if kind else ""))
+        lines.extend(f"      {line}" for line in _wrap(text.replace("``", "")))
+    return "\n".join(lines)
+
+
+def parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """``name -> (type, description)`` from the numpydoc ``Parameters`` section
+    of ``cls``'s docstring (or its ``__init__``'s); the type without its
+    ``, default ...`` part."""
+    for source in (cls, cls.__init__):
+        lines = (inspect.getdoc(source) or "").splitlines()
+        start = _section_start(lines, "Parameters")
+        if start is not None:
+            return _parse_entries(lines[start:])
+    return {}
+
+
+def _section_start(lines: list[str], title: str) -> int | None:
+    for i in range(len(lines) - 1):
+        if lines[i].strip() == title and set(lines[i + 1].strip()) == {"-"}:
+            return i + 2
+    return None
+
+
+def _parse_entries(lines: list[str]) -> dict[str, tuple[str, str]]:
+    entries: dict[str, tuple[str, str]] = {}
+    names: list[str] = []
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) == {"-"}:
+            break  # the next section
+        if line and not line[0].isspace():
+            head, _, kind = line.partition(":")
+            kind = re.sub(r",?\s*default[:=]?\s.*$", "", kind.strip())
+            names = [n.strip() for n in head.split(",")]
+            for n in names:
+                entries[n] = (kind, "")
+        elif line.strip() and names:
+            for n in names:
+                kind, text = entries[n]
+                entries[n] = (kind, f"{text} {line.strip()}".strip())
+    return entries
+
+
+def _with_defaults(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """Every constructor parameter's value: the given ones over the defaults."""
+    signature = inspect.signature(cls.__init__)
+    defaults = {
+        p.name: p.default
+        for p in list(signature.parameters.values())[1:]
+        if p.default is not p.empty
+    }
+    return {k: _jsonable(v) for k, v in {**defaults, **params}.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as JSON would hold it (tuples as lists); its repr when JSON cannot."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _show(value: Any) -> str:
+    return json.dumps(_jsonable(value))
+
+
+def _first_line(cls: type) -> str:
+    text = getattr(cls, "description", "") or inspect.getdoc(cls) or ""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _wrap(text: str, width: int = 72) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) if text else []
+
+
+def _non_empty(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _progress(samples: Iterator, total: int, name: str) -> Iterator:
+    """``samples`` with a rich progress bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        yield from samples
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"generating with {name}", total=total)
+        for sample in samples:
+            yield sample
+            progress.advance(task)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"segbench generate: {message}", file=sys.stderr)
+    return code

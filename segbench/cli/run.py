@@ -1,0 +1,139 @@
+"""``segbench run``: run a suite (or preview it with --dry-run)."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from ..suite import EXECUTOR_KINDS, ExecutorSpec
+
+EPILOG = """\
+examples:
+  segbench run suites/fluorescent.yaml --dry-run     preview the matrix and what is cached
+  segbench run suites/fluorescent.yaml               run it (a rerun computes only what is missing)
+  segbench run suites/fluorescent.yaml --executor processes --workers 2
+  segbench run suites/fluorescent.yaml --executor dask --address tcp://scheduler:8786
+
+Results go to the suite's output folder: results.parquet (one row per dataset x image x
+segmenter variant x IoU threshold), cells/ (one file per finished prediction), run.json
+(summary and failures). A killed run resumes where it stopped. Exit codes: 0 all cells
+ran, 1 some cells failed (listed), 2 the suite could not be read.
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a benchmark suite and print its leaderboard",
+        description="Run every cell of a YAML suite (datasets x segmenters x parameter sweeps), "
+        "store every number, and print a leaderboard per dataset.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("suite", metavar="SUITE", help="the suite's YAML file")
+    parser.add_argument("--dry-run", action="store_true", help="print the expanded matrix and cache status; run nothing")
+    parser.add_argument("--output", metavar="DIR", help="override the suite's output folder")
+    parser.add_argument("--executor", choices=EXECUTOR_KINDS, help="override executor.kind")
+    parser.add_argument("--workers", type=int, metavar="N", help="override executor.workers")
+    parser.add_argument("--address", metavar="URL", help="Dask scheduler address (with --executor dask)")
+    parser.add_argument("--csv", action="store_true", help="also write results.csv")
+    parser.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table",
+                        help="leaderboard format (default: table)")
+    parser.add_argument("--plots", action="store_true", help="write F1/AP-vs-IoU plots to OUTPUT/plots")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..plugins import load_registry
+    from ..suite import SuiteLoadError, load_suite
+
+    err = Console(stderr=True)
+    registry = load_registry()
+    for problem in registry.problems:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    try:
+        suite = load_suite(args.suite, registry, output=args.output)
+    except SuiteLoadError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error:[/] {problem}", highlight=False)
+        return 2
+    if args.executor or args.workers or args.address:
+        ex = suite.executor
+        kind = args.executor or ex.kind
+        suite.executor = ExecutorSpec(kind, args.workers or ex.workers, args.address or ex.address)
+    for problem in suite.problems:
+        err.print(f"[red]error:[/] {problem} (entry skipped)", highlight=False)
+    for note in suite.skipped:
+        err.print(f"note: {note}", highlight=False)
+    if args.dry_run:
+        return dry_run(suite, registry)
+    return run_and_report(suite, registry, args, err)
+
+
+def dry_run(suite, registry) -> int:
+    from ..run.runner import plan_suite
+
+    console = Console()
+    plan = plan_suite(suite, registry, generate=False, console=Console(stderr=True))
+    table = Table(title=f"suite {suite.name}: matrix", title_justify="left")
+    for column in ("dataset", "segmenter config", "post-processing variants", "train", "images", "cached"):
+        table.add_column(column, overflow="fold")
+    counts = Counter((c.job.dataset, c.job.config.config_id) for c in plan.cells)
+    cached = Counter((c.job.dataset, c.job.config.config_id) for c in plan.cells if c.cached)
+    for spec in suite.datasets:
+        for config in suite.configs:
+            key = (spec.name, config.config_id)
+            n_variants = len(config.postprocess_grid)
+            if spec.name in plan.pending_datasets:
+                images, done = plan.pending_datasets[spec.name], "not generated yet"
+            else:
+                images, done = counts.get(key, 0), f"{cached.get(key, 0)}/{counts.get(key, 0)}"
+            table.add_row(
+                spec.name, config.variant_label({}), str(n_variants),
+                "yes" if config.train is not None else "-", str(images), done,
+            )
+    console.print(table)
+    total = len(plan.cells)
+    console.print(
+        f"{total} predictions planned ({sum(c.cached for c in plan.cells)} cached)"
+        + (f", plus {len(plan.pending_datasets)} dataset(s) to generate" if plan.pending_datasets else "")
+        + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {suite.output}"
+    )
+    for failure in plan.failures:
+        Console(stderr=True).print(f"[red]error:[/] {failure}", highlight=False)
+    return 1 if plan.failures else 0
+
+
+def run_and_report(suite, registry, args, err: Console) -> int:
+    from ..errors import SegbenchError
+    from ..report import build_leaderboards
+    from ..run.runner import run_suite
+    from .report import print_boards
+
+    try:
+        summary = run_suite(suite, registry, console=err, csv=args.csv)
+    except SegbenchError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+    results_path = suite.output / "results.parquet"
+    if results_path.is_file():
+        import pandas as pd
+
+        results = pd.read_parquet(results_path)
+        boards = build_leaderboards(results, suite.metrics.rank_by, suite.metrics.iou_thresholds)
+        print_boards(boards, args.format)
+        if args.plots:
+            from ..report.plots import plot_threshold_curves
+
+            plot_threshold_curves(results, boards, suite.output / "plots")
+    err.print(
+        f"{summary.n_cells} predictions: {summary.n_done} computed, {summary.n_cached} cached, "
+        f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
+        highlight=False,
+    )
+    for failure in summary.failures:
+        err.print(f"[red]failed:[/] {failure}", highlight=False)
+    return 0 if summary.ok else 1

@@ -1,0 +1,229 @@
+"""Find the files of a dataset folder and pair images with their masks.
+
+Three layouts are recognised automatically, files paired by name (the file
+name without its extension; ``.tif``, ``.tiff`` and ``.png`` are read):
+
+1. segbench's own and StarDist's: ``images/NAME.tif`` with ``masks/NAME.tif``
+   (StarDist folders may use any supported extension on either side).
+2. Cellpose's: ``NAME.tif`` beside ``NAME_masks.tif`` (or ``NAME_masks.png``)
+   in one folder. Cellpose's by-products (``_flows``, ``_cp_masks``,
+   ``_cp_output``, ``_outlines``) are ignored there.
+3. Images alone (``images/`` without ``masks/``, or a folder of images with
+   no ``_masks`` files): an unlabelled dataset.
+
+Hidden files (names starting with a dot, such as segbench's temporary files)
+are ignored everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .images import SUPPORTED_SUFFIXES
+
+__all__ = ["FilePair", "find_pairs", "find_label_files"]
+
+IMAGES_DIR = "images"
+MASKS_DIR = "masks"
+CELLPOSE_MASK_SUFFIX = "_masks"
+#: Cellpose writes its predictions as NAME_cp_masks.png/.tif.
+CELLPOSE_PREDICTION_SUFFIX = "_cp_masks"
+_CELLPOSE_BYPRODUCTS = (CELLPOSE_PREDICTION_SUFFIX, "_flows", "_cp_output", "_outlines")
+_SUPPORTED = "/".join(SUPPORTED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class FilePair:
+    """One image file and its mask file (None in an unlabelled dataset)."""
+
+    name: str
+    image: Path
+    mask: Path | None = None
+
+
+def find_pairs(folder: str | Path) -> tuple[list[FilePair], list[InputError]]:
+    """Pair the images of a dataset folder with their masks.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A dataset folder in one of the layouts of this module's docstring.
+
+    Returns
+    -------
+    pairs : list of FilePair
+        Sorted by name. In a labelled dataset every pair has a mask; in an
+        unlabelled one (no masks at all) every ``mask`` is None.
+    problems : list of InputError
+        One per image without a mask, mask without an image, two files sharing
+        a name, or a folder that is missing, empty or in no known layout. The
+        pairs found are still returned.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from segbench.io import write_image, write_labels
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_image(folder / "cell.tif", np.zeros((8, 8), np.uint16))
+    >>> write_labels(folder / "cell_masks.tif", np.zeros((8, 8), int))
+    >>> pairs, problems = find_pairs(folder)
+    >>> [(p.name, p.mask.name) for p in pairs], problems
+    ([('cell', 'cell_masks.tif')], [])
+    """
+    folder = Path(folder)
+    problem = _check_folder(folder)
+    if problem:
+        return [], [problem]
+    if (folder / IMAGES_DIR).is_dir():
+        images, problems = _index(folder / IMAGES_DIR)
+        masks: dict[str, Path] | None = None
+        if (folder / MASKS_DIR).is_dir():
+            masks, mask_problems = _index(folder / MASKS_DIR)
+            problems += mask_problems
+        expected = f"{MASKS_DIR}/{{name}}.tif"
+    elif (folder / MASKS_DIR).is_dir():
+        return [], [
+            InputError(
+                folder,
+                f"has a {MASKS_DIR}/ folder but no {IMAGES_DIR}/ folder",
+                f"put the images in {IMAGES_DIR}/, named like their masks",
+            )
+        ]
+    else:
+        files, problems = _index(folder)
+        files = {n: p for n, p in files.items() if not n.endswith(_CELLPOSE_BYPRODUCTS)}
+        masks = _strip_suffix(files, CELLPOSE_MASK_SUFFIX) or None
+        images = {n: p for n, p in files.items() if not n.endswith(CELLPOSE_MASK_SUFFIX)}
+        expected = f"{{name}}{CELLPOSE_MASK_SUFFIX}.tif"
+    if not images and not masks:
+        where = folder / IMAGES_DIR if (folder / IMAGES_DIR).is_dir() else folder
+        return [], problems + [_nothing_found(where, "images")]
+    if masks is None:
+        return [FilePair(n, p) for n, p in sorted(images.items())], problems
+    pairs = []
+    for name in sorted(images.keys() | masks.keys()):
+        if name not in masks:
+            problems.append(
+                InputError(
+                    images[name],
+                    f"image {name!r} has no mask (expected {expected.format(name=name)})",
+                    "add its mask, or remove the image",
+                )
+            )
+        elif name not in images:
+            problems.append(
+                InputError(
+                    masks[name],
+                    f"mask {name!r} has no image with the same name",
+                    "add the image, or remove the mask",
+                )
+            )
+        else:
+            pairs.append(FilePair(name, images[name], masks[name]))
+    return pairs, problems
+
+
+def find_label_files(folder: str | Path) -> tuple[dict[str, Path], list[InputError]]:
+    """Find the label images of a folder of masks or predictions, by name.
+
+    Looks, in this order, for ``masks/NAME.tif`` (a dataset folder),
+    ``NAME_cp_masks.tif`` or ``NAME_masks.tif`` (Cellpose's output and
+    training layouts; other files there are ignored), or else takes every
+    ``NAME.tif`` in the folder. Any supported extension works in place of
+    ``.tif``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to search (not recursively).
+
+    Returns
+    -------
+    files : dict of str to Path
+        Label image path per name, sorted by name.
+    problems : list of InputError
+        Two files sharing a name, or a folder that is missing or empty.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from segbench.io import write_labels
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_labels(folder / "a_cp_masks.tif", np.zeros((8, 8), int))
+    >>> files, problems = find_label_files(folder)
+    >>> {name: path.name for name, path in files.items()}
+    {'a': 'a_cp_masks.tif'}
+    """
+    folder = Path(folder)
+    problem = _check_folder(folder)
+    if problem:
+        return {}, [problem]
+    if (folder / MASKS_DIR).is_dir():
+        files, problems = _index(folder / MASKS_DIR)
+    else:
+        files, problems = _index(folder)
+        suffixed = _strip_suffix(files, CELLPOSE_PREDICTION_SUFFIX)
+        if not suffixed:
+            plain = {n: p for n, p in files.items() if not n.endswith(_CELLPOSE_BYPRODUCTS)}
+            suffixed = _strip_suffix(plain, CELLPOSE_MASK_SUFFIX)
+        files = suffixed or files
+    if not files:
+        problems.append(_nothing_found(folder, "label images"))
+    return dict(sorted(files.items())), problems
+
+
+def _check_folder(folder: Path) -> InputError | None:
+    if not folder.exists():
+        return InputError(folder, "folder not found", "check the path")
+    if not folder.is_dir():
+        return InputError(
+            folder,
+            "is a file, not a folder",
+            f"give the folder that holds {IMAGES_DIR}/ and {MASKS_DIR}/ "
+            f"(or NAME.tif beside NAME{CELLPOSE_MASK_SUFFIX}.tif)",
+        )
+    return None
+
+
+def _index(folder: Path) -> tuple[dict[str, Path], list[InputError]]:
+    """Supported, non-hidden files of ``folder`` by name; names used twice are
+    reported and left out."""
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUPPORTED_SUFFIXES
+    ]
+    counts = Counter(p.stem for p in files)
+    problems = [
+        InputError(
+            folder,
+            f"{count} files are named {name!r} "
+            f"({', '.join(sorted(p.name for p in files if p.stem == name))})",
+            "keep one of them, or rename the others",
+        )
+        for name, count in sorted(counts.items())
+        if count > 1
+    ]
+    return {p.stem: p for p in files if counts[p.stem] == 1}, problems
+
+
+def _strip_suffix(files: dict[str, Path], suffix: str) -> dict[str, Path]:
+    return {n[: -len(suffix)]: p for n, p in files.items() if n.endswith(suffix) and n != suffix}
+
+
+def _nothing_found(folder: Path, what: str) -> InputError:
+    others = Counter(
+        p.suffix.lower() or p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
+    found = ", ".join(f"{n} {ext}" for ext, n in sorted(others.items()))
+    return InputError(
+        folder,
+        f"no {what} found ({_SUPPORTED} files)" + (f"; it holds {found} files" if found else ""),
+        f"put images in {IMAGES_DIR}/NAME.tif and label images in {MASKS_DIR}/NAME.tif "
+        f"(or NAME.tif beside NAME{CELLPOSE_MASK_SUFFIX}.tif); convert other formats to TIFF",
+    )

@@ -1,0 +1,228 @@
+"""The overlap table of two label images: one pass over the pixels.
+
+Every score in :mod:`segbench.metrics` is a function of the joint histogram
+of label pairs ``(gt[i], pred[i])`` over all pixels ``i``: its non-zero cells
+give the object areas (a label against anything) and the intersections of
+every overlapping pair of objects. The histogram is built with
+``np.bincount`` over the combined key ``gt * (pred_max + 1) + pred``, in chunks
+of pixels, so it costs about one ``bincount`` of the image and never loops
+over objects. Labels are relabelled to ``0..n`` through a lookup table only
+when the raw ids would make the histogram larger than the image; only when
+even the relabelled histogram would be that large (many thousands of objects
+on both sides) are the non-zero cells found by sorting instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import check_criterion, check_label_pair
+
+# Pixels combined into keys per pass: bounds the key buffer to 8 MiB.
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class OverlapTable:
+    """Object areas and pairwise intersections of a ground truth and a prediction.
+
+    Objects are indexed ``0..n_true-1`` and ``0..n_pred-1`` in ascending
+    order of their label ids; only pairs of objects that share at least one
+    pixel are listed, sorted by true then predicted index.
+
+    Attributes
+    ----------
+    true_ids : ndarray, shape (n_true,)
+        Label ids of the ground-truth objects, ascending (0 excluded).
+    pred_ids : ndarray, shape (n_pred,)
+        Label ids of the predicted objects, ascending (0 excluded).
+    true_areas, pred_areas : ndarray of int64, shapes (n_true,), (n_pred,)
+        Object sizes in pixels (voxels in 3D).
+    pair_true, pair_pred : ndarray of intp, shape (n_pairs,)
+        Object indices of each overlapping pair.
+    intersections : ndarray of int64, shape (n_pairs,)
+        Shared pixels of each pair, all > 0.
+    """
+
+    true_ids: np.ndarray
+    pred_ids: np.ndarray
+    true_areas: np.ndarray
+    pred_areas: np.ndarray
+    pair_true: np.ndarray
+    pair_pred: np.ndarray
+    intersections: np.ndarray
+
+    @property
+    def n_true(self) -> int:
+        """Number of ground-truth objects."""
+        return len(self.true_ids)
+
+    @property
+    def n_pred(self) -> int:
+        """Number of predicted objects."""
+        return len(self.pred_ids)
+
+    def unions(self) -> np.ndarray:
+        """Pixels in either object of each pair, shape (n_pairs,), int64."""
+        return (
+            self.true_areas[self.pair_true]
+            + self.pred_areas[self.pair_pred]
+            - self.intersections
+        )
+
+    def scores(self, criterion: str = "iou") -> np.ndarray:
+        """Score of each overlapping pair, shape (n_pairs,), float64 in (0, 1].
+
+        Parameters
+        ----------
+        criterion : {"iou", "iot", "iop"}
+            Intersection over union, over the true object's area, or over
+            the predicted object's area.
+        """
+        check_criterion(criterion)
+        if criterion == "iou":
+            denominator = self.unions()
+        elif criterion == "iot":
+            denominator = self.true_areas[self.pair_true]
+        else:
+            denominator = self.pred_areas[self.pair_pred]
+        return self.intersections / denominator
+
+
+def overlap_table(gt, pred) -> OverlapTable:
+    """Areas and pairwise intersections of the objects of two label images.
+
+    Parameters
+    ----------
+    gt, pred : array_like of int, same shape (any number of axes, e.g.
+        (Y, X) or (Z, Y, X))
+        Label images, 0 = background; ids need not be contiguous.
+
+    Returns
+    -------
+    OverlapTable
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[1, 1, 0, 7]])
+    >>> pred = np.array([[0, 2, 2, 2]])
+    >>> t = overlap_table(gt, pred)
+    >>> t.true_ids.tolist(), t.true_areas.tolist(), t.pred_areas.tolist()
+    ([1, 7], [2, 1], [3])
+    >>> t.intersections.tolist(), t.scores("iou").tolist()
+    ([1, 1], [0.25, 0.3333333333333333])
+    """
+    gt, pred = check_label_pair(gt, pred)
+    g, g_max = _flat_labels(gt)
+    p, p_max = _flat_labels(pred)
+    limit = max(g.size, 1 << 16)  # most histogram cells we allocate densely
+
+    g_ids = p_ids = None
+    if (g_max + 1) * (p_max + 1) > limit and g_max >= p_max:
+        g_ids, g = _relabel(g, g_max, limit)
+        g_max = len(g_ids) - 1
+    if (g_max + 1) * (p_max + 1) > limit:
+        p_ids, p = _relabel(p, p_max, limit)
+        p_max = len(p_ids) - 1
+    if (g_max + 1) * (p_max + 1) > limit and g_ids is None:
+        g_ids, g = _relabel(g, g_max, limit)
+        g_max = len(g_ids) - 1
+
+    n_cols = p_max + 1
+    if (g_max + 1) * n_cols <= limit:
+        histogram = _dense_histogram(g, p, (g_max + 1) * n_cols, n_cols)
+        cells = np.flatnonzero(histogram != 0)  # much faster on bool than on int64
+        counts = histogram[cells]
+    else:
+        cells, counts = np.unique(_keys(g, p, n_cols), return_counts=True)
+    rows, cols = np.divmod(cells, n_cols)
+    return _table(rows, cols, counts, g_ids, p_ids)
+
+
+def _flat_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """1-D view (or copy) of a label image that combines into int64 keys, and its max."""
+    flat = labels.reshape(-1)
+    top = int(flat.max()) if flat.size else 0
+    if flat.dtype == np.uint64 and top <= np.iinfo(np.int64).max:
+        flat = flat.view(np.int64)
+    return flat, top
+
+
+def _dense_histogram(g: np.ndarray, p: np.ndarray, n_bins: int, n_cols: int) -> np.ndarray:
+    """Counts of ``g * n_cols + p`` over all pixels, shape (n_bins,), intp."""
+    chunk = max(_CHUNK, n_bins)  # so that adding up chunks costs at most one pass
+    key_buffer = np.empty(min(chunk, g.size), np.intp)
+    histogram = None
+    for start in range(0, g.size, chunk):
+        g_part, p_part = g[start : start + chunk], p[start : start + chunk]
+        key = key_buffer[: g_part.size]
+        np.multiply(g_part, n_cols, out=key, dtype=np.intp)
+        key += p_part
+        counts = np.bincount(key, minlength=n_bins)
+        if histogram is None:
+            histogram = counts
+        else:
+            histogram += counts
+    return np.zeros(n_bins, np.intp) if histogram is None else histogram
+
+
+def _keys(g: np.ndarray, p: np.ndarray, n_cols: int) -> np.ndarray:
+    """``g * n_cols + p`` for every pixel, int64."""
+    key = np.multiply(g, n_cols, dtype=np.int64)
+    key += p
+    return key
+
+
+def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map the ids present in ``labels`` to ``0..n`` (0 stays background).
+
+    Returns ``(ids, relabelled)``: ``ids[k]`` is the original id of new label
+    ``k`` (``ids[0] == 0``), and ``relabelled`` has ``labels``' shape.
+    """
+    if top < limit:  # a lookup table indexed by the original ids is affordable
+        present = np.zeros(top + 1, np.bool_)
+        for start in range(0, labels.size, _CHUNK):
+            present[labels[start : start + _CHUNK]] = True
+        present[0] = True
+        ids = np.flatnonzero(present)
+        lookup = np.zeros(top + 1, np.min_scalar_type(len(ids)))
+        lookup[ids] = np.arange(len(ids))
+        relabelled = np.empty(labels.size, lookup.dtype)
+        for start in range(0, labels.size, _CHUNK):
+            np.take(lookup, labels[start : start + _CHUNK], out=relabelled[start : start + _CHUNK])
+        return ids, relabelled
+    ids, relabelled = np.unique(labels, return_inverse=True)
+    relabelled = relabelled.reshape(-1)
+    if ids[0] != 0:
+        ids = np.concatenate([np.zeros(1, ids.dtype), ids])
+        relabelled += 1
+    return ids, relabelled
+
+
+def _table(rows, cols, counts, g_ids, p_ids) -> OverlapTable:
+    """Build the table from the non-zero histogram cells ``(rows, cols) -> counts``."""
+    counts = counts.astype(np.int64, copy=False)
+    true_rows, true_areas = _areas(rows, counts)
+    pred_cols, pred_areas = _areas(cols, counts)
+    pairs = (rows > 0) & (cols > 0)
+    return OverlapTable(
+        true_ids=true_rows if g_ids is None else g_ids[true_rows],
+        pred_ids=pred_cols if p_ids is None else p_ids[pred_cols],
+        true_areas=true_areas,
+        pred_areas=pred_areas,
+        pair_true=np.searchsorted(true_rows, rows[pairs]),
+        pair_pred=np.searchsorted(pred_cols, cols[pairs]),
+        intersections=counts[pairs],
+    )
+
+
+def _areas(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (> 0) present in ``index`` and their summed counts."""
+    labels, inverse = np.unique(index, return_inverse=True)
+    areas = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(labels))
+    areas = areas.astype(np.int64)
+    keep = labels > 0
+    return labels[keep], areas[keep]

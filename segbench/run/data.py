@@ -1,0 +1,170 @@
+"""Turn a suite's dataset entries into files on disk with a train/test split.
+
+Generated datasets are written once under ``<output>/data/<name>/`` (a folder
+any segbench command can read) and reused while the generator, its version, its
+params and the seed are unchanged. Folder datasets are read in place. Every
+sample gets a content hash (image and mask bytes) that keys the result cache.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import InputError, SegbenchError
+from ..plugins import Registry
+from ..suite import DatasetSpec, derive_seed, stable_hash
+from .jobs import SampleRef
+
+__all__ = ["PreparedDataset", "prepare_dataset"]
+
+COMPLETE_MARKER = ".segbench-complete"
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """A dataset ready to run: sample references split into train and test."""
+
+    name: str
+    folder: Path
+    train: tuple[SampleRef, ...]
+    test: tuple[SampleRef, ...]
+    spacing: tuple[float, ...] | None
+    #: sample name -> content hash of its files
+    hashes: dict[str, str]
+    #: problems met while reading (unpaired files, ...); the rest still runs
+    problems: tuple[str, ...] = ()
+
+    @property
+    def train_hash(self) -> str:
+        return stable_hash([self.hashes[r.name] for r in self.train])
+
+
+def prepare_dataset(
+    spec: DatasetSpec,
+    suite_seed: int,
+    output: Path,
+    registry: Registry,
+    progress: Callable[[int, int], None] | None = None,
+) -> PreparedDataset:
+    """Generate (or find) the dataset's files and split them.
+
+    Parameters
+    ----------
+    progress : callable(done, total), optional
+        Called as generated samples are written.
+
+    Raises
+    ------
+    SegbenchError
+        One line naming the suite key or file when the dataset cannot be used.
+    """
+    if spec.source == "generator":
+        folder = _generated_folder(spec, suite_seed, output, registry, progress)
+    elif spec.source == "path":
+        folder = Path(spec.target)
+        if not folder.is_dir():
+            raise SegbenchError(
+                f"datasets.{spec.name}.path: folder {folder} does not exist; fix the path "
+                "(relative paths are relative to the current directory)"
+            )
+    else:
+        info = registry.get("dataset", spec.target)
+        folder = _registered_folder(spec, info.cls, output)
+    refs, problems = _sample_refs(folder)
+    if not refs:
+        detail = "; ".join(problems) or "no image/mask pairs found"
+        raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
+    from ..io import content_hash, read_spacing
+
+    spacing = read_spacing(refs[0].image_path)
+    hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
+    train, test = _split(spec, refs, suite_seed)
+    return PreparedDataset(spec.name, folder, train, test, spacing, hashes, tuple(problems))
+
+
+def _split(spec: DatasetSpec, refs: list[SampleRef], seed: int) -> tuple[tuple, tuple]:
+    """Generated datasets split in generation order (each image is already random);
+    folders are shuffled with a seed derived from the suite seed first."""
+    if spec.split is None:
+        return (), tuple(refs)
+    n_train, n_test = spec.split["train"], spec.split["test"]
+    if n_train + n_test > len(refs):
+        raise SegbenchError(
+            f"datasets.{spec.name}.split: train + test = {n_train + n_test} but the dataset has "
+            f"{len(refs)} images; lower the split"
+        )
+    ordered = list(refs)
+    if spec.source != "generator":
+        random.Random(derive_seed(seed, "split", spec.name)).shuffle(ordered)
+    return tuple(ordered[:n_train]), tuple(ordered[n_train : n_train + n_test])
+
+
+def _sample_refs(folder: Path) -> tuple[list[SampleRef], list[str]]:
+    from ..io import find_pairs
+
+    pairs, problems = find_pairs(folder)
+    refs = [SampleRef(p.name, str(p.image), str(p.mask) if p.mask else None) for p in pairs]
+    return refs, [str(p) for p in problems]
+
+
+def _generated_folder(spec, suite_seed, output, registry, progress) -> Path:
+    info = registry.get("generator", spec.target)
+    n = spec.n_images
+    params = {k: v for k, v in spec.params.items() if k != "n_images"}
+    seed = derive_seed(suite_seed, "dataset", spec.name)
+    meta = {
+        "generator": spec.target,
+        "distribution": info.distribution,
+        "version": info.version,
+        "params": params,
+        "n_images": n,
+        "seed": seed,
+    }
+    try:
+        generator = info.cls(**params)
+    except (TypeError, ValueError, SegbenchError) as exc:
+        raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
+    return _materialise(output / "data" / spec.name, meta, lambda: _counted(generator.generate(n, seed), n, progress))
+
+
+def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
+    """A registered dataset source: written to disk once, like a generator's output."""
+    meta = {"dataset": spec.target, "params": spec.params}
+
+    def samples():
+        try:
+            return iter(cls().load(**spec.params))
+        except (TypeError, ValueError, InputError, SegbenchError) as exc:
+            raise SegbenchError(f"datasets.{spec.name}: dataset {spec.target!r} could not be loaded: {exc}") from None
+
+    return _materialise(output / "data" / spec.name, meta, samples)
+
+
+def _materialise(folder: Path, meta: dict, samples: Callable[[], Iterator]) -> Path:
+    """Write ``samples()`` to ``folder`` unless a complete copy with the same
+    ``meta`` is there. Written beside it, then renamed: a killed run never
+    leaves a half-written dataset that looks complete."""
+    key = stable_hash(meta)
+    marker = folder / COMPLETE_MARKER
+    if marker.is_file() and marker.read_text().strip() == key:
+        return folder
+    from ..io import write_dataset
+
+    tmp = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_dataset(tmp, samples(), meta=meta)
+    (tmp / COMPLETE_MARKER).write_text(key)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder
+
+
+def _counted(samples: Iterator, total: int | None, progress) -> Iterator:
+    for i, sample in enumerate(samples, 1):
+        yield sample
+        if progress is not None:
+            progress(i, total or i)

@@ -1,0 +1,275 @@
+"""Jobs and the functions that run them inside a worker.
+
+Jobs are small picklable records: they carry file paths, not arrays, and the
+segmenter class by reference, so they travel to a process pool or a Dask worker
+unchanged. A worker keeps the most recently used model in memory, so
+consecutive predictions with one segmenter config build (and load) it once.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..api import Dataset, Sample, Segmenter
+from ..errors import SegbenchError
+from ..suite import SegmenterConfig
+
+__all__ = ["SampleRef", "TrainJob", "PredictJob", "run_training", "run_prediction", "CellFailure"]
+
+TRAIN_RECORD = "segbench-train.json"
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """Where one sample lives on disk."""
+
+    name: str
+    image_path: str
+    mask_path: str | None
+
+    def load(self, spacing: tuple[float, ...] | None = None) -> Sample:
+        """Read the sample (InputError naming the file when it is bad)."""
+        from ..io import read_sample
+
+        return read_sample(self.image_path, self.mask_path, self.name, spacing)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Train (or reload) one segmenter config on one dataset's train split."""
+
+    dataset: str
+    config: SegmenterConfig
+    cls: type
+    train_refs: tuple[SampleRef, ...]
+    spacing: tuple[float, ...] | None
+    workdir: str
+    seed: int
+
+    def train_dataset(self) -> Dataset:
+        return Dataset(
+            self.dataset + ":train",
+            names=[r.name for r in self.train_refs],
+            loaders=[lambda r=r: r.load(self.spacing) for r in self.train_refs],
+            spacing=self.spacing,
+        )
+
+
+@dataclass(frozen=True)
+class PredictJob:
+    """One prediction: (dataset, image, segmenter config), scored at every
+    post-processing variant and threshold."""
+
+    dataset: str
+    sample: SampleRef
+    key: str
+    config: SegmenterConfig
+    cls: type
+    train: TrainJob | None
+    thresholds: tuple[float, ...]
+    criterion: str
+    spacing: tuple[float, ...] | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metric_classes: tuple[type, ...] = ()
+
+
+class CellFailure(SegbenchError):
+    """A cell failed; its message is the one line shown in the summary."""
+
+
+# ---------------------------------------------------------------------------
+# model construction (cached per worker process)
+
+_MODEL_CACHE: dict[str, Any] = {}
+
+
+def _build(cls: type[Segmenter], config: SegmenterConfig, spacing) -> Segmenter:
+    params = dict(config.params)
+    accepted = cls.constructor_params()
+    if spacing is not None and "spacing" not in params and (accepted is None or "spacing" in accepted):
+        params["spacing"] = tuple(spacing)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise CellFailure(f"segmenter {config.label!r}: bad parameters: {exc}") from None
+
+
+def _fit(model: Segmenter, job: TrainJob) -> float:
+    """Call fit; returns seconds spent. Settings come from the suite's train:."""
+    settings = dict(job.config.train or {})
+    accepted = type(model).train_params()
+    if "seed" not in settings and (accepted is None or "seed" in accepted):
+        settings["seed"] = job.seed
+    workdir = Path(job.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    model.fit(job.train_dataset(), workdir, **settings)  # type: ignore[attr-defined]
+    return time.perf_counter() - start
+
+
+def _model_for(cls, config: SegmenterConfig, train: TrainJob | None, spacing) -> Segmenter:
+    cache_key = json.dumps([cls.__module__, cls.__qualname__, config.config_id, train.workdir if train else None, spacing])
+    cached = _MODEL_CACHE.get(cache_key)
+    if cached is not None:
+        return cached
+    _MODEL_CACHE.clear()  # keep one model per worker: they can be large
+    model = _build(cls, config, spacing)
+    if train is not None:
+        _fit(model, train)
+    _MODEL_CACHE[cache_key] = model
+    return model
+
+
+def run_training(job: TrainJob) -> dict[str, Any]:
+    """Train one config (or reload its cached weights). Returns the training record
+    ``{"seconds": float, "cached": bool}`` also stored in the workdir."""
+    record_path = Path(job.workdir) / TRAIN_RECORD
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return {**record, "cached": True}
+    model = _build(job.cls, job.config, job.spacing)
+    seconds = _fit(model, job)
+    record = {"seconds": seconds, "dataset": job.dataset, "config": job.config.label, "host": platform.node()}
+    from .store import atomic_write_text
+
+    atomic_write_text(record_path, json.dumps(record))
+    return {**record, "cached": False}
+
+
+# ---------------------------------------------------------------------------
+# prediction
+
+
+@contextmanager
+def _time_limit(seconds: float | None, what: str):
+    """Raise CellFailure after ``seconds`` (SIGALRM; only in a main thread on POSIX).
+
+    Elsewhere (e.g. Dask worker threads) the limit is checked after the call."""
+    usable = seconds and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        start = time.perf_counter()
+        yield
+        if seconds and time.perf_counter() - start > seconds:
+            raise CellFailure(f"{what} exceeded the per-image timeout of {seconds:g} s")
+        return
+
+    def on_alarm(signum, frame):
+        raise CellFailure(f"{what} exceeded the per-image timeout of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _check_labels(labels: Any, shape: tuple[int, ...], label: str) -> np.ndarray:
+    if not isinstance(labels, np.ndarray):
+        raise CellFailure(f"segmenter {label!r} returned {type(labels).__name__}, expected a numpy label image")
+    if labels.shape != shape:
+        raise CellFailure(f"segmenter {label!r} returned shape {labels.shape}, expected {shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise CellFailure(f"segmenter {label!r} returned dtype {labels.dtype}, expected an integer label image")
+    if labels.size and labels.min() < 0:
+        raise CellFailure(f"segmenter {label!r} returned negative labels")
+    return labels
+
+
+def _score_rows(job: PredictJob, gt: np.ndarray, pred: np.ndarray) -> list[dict[str, Any]]:
+    from ..metrics import evaluate_image
+
+    scores = evaluate_image(gt, pred, thresholds=job.thresholds, criterion=job.criterion)
+    image_level = {
+        "seg": scores.seg,
+        "seg_sum": scores.seg_sum,
+        "seg_n": scores.seg_n,
+        "aji": scores.aji,
+        "aji_intersection": scores.aji_intersection,
+        "aji_union": scores.aji_union,
+        "dsb_mean_accuracy": scores.dsb_mean_accuracy,
+    }
+    for metric_cls in job.metric_classes:
+        for name, value in metric_cls().compute(gt, pred).items():
+            image_level[f"{metric_cls.name}.{name}"] = float(value)
+    return [{**row, **image_level} for row in scores.rows]
+
+
+def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
+    """Predict one image with one config, post-process every variant, score every
+    threshold; returns the result rows. Raises CellFailure (one line) on failure."""
+    sample = job.sample.load(job.spacing)
+    if sample.labels is None:
+        raise CellFailure(f"{job.sample.image_path}: no ground-truth mask to score against")
+    config = job.config
+    try:
+        model = _model_for(job.cls, config, job.train, job.spacing)
+    except SegbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CellFailure(f"segmenter {config.label!r} failed to load/train: {type(exc).__name__}: {exc}") from exc
+    what = f"segmenter {config.label!r} on {job.sample.name!r}"
+    outputs: list[tuple[dict[str, Any], np.ndarray, float]] = []
+    try:
+        if type(model).has_raw_split():
+            with _time_limit(config.timeout, what):
+                start = time.perf_counter()
+                raw = model.predict_raw(sample.image)
+                raw_seconds = time.perf_counter() - start
+            for variant in config.postprocess_grid:
+                with _time_limit(config.timeout, what):
+                    start = time.perf_counter()
+                    labels = model.postprocess(raw, **variant)
+                    outputs.append((variant, labels, time.perf_counter() - start))
+        else:
+            with _time_limit(config.timeout, what):
+                start = time.perf_counter()
+                labels = model.predict(sample.image)
+                raw_seconds = time.perf_counter() - start
+            outputs.append(({}, labels, 0.0))
+    except SegbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CellFailure(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+    describe = _describe(model)
+    rows: list[dict[str, Any]] = []
+    for variant, labels, post_seconds in outputs:
+        labels = _check_labels(labels, sample.labels.shape, config.label)
+        params = {**config.params, **variant}
+        base = {
+            "dataset": job.dataset,
+            "image": job.sample.name,
+            "segmenter": config.label,
+            "segmenter_name": config.name,
+            "variant": config.variant_label(variant),
+            "config_id": config.config_id,
+            "params": json.dumps(params, sort_keys=True, default=str),
+            "train_settings": json.dumps(config.train, sort_keys=True) if config.train is not None else "",
+            "predict_seconds": raw_seconds,
+            "postprocess_seconds": post_seconds,
+            "describe": json.dumps(describe, sort_keys=True, default=str),
+            "host": platform.node(),
+            "cell_key": job.key,
+            **job.provenance,
+        }
+        rows.extend({**base, **row} for row in _score_rows(job, sample.labels, labels))
+    return rows
+
+
+def _describe(model: Segmenter) -> dict[str, Any]:
+    try:
+        return dict(model.describe() or {})
+    except Exception as exc:  # noqa: BLE001 - provenance must not fail a cell
+        return {"describe_error": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,301 @@
+"""Run a suite: prepare data, plan cells, train, predict, score, store.
+
+The unit of work, caching and resumption is one prediction: (dataset, image,
+segmenter config). Its cache key hashes everything its numbers depend on (the
+image and mask bytes, the segmenter, its version, constructor params, training
+settings and train-split content, the post-processing grid, thresholds,
+criterion, seed, segbench's version); a cell whose key is already stored is
+never recomputed, and each finished cell is stored at once, so a run killed at
+any moment resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .. import __version__
+from ..errors import SegbenchError
+from ..plugins import Registry
+from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
+from .data import PreparedDataset, prepare_dataset
+from .executors import make_executor
+from .jobs import CellFailure, PredictJob, TrainJob, run_prediction, run_training
+from .store import ResultStore, atomic_write_text
+
+__all__ = ["Cell", "Plan", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
+
+
+#: what `segbench report` needs to know about the suite that wrote a results folder
+SUITE_RECORD = "suite.json"
+
+
+def suite_record(suite: Suite) -> dict[str, Any]:
+    return {
+        "name": suite.name,
+        "path": str(suite.path),
+        "seed": suite.seed,
+        "iou_thresholds": list(suite.metrics.iou_thresholds),
+        "criterion": suite.metrics.criterion,
+        "rank_by": suite.metrics.rank_by,
+    }
+
+
+def scoring_thresholds(suite: Suite) -> tuple[float, ...]:
+    """The suite's IoU thresholds plus the DSB ones (0.50:0.05:0.95), sorted."""
+    from ..metrics import DSB_THRESHOLDS
+
+    return tuple(sorted({round(float(t), 6) for t in (*suite.metrics.iou_thresholds, *DSB_THRESHOLDS)}))
+
+
+@dataclass
+class Cell:
+    """One prediction of the matrix and whether its result is already stored."""
+
+    job: PredictJob
+    cached: bool
+
+    @property
+    def dataset(self) -> str:
+        return self.job.dataset
+
+
+@dataclass
+class Plan:
+    """The expanded matrix of a suite."""
+
+    suite: Suite
+    cells: list[Cell] = field(default_factory=list)
+    trainings: dict[tuple[str, str], TrainJob] = field(default_factory=dict)
+    datasets: dict[str, PreparedDataset] = field(default_factory=dict)
+    #: datasets not generated yet (dry run): name -> expected test images
+    pending_datasets: dict[str, int | None] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        return [(c.job.dataset, c.job.key) for c in self.cells]
+
+
+@dataclass
+class RunSummary:
+    suite: str
+    output: Path
+    n_cells: int = 0
+    n_cached: int = 0
+    n_done: int = 0
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "output": str(self.output),
+            "cells": self.n_cells,
+            "cached": self.n_cached,
+            "computed": self.n_done,
+            "failed": self.n_failed,
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "segbench_version": __version__,
+            "host": platform.node(),
+        }
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    )
+
+
+def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterConfig, info, thresholds) -> str:
+    return stable_hash(
+        {
+            "image": ds.hashes[sample],
+            "segmenter": config.name,
+            "plugin": [info.distribution, info.version],
+            "params": config.params,
+            "postprocess": list(config.postprocess_grid),
+            "train": config.train,
+            "train_data": ds.train_hash if config.train is not None else None,
+            "thresholds": list(thresholds),
+            "criterion": suite.metrics.criterion,
+            "seed": suite.seed,
+            "segbench": __version__,
+        }
+    )[:24]
+
+
+def plan_suite(
+    suite: Suite, registry: Registry, *, generate: bool = True, console: Console | None = None
+) -> Plan:
+    """Expand the suite into cells, marking the ones already stored.
+
+    With ``generate=False`` (a dry run), generated datasets that do not exist yet
+    are listed in ``plan.pending_datasets`` instead of being generated.
+    """
+    console = console or Console(stderr=True)
+    plan = Plan(suite)
+    store = ResultStore(suite.output)
+    thresholds = scoring_thresholds(suite)
+    metric_classes = tuple(info.cls for info in registry.plugins["metric"].values())
+    with _progress(console) as progress:
+        for spec in suite.datasets:
+            if not generate and spec.source != "path" and not (suite.output / "data" / spec.name).is_dir():
+                plan.pending_datasets[spec.name] = spec.split["test"] if spec.split else spec.n_images
+                continue
+            task = progress.add_task(f"data {spec.name}", total=spec.n_images)
+            try:
+                ds = prepare_dataset(
+                    spec, suite.seed, suite.output, registry,
+                    progress=lambda done, total, t=task: progress.update(t, completed=done, total=total),
+                )
+            except SegbenchError as exc:
+                plan.failures.append(str(exc))
+                continue
+            finally:
+                progress.update(task, visible=progress.tasks[task].completed > 0)
+            plan.datasets[spec.name] = ds
+            for problem in ds.problems:
+                console.print(f"[yellow]warning:[/] datasets.{spec.name}: {problem}", highlight=False)
+            _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes)
+    return plan
+
+
+def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) -> None:
+    for config in suite.configs:
+        info = registry.get("segmenter", config.name)
+        train_job = None
+        if config.train is not None:
+            if not ds.train:
+                plan.failures.append(
+                    f"segmenters.{config.label}.train: dataset {ds.name!r} has no train split; "
+                    f"add split: {{train: N, test: M}} to it or remove train: ({config.label} skipped on {ds.name})"
+                )
+                continue
+            workdir = suite.output / "train" / ds.name / f"{_slug(config.label)}-{config.config_id}-{ds.train_hash[:8]}"
+            train_job = TrainJob(
+                ds.name, config, info.cls, ds.train, ds.spacing, str(workdir),
+                derive_seed(suite.seed, "train", ds.name, config.config_id),
+            )
+            plan.trainings[(ds.name, config.config_id)] = train_job
+        provenance = {
+            "suite": suite.name,
+            "seed": suite.seed,
+            "segbench_version": __version__,
+            "plugin_distribution": info.distribution,
+            "plugin_version": info.version,
+        }
+        for ref in ds.test:
+            key = _cell_key(suite, ds, ref.name, config, info, thresholds)
+            job = PredictJob(
+                ds.name, ref, key, config, info.cls, train_job, thresholds,
+                suite.metrics.criterion, ds.spacing, provenance, metric_classes,
+            )
+            plan.cells.append(Cell(job, store.has(ds.name, key)))
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:40]
+
+
+def run_suite(
+    suite: Suite, registry: Registry, *, console: Console | None = None, csv: bool = False
+) -> RunSummary:
+    """Run every pending cell of the suite; returns the summary (also written to
+    ``<output>/run.json``). Failures are collected per cell, never fatal."""
+    console = console or Console(stderr=True)
+    start = time.perf_counter()
+    suite.output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
+    summary = RunSummary(suite.name, suite.output)
+    summary.warnings = [str(p) for p in suite.problems] + list(suite.skipped)
+    plan = plan_suite(suite, registry, console=console)
+    summary.failures.extend(plan.failures)
+    summary.n_cells = len(plan.cells)
+    summary.n_cached = sum(c.cached for c in plan.cells)
+    pending = [c.job for c in plan.cells if not c.cached]
+    store = ResultStore(suite.output)
+
+    if pending:
+        ex = suite.executor
+        with make_executor(ex.kind, ex.workers, ex.address) as executor, _progress(console) as progress:
+            trained = _train(plan, pending, executor, progress, summary)
+            runnable = []
+            for job in pending:
+                key = (job.dataset, job.config.config_id)
+                if job.train is not None and key not in trained:
+                    continue  # its training failed; already reported once
+                if job.train is not None:
+                    job.provenance["train_seconds"] = trained[key]
+                runnable.append(job)
+            task = progress.add_task("predict", total=len(runnable))
+            for job, rows, exc in executor.run(run_prediction, runnable):
+                progress.advance(task)
+                if exc is not None:
+                    summary.failures.append(_failure_line(job, exc))
+                    continue
+                store.write(job.dataset, job.key, rows)
+                summary.n_done += 1
+
+    store.combine(plan.keys, csv=csv)
+    summary.seconds = time.perf_counter() - start
+    atomic_write_text(suite.output / "run.json", json.dumps(summary.as_dict(), indent=2))
+    return summary
+
+
+def _train(plan: Plan, pending: list[PredictJob], executor, progress, summary: RunSummary) -> dict:
+    """Run the trainings the pending cells need; returns {(dataset, config_id): seconds}."""
+    needed = {(j.dataset, j.config.config_id) for j in pending if j.train is not None}
+    jobs = [plan.trainings[k] for k in needed]
+    trained: dict[tuple[str, str], float] = {}
+    if not jobs:
+        return trained
+    task = progress.add_task("train", total=len(jobs))
+    for job, record, exc in executor.run(run_training, jobs):
+        progress.advance(task)
+        if exc is not None:
+            summary.failures.append(
+                f"training {job.config.label!r} on {job.dataset!r} failed: {_one_line(exc)}; "
+                f"its {sum(1 for j in pending if j.train is job)} cells were skipped"
+            )
+            continue
+        trained[(job.dataset, job.config.config_id)] = float(record["seconds"])
+    return trained
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, SegbenchError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+def _failure_line(job: PredictJob, exc: BaseException) -> str:
+    if isinstance(exc, CellFailure):
+        return f"{job.dataset}/{job.sample.name}: {_one_line(exc)}"
+    return f"{job.dataset}/{job.sample.name}: segmenter {job.config.label!r}: {_one_line(exc)}"

@@ -1,0 +1,650 @@
+"""Suites: the YAML schema, its validation, and the expansion into a matrix.
+
+A suite names datasets, segmenters (with parameter sweeps and optional training),
+metrics, a seed, an output folder and an executor; see the README's "Suites"
+section for every key. :func:`load_suite` reads a file with ``yaml.safe_load``
+semantics, validates everything it can before anything runs, and reports each
+problem as one line ``FILE:LINE: KEY: what is wrong; how to fix it``.
+
+Problems confined to one dataset or segmenter entry (an unknown plugin, a
+misspelt parameter) drop that entry and let the rest run; problems with the
+suite as a whole (bad YAML, a missing ``name``) stop it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .plugins import PluginError, Registry
+
+__all__ = [
+    "Suite",
+    "DatasetSpec",
+    "SegmenterSpec",
+    "SegmenterConfig",
+    "MetricsSpec",
+    "ExecutorSpec",
+    "SuiteProblem",
+    "SuiteLoadError",
+    "load_suite",
+    "derive_seed",
+    "parse_rank_key",
+    "stable_hash",
+]
+
+TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor"}
+DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional"}
+DATASET_SOURCES = ("generator", "path", "dataset")
+SEGMENTER_KEYS = {"name", "label", "params", "train", "timeout", "optional"}
+METRICS_KEYS = {"iou_thresholds", "criterion", "rank_by"}
+EXECUTOR_KEYS = {"kind", "workers", "address"}
+EXECUTOR_KINDS = ("local", "processes", "dask")
+CRITERIA = ("iou", "iot", "iop")
+#: Generator params every generator understands; ``n_images`` goes to generate().
+GENERATOR_COMMON = {"n_images", "shape"}
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One validation problem, rendered as ``FILE:LINE: KEY: message``."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+    #: True when the problem only drops one entry and the rest can run.
+    entry_only: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class SuiteLoadError(Exception):
+    """The suite cannot run at all; ``problems`` lists why."""
+
+    def __init__(self, problems: list[SuiteProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of ``datasets:``."""
+
+    name: str
+    source: str  # "generator" | "path" | "dataset"
+    target: str  # generator name, folder path, or registered dataset name
+    params: dict[str, Any]
+    split: dict[str, int] | None
+
+    @property
+    def n_images(self) -> int | None:
+        if "n_images" in self.params:
+            return int(self.params["n_images"])
+        if self.split is not None:
+            return sum(self.split.values())
+        return None
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """One point of a segmenter's constructor grid: what one model is.
+
+    ``postprocess_grid`` lists the post-processing variants swept over one
+    ``predict_raw`` output (a single empty dict when there are none).
+    """
+
+    label: str
+    name: str
+    params: dict[str, Any]
+    train: dict[str, Any] | None
+    postprocess_grid: tuple[dict[str, Any], ...]
+    timeout: float | None
+
+    @property
+    def config_id(self) -> str:
+        """Stable id of the model (constructor params + train settings)."""
+        return stable_hash({"name": self.name, "params": self.params, "train": self.train})[:12]
+
+    def variant_label(self, variant: dict[str, Any]) -> str:
+        """Display name: the label plus every swept/set value that tells rows apart."""
+        shown = {**self.params, **variant}
+        if not shown:
+            return self.label
+        return self.label + " " + " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
+
+
+@dataclass(frozen=True)
+class SegmenterSpec:
+    """One entry of ``segmenters:`` before grid expansion."""
+
+    name: str
+    label: str
+    params: dict[str, Any]
+    train: dict[str, Any] | None
+    timeout: float | None
+    configs: tuple[SegmenterConfig, ...]
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    iou_thresholds: tuple[float, ...] = (0.5, 0.75, 0.9)
+    criterion: str = "iou"
+    rank_by: str = "f1@0.5"
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    kind: str = "local"
+    workers: int = 1
+    address: str | None = None
+
+
+@dataclass
+class Suite:
+    """A validated suite, ready to expand into jobs."""
+
+    name: str
+    path: Path
+    seed: int
+    output: Path
+    datasets: list[DatasetSpec]
+    segmenters: list[SegmenterSpec]
+    metrics: MetricsSpec
+    executor: ExecutorSpec
+    description: str = ""
+    #: entry-level problems (those entries were dropped) and skipped optional entries
+    problems: list[SuiteProblem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def configs(self) -> list[SegmenterConfig]:
+        return [c for s in self.segmenters for c in s.configs]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+#: metrics that take a threshold (``f1@0.5``), with their aliases
+THRESHOLD_METRICS = {
+    "f1": "f1",
+    "precision": "precision",
+    "recall": "recall",
+    "accuracy": "accuracy",
+    "ap": "accuracy",
+    "pq": "panoptic_quality",
+    "panoptic_quality": "panoptic_quality",
+    "mean_matched_iou": "mean_matched_iou",
+}
+#: dataset-level metrics without a threshold
+SUMMARY_METRICS = {"seg": "seg", "aji": "aji", "dsb": "dsb_mean_accuracy", "dsb_mean_accuracy": "dsb_mean_accuracy"}
+
+
+def parse_rank_key(key: str, thresholds: tuple[float, ...]) -> tuple[str, float | None]:
+    """Parse ``metric@threshold`` (e.g. ``f1@0.5``, ``ap@0.75``) or a summary
+    metric (``seg``, ``aji``, ``dsb``) into ``(column, threshold or None)``.
+
+    Raises ValueError naming the accepted forms.
+    """
+    metric, _, at = key.partition("@")
+    metric = metric.strip().lower()
+    if not at:
+        if metric in SUMMARY_METRICS:
+            return SUMMARY_METRICS[metric], None
+        raise ValueError(
+            f"cannot rank by {key!r}{_did_you_mean(metric, [*SUMMARY_METRICS, *THRESHOLD_METRICS])}; "
+            f"use METRIC@THRESHOLD with METRIC in {', '.join(THRESHOLD_METRICS)} (e.g. f1@0.5), "
+            f"or one of {', '.join(SUMMARY_METRICS)}"
+        )
+    if metric not in THRESHOLD_METRICS:
+        raise ValueError(
+            f"cannot rank by {key!r}: unknown metric {metric!r}{_did_you_mean(metric, THRESHOLD_METRICS)}; "
+            f"use one of {', '.join(THRESHOLD_METRICS)}"
+        )
+    try:
+        threshold = float(at)
+    except ValueError:
+        raise ValueError(f"cannot rank by {key!r}: {at!r} is not a number") from None
+    if not any(abs(threshold - t) < 1e-9 for t in thresholds):
+        raise ValueError(
+            f"cannot rank by {key!r}: {threshold} is not among metrics.iou_thresholds "
+            f"{list(thresholds)}; add it there or rank at one of those"
+        )
+    return THRESHOLD_METRICS[metric], threshold
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 hex digest of a JSON rendering with sorted keys (stable across runs)."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def derive_seed(seed: int, *parts: Any) -> int:
+    """A seed in ``[0, 2**31)`` derived from the suite seed and the matrix cell."""
+    return int(stable_hash([seed, *parts])[:8], 16) & 0x7FFFFFFF
+
+
+def _fmt(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _line_index(text: str) -> dict[tuple, int]:
+    """Map each key path (tuple of keys / list indices) to its 1-based line."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                sub = path + (key_node.value,)
+                lines[sub] = key_node.start_mark.line + 1
+                walk(value_node, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _key(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Checker:
+    """Collects problems with file/line/key context."""
+
+    def __init__(self, file: str, lines: dict[tuple, int]):
+        self.file = file
+        self.lines = lines
+        self.problems: list[SuiteProblem] = []
+
+    def add(self, path: tuple, message: str, entry_only: bool = False) -> None:
+        line = None
+        for i in range(len(path), -1, -1):
+            if path[:i] in self.lines:
+                line = self.lines[path[:i]]
+                break
+        self.problems.append(SuiteProblem(self.file, line, _key(path), message, entry_only))
+
+    def unknown_keys(self, data: dict, allowed: set[str], path: tuple, entry_only=False) -> None:
+        for key in data:
+            if key not in allowed:
+                self.add(
+                    path + (key,),
+                    f"unknown key{_did_you_mean(str(key), allowed)}; allowed: {', '.join(sorted(allowed))}",
+                    entry_only,
+                )
+
+    def mapping(self, value: Any, path: tuple, entry_only=False) -> dict | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.add(path, f"must be a mapping (key: value), got {type(value).__name__}", entry_only)
+            return None
+        return value
+
+
+# ---------------------------------------------------------------------------
+# loading
+
+
+def load_suite(path: str | Path, registry: Registry, output: str | Path | None = None) -> Suite:
+    """Read and validate a suite file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+    registry : segbench.plugins.Registry
+        Installed plugins, used to check names and parameters.
+    output : str or Path, optional
+        Overrides the suite's ``output`` folder.
+
+    Returns
+    -------
+    Suite
+        With entry-level problems in ``suite.problems`` (those entries dropped).
+
+    Raises
+    ------
+    SuiteLoadError
+        When the suite as a whole is unusable; lists every problem found.
+    """
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SuiteLoadError([SuiteProblem(file, None, "", f"cannot read suite: {exc.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_index(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        msg = getattr(exc, "problem", None) or str(exc)
+        raise SuiteLoadError(
+            [SuiteProblem(file, line, "", f"invalid YAML: {msg}; check indentation and quoting")]
+        ) from None
+    check = _Checker(file, lines)
+    if not isinstance(data, dict):
+        check.add((), "a suite must be a YAML mapping with keys name, datasets, segmenters, ...")
+        raise SuiteLoadError(check.problems)
+
+    check.unknown_keys(data, TOP_KEYS, ())
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        check.add(("name",), "required: a non-empty string naming the suite")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        check.add(("seed",), f"must be a non-negative integer, got {seed!r}")
+        seed = 0
+    metrics = _metrics(check, data.get("metrics"))
+    executor = _executor(check, data.get("executor"))
+    out = output if output is not None else data.get("output", f"results/{name}")
+    if not isinstance(out, (str, Path)):
+        check.add(("output",), f"must be a folder path, got {out!r}")
+        out = f"results/{name}"
+
+    skipped: list[str] = []
+    datasets = _datasets(check, data.get("datasets"), registry, skipped)
+    segmenters = _segmenters(check, data.get("segmenters"), registry, skipped)
+
+    fatal = [p for p in check.problems if not p.entry_only]
+    if fatal:
+        raise SuiteLoadError(check.problems)
+    suite = Suite(
+        name=name,
+        path=path,
+        seed=seed,
+        output=Path(out),
+        datasets=datasets,
+        segmenters=segmenters,
+        metrics=metrics,
+        executor=executor,
+        description=str(data.get("description", "")),
+        problems=check.problems,
+        skipped=skipped,
+    )
+    if not suite.datasets or not suite.segmenters:
+        raise SuiteLoadError(
+            check.problems
+            + [
+                SuiteProblem(
+                    file,
+                    None,
+                    "datasets" if not suite.datasets else "segmenters",
+                    "nothing left to run after the problems above",
+                )
+            ]
+        )
+    return suite
+
+
+def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
+    path = ("metrics",)
+    data = check.mapping(raw, path)
+    if data is None:
+        return MetricsSpec()
+    check.unknown_keys(data, METRICS_KEYS, path)
+    default = MetricsSpec()
+    thresholds = data.get("iou_thresholds", list(default.iou_thresholds))
+    if isinstance(thresholds, (int, float)) and not isinstance(thresholds, bool):
+        thresholds = [thresholds]
+    if (
+        not isinstance(thresholds, list)
+        or not thresholds
+        or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t <= 1 for t in thresholds)
+    ):
+        check.add(path + ("iou_thresholds",), f"must be a list of numbers in (0, 1], got {thresholds!r}")
+        thresholds = list(default.iou_thresholds)
+    criterion = data.get("criterion", default.criterion)
+    if criterion not in CRITERIA:
+        check.add(path + ("criterion",), f"must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+        criterion = default.criterion
+    rank_by = data.get("rank_by", default.rank_by)
+    try:
+        parse_rank_key(str(rank_by), tuple(float(t) for t in thresholds))
+    except ValueError as exc:
+        check.add(path + ("rank_by",), str(exc))
+        rank_by = default.rank_by
+    return MetricsSpec(tuple(float(t) for t in thresholds), criterion, str(rank_by))
+
+
+def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
+    path = ("executor",)
+    data = check.mapping(raw, path)
+    if data is None:
+        return ExecutorSpec()
+    check.unknown_keys(data, EXECUTOR_KEYS, path)
+    kind = data.get("kind", "local")
+    if kind not in EXECUTOR_KINDS:
+        check.add(path + ("kind",), f"must be one of {', '.join(EXECUTOR_KINDS)}{_did_you_mean(str(kind), EXECUTOR_KINDS)}, got {kind!r}")
+        kind = "local"
+    workers = data.get("workers", 1 if kind == "local" else 2)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        check.add(path + ("workers",), f"must be a positive integer, got {workers!r}")
+        workers = 1
+    address = data.get("address")
+    if address is not None and (kind != "dask" or not isinstance(address, str)):
+        check.add(path + ("address",), "only for kind: dask, as a scheduler address like tcp://host:8786")
+        address = None
+    return ExecutorSpec(kind, workers, address)
+
+
+def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[DatasetSpec]:
+    if not isinstance(raw, list) or not raw:
+        check.add(("datasets",), "required: a list of datasets (each with name and one of generator, path, dataset)")
+        return []
+    specs: list[DatasetSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        path = ("datasets", i)
+        n_before = len(check.problems)
+        if not isinstance(entry, dict):
+            check.add(path, "each dataset must be a mapping with name and generator/path/dataset", True)
+            continue
+        check.unknown_keys(entry, DATASET_KEYS, path, True)
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            check.add(path + ("name",), "required: a non-empty string", True)
+        elif name in seen:
+            check.add(path + ("name",), f"dataset name {name!r} is used twice; names must be unique", True)
+        sources = [k for k in DATASET_SOURCES if k in entry]
+        if entry.get("optional") and len(sources) == 1 and sources[0] != "path":
+            kind = "generator" if sources[0] == "generator" else "dataset"
+            if entry[sources[0]] not in registry.plugins[kind]:
+                skipped.append(f"dataset {name!r}: {kind} {entry[sources[0]]!r} (optional) is not installed; skipped")
+                continue
+        if len(sources) != 1:
+            check.add(path, f"give exactly one of {', '.join(DATASET_SOURCES)} (found {len(sources)})", True)
+        params = check.mapping(entry.get("params"), path + ("params",), True)
+        split = _split(check, entry.get("split"), path + ("split",))
+        if len(sources) == 1 and params is not None:
+            source = sources[0]
+            target = entry[source]
+            if not isinstance(target, str):
+                check.add(path + (source,), f"must be a string, got {target!r}", True)
+            elif source == "generator":
+                _check_plugin_params(check, registry, "generator", target, params, path, extra=GENERATOR_COMMON)
+                _check_counts(check, params, split, path)
+            elif source == "dataset":
+                _check_plugin_params(check, registry, "dataset", target, params, path)
+            elif source == "path" and params:
+                check.add(path + ("params",), "a folder dataset takes no params", True)
+        if len(check.problems) == n_before:
+            seen.add(name)
+            specs.append(DatasetSpec(name, sources[0], entry[sources[0]], dict(params or {}), split))
+    return specs
+
+
+def _split(check: _Checker, raw: Any, path: tuple) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        check.add(path, "must be a mapping like {train: 16, test: 8}", True)
+        return None
+    check.unknown_keys(raw, {"train", "test"}, path, True)
+    split = {}
+    for key in ("train", "test"):
+        value = raw.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            check.add(path + (key,), f"must be a non-negative integer (a count of images), got {value!r}", True)
+            return None
+        split[key] = value
+    if split["test"] == 0:
+        check.add(path + ("test",), "must be at least 1: the test images are what gets scored", True)
+        return None
+    return split
+
+
+def _check_counts(check: _Checker, params: dict, split: dict | None, path: tuple) -> None:
+    n = params.get("n_images")
+    if n is None:
+        if split is None:
+            check.add(path + ("params",), "a generated dataset needs params.n_images or a split", True)
+        return
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        check.add(path + ("params", "n_images"), f"must be a positive integer, got {n!r}", True)
+    elif split is not None and split["train"] + split["test"] > n:
+        check.add(
+            path + ("split",),
+            f"train + test = {split['train'] + split['test']} exceeds n_images = {n}; lower the split or raise n_images",
+            True,
+        )
+
+
+def _lookup(check: _Checker, registry: Registry, kind: str, name: str, path: tuple):
+    try:
+        return registry.get(kind, name).cls
+    except PluginError as exc:
+        check.add(path, str(exc), True)
+        return None
+
+
+def _check_plugin_params(check, registry, kind, name, params, path, extra=frozenset()) -> None:
+    cls = _lookup(check, registry, kind, name, path + (kind,))
+    if cls is None:
+        return
+    accepted = cls.constructor_params() if hasattr(cls, "constructor_params") else None
+    if accepted is None:
+        return
+    allowed = set(accepted) | set(extra)
+    for key in params:
+        if key not in allowed:
+            check.add(
+                path + ("params", key),
+                f"unknown parameter for {kind} {name!r}{_did_you_mean(key, allowed)}; accepted: {', '.join(sorted(allowed))}",
+                True,
+            )
+
+
+def _segmenters(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[SegmenterSpec]:
+    if not isinstance(raw, list) or not raw:
+        check.add(("segmenters",), "required: a list of segmenters (each with a name)")
+        return []
+    specs: list[SegmenterSpec] = []
+    labels: set[str] = set()
+    for i, entry in enumerate(raw):
+        path = ("segmenters", i)
+        n_before = len(check.problems)
+        if not isinstance(entry, dict):
+            check.add(path, "each segmenter must be a mapping with at least a name", True)
+            continue
+        check.unknown_keys(entry, SEGMENTER_KEYS, path, True)
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            check.add(path + ("name",), "required: the registered name of a segmenter (see `segbench list`)", True)
+            continue
+        optional = entry.get("optional", False)
+        if name not in registry.plugins["segmenter"] and ("segmenter", name) not in registry.conflicts and optional:
+            skipped.append(f"segmenter {name!r} (optional) is not installed; skipped")
+            continue
+        cls = _lookup(check, registry, "segmenter", name, path + ("name",))
+        label = entry.get("label", name)
+        if not isinstance(label, str) or not label:
+            check.add(path + ("label",), "must be a non-empty string", True)
+        elif label in labels:
+            check.add(path + ("label",), f"{label!r} is used twice; give each entry a unique label", True)
+        params = check.mapping(entry.get("params"), path + ("params",), True)
+        train = entry.get("train")
+        if "train" in entry:
+            train = check.mapping(train, path + ("train",), True)
+        timeout = entry.get("timeout")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
+            check.add(path + ("timeout",), f"must be a positive number of seconds per image, got {timeout!r}", True)
+        if cls is not None and params is not None:
+            _check_segmenter_params(check, cls, params, train if "train" in entry else None, path)
+        if len(check.problems) > n_before or cls is None:
+            continue
+        labels.add(label)
+        post_names = set(cls.postprocess_params())
+        configs = _expand(label, name, params or {}, train if "train" in entry else None, post_names, timeout)
+        specs.append(SegmenterSpec(name, label, dict(params or {}), train, timeout, configs))
+    return specs
+
+
+def _check_segmenter_params(check, cls, params, train, path) -> None:
+    ctor = cls.constructor_params()
+    post = cls.postprocess_params()
+    if ctor is not None:
+        allowed = set(ctor) | set(post)
+        for key in params:
+            if key not in allowed:
+                check.add(
+                    path + ("params", key),
+                    f"unknown parameter for segmenter {cls.name!r}{_did_you_mean(key, allowed)}; "
+                    f"accepted: {', '.join(sorted(allowed)) or 'none'}",
+                    True,
+                )
+    if train is not None:
+        if not cls.can_fit():
+            check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained (it has no fit method); remove train:", True)
+            return
+        accepted = cls.train_params()
+        if accepted is not None:
+            for key in train:
+                if key not in accepted:
+                    check.add(
+                        path + ("train", key),
+                        f"unknown training setting for {cls.name!r}{_did_you_mean(key, accepted)}; "
+                        f"accepted: {', '.join(sorted(accepted)) or 'none'}",
+                        True,
+                    )
+
+
+def _grid(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Cartesian product over list values (a list is a sweep)."""
+    keys = list(params)
+    values = [v if isinstance(v, list) else [v] for v in params.values()]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _expand(label, name, params, train, post_names, timeout) -> tuple[SegmenterConfig, ...]:
+    ctor = {k: v for k, v in params.items() if k not in post_names}
+    post = {k: v for k, v in params.items() if k in post_names}
+    post_grid = tuple(_grid(post))
+    return tuple(
+        SegmenterConfig(label, name, point, train, post_grid, float(timeout) if timeout else None)
+        for point in _grid(ctor)
+    )

@@ -1,0 +1,124 @@
+"""Reference plugins for testing harness behaviour (like ``numpy.testing``).
+
+They are importable by name, so jobs that carry them travel to process pools
+and Dask workers. They are not registered through an entry point; pass this
+module to :func:`segbench.plugins.load_registry` as an extra plugin::
+
+    from segbench import testing
+    from segbench.plugins import load_registry
+    registry = load_registry(extra=[(testing, "segbench-testing", "0")])
+
+- ``blob-threshold``: smoothing + threshold + connected components, split into an
+  expensive ``predict_raw`` (``work`` extra smoothing passes, to make it
+  CPU-bound on demand) and a cheap ``postprocess(raw, threshold)``. It counts
+  its raw passes in ``RAW_CALLS`` (per process) and, when ``call_log`` is set,
+  appends one line per raw pass to that file (visible across processes).
+- ``misbehaving``: fails on purpose (``mode``: raise, shape, dtype, float,
+  sleep), for the runner's failure handling.
+- ``trainable-threshold``: learns its threshold from the train split in ``fit``
+  and caches it as ``threshold.json`` in the workdir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .api import Dataset, Segmenter, normalize
+from .plugins import hookimpl
+
+#: raw passes made in this process, by segmenter name
+RAW_CALLS: dict[str, int] = {}
+
+
+def _log_call(call_log: str | None, what: str) -> None:
+    if call_log:
+        with open(call_log, "a") as fh:
+            fh.write(f"{what} {os.getpid()}\n")
+
+
+class BlobThreshold(Segmenter):
+    """Smoothing, threshold and connected components (a test reference)."""
+
+    name = "blob-threshold"
+
+    def __init__(self, sigma: float = 1.0, work: int = 0, call_log: str | None = None):
+        self.sigma = float(sigma)
+        self.work = int(work)
+        self.call_log = call_log
+
+    def predict_raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        RAW_CALLS[self.name] = RAW_CALLS.get(self.name, 0) + 1
+        _log_call(self.call_log, "raw")
+        smooth = normalize(image, 1, 99.8)
+        for _ in range(1 + self.work):
+            smooth = ndi.gaussian_filter(smooth, self.sigma)
+        return {"smooth": smooth}
+
+    def postprocess(self, raw: dict[str, np.ndarray], threshold: float = 0.5) -> np.ndarray:
+        labels, _ = ndi.label(raw["smooth"] > threshold)
+        return labels.astype(np.int32)
+
+    def describe(self) -> dict:
+        return {"sigma": self.sigma}
+
+
+class Misbehaving(Segmenter):
+    """Fails the way broken segmenters do (a test reference)."""
+
+    name = "misbehaving"
+
+    def __init__(self, mode: str = "raise", seconds: float = 5.0):
+        self.mode = mode
+        self.seconds = seconds
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        if self.mode == "raise":
+            raise RuntimeError("deliberate failure")
+        if self.mode == "shape":
+            return np.zeros((3, 3), np.int32)
+        if self.mode == "float":
+            return np.zeros(image.shape, np.float32)
+        if self.mode == "sleep":
+            time.sleep(self.seconds)
+        return np.zeros(image.shape, np.int32)
+
+
+class TrainableThreshold(Segmenter):
+    """Learns a global threshold from the train split (a test reference)."""
+
+    name = "trainable-threshold"
+
+    def __init__(self, call_log: str | None = None):
+        self.threshold: float | None = None
+        self.call_log = call_log
+
+    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0) -> None:
+        cached = workdir / "threshold.json"
+        if cached.is_file():
+            self.threshold = json.loads(cached.read_text())["threshold"]
+            return
+        _log_call(self.call_log, "fit")
+        fg, bg = [], []
+        for sample in train:
+            image = normalize(sample.image)
+            fg.append(image[sample.labels > 0].mean())
+            bg.append(image[sample.labels == 0].mean())
+        self.threshold = float((np.mean(fg) + np.mean(bg)) / 2 + margin)
+        cached.write_text(json.dumps({"threshold": self.threshold, "seed": seed}))
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        if self.threshold is None:
+            raise RuntimeError("fit() first")
+        labels, _ = ndi.label(normalize(image) > self.threshold)
+        return labels.astype(np.int32)
+
+
+@hookimpl
+def segbench_register_segmenters():
+    return [BlobThreshold, Misbehaving, TrainableThreshold]
