@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
@@ -208,7 +207,7 @@ def test_write_dataset_rejects_meta_that_is_not_json_before_writing(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
-def test_dataset_json_is_written_last(tmp_path, monkeypatch):
+def test_dataset_json_is_written_last(tmp_path):
     def samples():
         yield sample("a")
         raise RuntimeError("generator crashed")

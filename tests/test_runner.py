@@ -93,13 +93,14 @@ def test_failures_are_isolated_and_reported(tmp_path, registry):
     path = make_suite(tmp_path, segmenters, n_images=3)
     summary = run_suite(load_suite(path, registry), registry)
     assert summary.n_done == 1 and summary.n_failed == 4
-    failures = sorted(summary.failures)
+    failures = sorted(map(str, summary.failures))
     assert failures[0] == "blobs/img0002: segmenter 'bad-shape' returned shape (3, 3), expected (64, 64)"
     assert failures[1] == "blobs/img0002: segmenter 'float-out' returned dtype float32, expected an integer label image"
-    assert failures[2] == "blobs/img0002: segmenter 'raises' on 'img0002' raised RuntimeError: deliberate failure"
-    assert failures[3] == "blobs/img0002: segmenter 'slow' on 'img0002' exceeded the per-image timeout of 0.2 s"
+    assert failures[2] == "blobs/img0002: segmenter 'raises' raised RuntimeError: deliberate failure"
+    assert failures[3] == "blobs/img0002: segmenter 'slow' exceeded the per-image timeout of 0.2 s"
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["failed"] == 4 and record["computed"] == 1
+    assert {"where": "blobs/img0002", "message": "segmenter 'raises' raised RuntimeError: deliberate failure"} in record["failures"]
     # failed cells are not cached: a rerun retries them, the good one stays cached
     again = run_suite(load_suite(path, registry), registry)
     assert again.n_cached == 1 and again.n_failed == 4
@@ -127,7 +128,7 @@ def test_train_without_split_fails_that_config_only(tmp_path, registry):
     summary = run_suite(load_suite(path, registry), registry)
     assert summary.n_done == 4
     (failure,) = summary.failures
-    assert failure.startswith("segmenters.trainable-threshold.train: dataset 'nosplit' has no train split")
+    assert str(failure).startswith("segmenters.trainable-threshold.train: dataset 'nosplit' has no train split")
 
 
 def test_dry_run_plans_without_generating(tmp_path, registry):

@@ -248,28 +248,36 @@ def _print_problems(problems: Sequence[InputError]) -> None:
 
 
 def _print_scores(report: dict[str, Any]) -> None:
+    """The pooled table and the summary line: a rich table on a terminal,
+    plain Markdown (no colours, no trailing blanks) in a pipe or file."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
-    if not console.is_terminal:  # a pipe or file: a whole, unwrapped Markdown table
-        console.width = 200
-    summary = report["summary"]
-    n_images = summary["n_images"]
+    terminal = console.is_terminal
     table = Table(
-        box=box.SIMPLE_HEAD if console.is_terminal else box.MARKDOWN,
-        pad_edge=False,
-        collapse_padding=True,
+        box=box.SIMPLE_HEAD if terminal else box.MARKDOWN,
+        pad_edge=not terminal,
+        collapse_padding=terminal,  # fits 80 columns
     )
     for header in ["threshold"] + [header for _, header in _TABLE_COLUMNS]:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in report["pooled"]:
         table.add_row(f"{row['threshold']:g}", *(_format(row[key]) for key, _ in _TABLE_COLUMNS))
+    summary = report["summary"]
+    n_images = summary["n_images"]
     console.print(
         f"{n_images} image{'s' * (n_images != 1)}, counts pooled, criterion {report['criterion']}"
     )
-    console.print(table)
+    if terminal:
+        console.print(table)
+    else:
+        console.width = 200  # never wrap or crop
+        with console.capture() as captured:
+            console.print(table)
+        lines = (line.rstrip() for line in captured.get().splitlines())
+        print("\n".join(line for line in lines if line))
     console.print(
         f"SEG {_format(summary['seg'])}   AJI {_format(summary['aji'])}   "
         f"DSB mean accuracy {_format(summary['dsb_mean_accuracy'])}"

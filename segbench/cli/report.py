@@ -57,6 +57,8 @@ def print_boards(boards, fmt: str) -> None:
 
     if fmt == "table":
         console = Console()
+        if not console.is_terminal:  # piped or logged: never squeeze or truncate columns
+            console = Console(width=220)
         for table in render.rich_tables(boards):
             console.print(table)
     elif fmt == "markdown":

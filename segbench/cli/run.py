@@ -42,7 +42,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--csv", action="store_true", help="also write results.csv")
     parser.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table",
                         help="leaderboard format (default: table)")
-    parser.add_argument("--plots", action="store_true", help="write F1/AP-vs-IoU plots to OUTPUT/plots")
+    parser.add_argument("--no-plots", dest="plots", action="store_false",
+                        help="skip the F1/AP-vs-IoU plots otherwise written to OUTPUT/plots (needs matplotlib)")
     parser.set_defaults(func=run)
 
 
@@ -103,14 +104,14 @@ def dry_run(suite, registry) -> int:
         + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {suite.output}"
     )
     for failure in plan.failures:
-        Console(stderr=True).print(f"[red]error:[/] {failure}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {failure}", highlight=False, soft_wrap=True)
     return 1 if plan.failures else 0
 
 
 def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
     from ..report import build_leaderboards
-    from ..run.runner import run_suite
+    from ..run.runner import group_failures, run_suite
     from .report import print_boards
 
     try:
@@ -134,6 +135,6 @@ def run_and_report(suite, registry, args, err: Console) -> int:
         f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
         highlight=False,
     )
-    for failure in summary.failures:
-        err.print(f"[red]failed:[/] {failure}", highlight=False)
+    for line in group_failures(summary.failures):
+        err.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
     return 0 if summary.ok else 1

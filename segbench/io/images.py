@@ -399,7 +399,9 @@ def write_image(
     if image.dtype == bool:
         image = image.astype(np.uint8)
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
-        raise ValueError(f"write_image: image must have an integer or float dtype, got {image.dtype}")
+        raise ValueError(
+            f"write_image: image must have an integer or float dtype, got {image.dtype}"
+        )
     if axes is None:
         axes = _default_axes(image)
     if axes not in ("YX", "ZYX", "YXC", "ZYXC") or len(axes) != image.ndim:

@@ -6,8 +6,9 @@ name without its extension; ``.tif``, ``.tiff`` and ``.png`` are read):
 1. segbench's own and StarDist's: ``images/NAME.tif`` with ``masks/NAME.tif``
    (StarDist folders may use any supported extension on either side).
 2. Cellpose's: ``NAME.tif`` beside ``NAME_masks.tif`` (or ``NAME_masks.png``)
-   in one folder. Cellpose's by-products (``_flows``, ``_cp_masks``,
-   ``_cp_output``, ``_outlines``) are ignored there.
+   in one folder. Cellpose's by-products (``_flows``, ``_flows_0``..``_2``,
+   ``_cellprob``, ``_cp_masks``, ``_cp_output``, ``_outlines``) are ignored
+   there.
 3. Images alone (``images/`` without ``masks/``, or a folder of images with
    no ``_masks`` files): an unlabelled dataset.
 
@@ -31,7 +32,17 @@ MASKS_DIR = "masks"
 CELLPOSE_MASK_SUFFIX = "_masks"
 #: Cellpose writes its predictions as NAME_cp_masks.png/.tif.
 CELLPOSE_PREDICTION_SUFFIX = "_cp_masks"
-_CELLPOSE_BYPRODUCTS = (CELLPOSE_PREDICTION_SUFFIX, "_flows", "_cp_output", "_outlines")
+#: What Cellpose writes beside the images of a folder (as its own reader skips).
+_CELLPOSE_BYPRODUCTS = (
+    CELLPOSE_PREDICTION_SUFFIX,
+    "_flows",
+    "_flows_0",
+    "_flows_1",
+    "_flows_2",
+    "_cellprob",
+    "_cp_output",
+    "_outlines",
+)
 _SUPPORTED = "/".join(SUPPORTED_SUFFIXES)
 
 
@@ -165,11 +176,12 @@ def find_label_files(folder: str | Path) -> tuple[dict[str, Path], list[InputErr
         files, problems = _index(folder / MASKS_DIR)
     else:
         files, problems = _index(folder)
-        suffixed = _strip_suffix(files, CELLPOSE_PREDICTION_SUFFIX)
-        if not suffixed:
-            plain = {n: p for n, p in files.items() if not n.endswith(_CELLPOSE_BYPRODUCTS)}
-            suffixed = _strip_suffix(plain, CELLPOSE_MASK_SUFFIX)
-        files = suffixed or files
+        plain = {n: p for n, p in files.items() if not n.endswith(_CELLPOSE_BYPRODUCTS)}
+        files = (
+            _strip_suffix(files, CELLPOSE_PREDICTION_SUFFIX)
+            or _strip_suffix(plain, CELLPOSE_MASK_SUFFIX)
+            or plain
+        )
     if not files:
         problems.append(_nothing_found(folder, "label images"))
     return dict(sorted(files.items())), problems

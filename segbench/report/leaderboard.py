@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import pool
+from ..metrics import pool, summarize
 from ..suite import parse_rank_key
 
-__all__ = ["Leaderboard", "build_leaderboards", "bootstrap_f1", "COLUMNS"]
+__all__ = ["Leaderboard", "build_leaderboards", "bootstrap_f1", "pooled_by_threshold", "COLUMNS"]
 
 #: (key, header) of the columns shown, in order; AP columns are added per threshold
 COLUMNS = [
@@ -91,29 +91,34 @@ def bootstrap_f1(
     return float(low), float(high)
 
 
+#: the per-image count columns that pooling sums, and the per-image challenge parts
+POOL_COLUMNS = ("threshold", "criterion", "tp", "n_true", "n_pred", "sum_matched_score")
+SUMMARY_COLUMNS = ("seg_sum", "seg_n", "aji_intersection", "aji_union", "dsb_mean_accuracy")
+
+
+def pooled_by_threshold(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Pooled scores (see :func:`segbench.metrics.pool`) of one variant's rows,
+    one dict per threshold, in increasing threshold order."""
+    return sorted(pool(frame[list(POOL_COLUMNS)].to_dict("records")), key=lambda r: r["threshold"])
+
+
 def _variant_row(frame: pd.DataFrame, thresholds: tuple[float, ...]) -> dict[str, Any]:
     """Pooled scores of one variant on one dataset."""
     images = frame.drop_duplicates("image")
-    count_cols = ["tp", "fp", "fn", "n_true", "n_pred", "sum_matched_score"]
     row: dict[str, Any] = {
         "segmenter": frame["segmenter"].iloc[0],
         "variant": frame["variant"].iloc[0],
         "params": json.loads(frame["params"].iloc[0]),
         "n_images": int(len(images)),
     }
-    for threshold, group in frame.groupby("threshold"):
-        records = group[["threshold", "criterion", *count_cols]].to_dict("records")
-        (pooled,) = pool(records)
+    for pooled in pooled_by_threshold(frame):
         for key in ("f1", "precision", "recall", "accuracy", "panoptic_quality", "mean_matched_iou"):
-            row[f"{key}@{_t(threshold)}"] = pooled[key]
+            row[f"{key}@{_t(pooled['threshold'])}"] = pooled[key]
     at_half = frame[np.isclose(frame["threshold"], 0.5)]
     if len(at_half):
         row["f1@0.5_ci"] = bootstrap_f1(at_half["tp"].to_numpy(), at_half["fp"].to_numpy(), at_half["fn"].to_numpy())
-    seg_n = images["seg_n"].sum()
-    row["seg"] = float(images["seg_sum"].sum() / seg_n) if seg_n else float("nan")
-    union = images["aji_union"].sum()
-    row["aji"] = float(images["aji_intersection"].sum() / union) if union else float("nan")
-    row["dsb_mean_accuracy"] = float(images["dsb_mean_accuracy"].mean())
+    summary = summarize(images[list(SUMMARY_COLUMNS)].to_dict("records"))
+    row.update(seg=summary["seg"], aji=summary["aji"], dsb_mean_accuracy=summary["dsb_mean_accuracy"])
     # The raw pass is shared by a sweep's variants; report it plus this variant's post-processing.
     row["seconds_per_image"] = float((images["predict_seconds"] + images["postprocess_seconds"]).mean())
     train = images["train_seconds"] if "train_seconds" in images else pd.Series(dtype=float)

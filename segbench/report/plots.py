@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .leaderboard import Leaderboard
+from .leaderboard import Leaderboard, pooled_by_threshold
 
 __all__ = ["plot_threshold_curves"]
 
@@ -26,8 +26,6 @@ def plot_threshold_curves(results: pd.DataFrame, boards: list[Leaderboard], out_
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    from ..metrics import pool
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -36,10 +34,7 @@ def plot_threshold_curves(results: pd.DataFrame, boards: list[Leaderboard], out_
         fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True, sharey=True)
         for row in board.rows[:MAX_CURVES]:
             variant = frame[frame["variant"] == row["variant"]]
-            pooled = [
-                pool(group[["threshold", "criterion", "tp", "fp", "fn", "n_true", "n_pred", "sum_matched_score"]].to_dict("records"))[0]
-                for _, group in variant.groupby("threshold")
-            ]
+            pooled = pooled_by_threshold(variant)
             ts = [p["threshold"] for p in pooled]
             axes[0].plot(ts, [p["f1"] for p in pooled], marker="o", ms=3, label=row["variant"])
             axes[1].plot(ts, [p["accuracy"] for p in pooled], marker="o", ms=3, label=row["variant"])

@@ -52,7 +52,7 @@ def to_markdown(boards: Sequence[Leaderboard]) -> str:
         for row in board.rows:
             out.append("| " + " | ".join(format_value(k, row.get(k)) for k, _ in cols) + " |")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out) + "\n"
 
 
 def to_csv(boards: Sequence[Leaderboard]) -> str:

@@ -219,7 +219,7 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         raise
     except Exception as exc:  # noqa: BLE001
         raise CellFailure(f"segmenter {config.label!r} failed to load/train: {type(exc).__name__}: {exc}") from exc
-    what = f"segmenter {config.label!r} on {job.sample.name!r}"
+    what = f"segmenter {config.label!r}"
     outputs: list[tuple[dict[str, Any], np.ndarray, float]] = []
     try:
         if type(model).has_raw_split():

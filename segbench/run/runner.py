@@ -31,7 +31,7 @@ from .executors import make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_prediction, run_training
 from .store import ResultStore, atomic_write_text
 
-__all__ = ["Cell", "Plan", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
+__all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
 
 
 #: what `segbench report` needs to know about the suite that wrote a results folder
@@ -78,11 +78,38 @@ class Plan:
     datasets: dict[str, PreparedDataset] = field(default_factory=dict)
     #: datasets not generated yet (dry run): name -> expected test images
     pending_datasets: dict[str, int | None] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     @property
     def keys(self) -> list[tuple[str, str]]:
         return [(c.job.dataset, c.job.key) for c in self.cells]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed cell (``where`` = ``dataset/image``) or training or dataset."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+def group_failures(failures: list[Failure], show: int = 3) -> list[str]:
+    """One line per distinct message, naming up to ``show`` of the places it hit."""
+    groups: dict[str, list[str]] = {}
+    for failure in failures:
+        groups.setdefault(failure.message, []).append(failure.where)
+    lines = []
+    for message, wheres in groups.items():
+        wheres = [w for w in wheres if w]
+        if len(wheres) <= 1:
+            lines.append(f"{wheres[0]}: {message}" if wheres else message)
+        else:
+            named = ", ".join(wheres[:show]) + (f", ... ({len(wheres)} cells)" if len(wheres) > show else "")
+            lines.append(f"{named}: {message}")
+    return lines
 
 
 @dataclass
@@ -92,7 +119,7 @@ class RunSummary:
     n_cells: int = 0
     n_cached: int = 0
     n_done: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -112,7 +139,7 @@ class RunSummary:
             "cached": self.n_cached,
             "computed": self.n_done,
             "failed": self.n_failed,
-            "failures": self.failures,
+            "failures": [{"where": f.where, "message": f.message} for f in self.failures],
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -177,7 +204,7 @@ def plan_suite(
                     progress=lambda done, total, t=task: progress.update(t, completed=done, total=total),
                 )
             except SegbenchError as exc:
-                plan.failures.append(str(exc))
+                plan.failures.append(Failure("", str(exc)))
                 continue
             finally:
                 progress.update(task, visible=progress.tasks[task].completed > 0)
@@ -194,10 +221,11 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
         train_job = None
         if config.train is not None:
             if not ds.train:
-                plan.failures.append(
-                    f"segmenters.{config.label}.train: dataset {ds.name!r} has no train split; "
-                    f"add split: {{train: N, test: M}} to it or remove train: ({config.label} skipped on {ds.name})"
-                )
+                plan.failures.append(Failure(
+                    f"segmenters.{config.label}.train",
+                    f"dataset {ds.name!r} has no train split; add split: {{train: N, test: M}} to it "
+                    f"or remove train: ({config.label} skipped on {ds.name})",
+                ))
                 continue
             workdir = suite.output / "train" / ds.name / f"{_slug(config.label)}-{config.config_id}-{ds.train_hash[:8]}"
             train_job = TrainJob(
@@ -259,7 +287,7 @@ def run_suite(
             for job, rows, exc in executor.run(run_prediction, runnable):
                 progress.advance(task)
                 if exc is not None:
-                    summary.failures.append(_failure_line(job, exc))
+                    summary.failures.append(_failure(job, exc))
                     continue
                 store.write(job.dataset, job.key, rows)
                 summary.n_done += 1
@@ -281,10 +309,10 @@ def _train(plan: Plan, pending: list[PredictJob], executor, progress, summary: R
     for job, record, exc in executor.run(run_training, jobs):
         progress.advance(task)
         if exc is not None:
-            summary.failures.append(
-                f"training {job.config.label!r} on {job.dataset!r} failed: {_one_line(exc)}; "
-                f"its {sum(1 for j in pending if j.train is job)} cells were skipped"
-            )
+            summary.failures.append(Failure(
+                f"{job.dataset}: training {job.config.label!r}",
+                f"{_one_line(exc)}; its {sum(1 for j in pending if j.train is job)} cells were skipped",
+            ))
             continue
         trained[(job.dataset, job.config.config_id)] = float(record["seconds"])
     return trained
@@ -295,7 +323,8 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _failure_line(job: PredictJob, exc: BaseException) -> str:
+def _failure(job: PredictJob, exc: BaseException) -> Failure:
+    where = f"{job.dataset}/{job.sample.name}"
     if isinstance(exc, CellFailure):
-        return f"{job.dataset}/{job.sample.name}: {_one_line(exc)}"
-    return f"{job.dataset}/{job.sample.name}: segmenter {job.config.label!r}: {_one_line(exc)}"
+        return Failure(where, _one_line(exc))
+    return Failure(where, f"segmenter {job.config.label!r}: {_one_line(exc)}")
