@@ -133,17 +133,23 @@ def test_unreadable_and_unmatched_files_are_listed_and_skipped(folders, tmp_path
     write_labels(pred / "f.tif", squares())  # prediction without GT
     write_labels(pred / "g.tif", squares())  # shape mismatch
     write_labels(gt / "masks" / "g.tif", np.zeros((20, 21), np.uint16))
-    code, out, err = run(capsys, "--gt", gt / "masks", "--pred", pred, "--json", tmp_path / "s.json")
+    code, out, err = run(capsys, "--gt", gt / "masks", "--pred", pred,
+                         "--json", tmp_path / "s.json")
     assert code == 0
     lines = err.splitlines()
     assert lines[0] == "4 problem(s); these files were left out:"
-    assert lines[1] == (f"  {gt / 'masks' / 'e.tif'}: ground truth 'e' has no prediction in {pred}; "
-                        "add the prediction, or ignore this line if it was left out on purpose")
-    assert lines[2] == (f"  {pred / 'f.tif'}: prediction 'f' has no ground truth in {gt / 'masks'}; "
-                        "name it like its ground-truth file")
+    assert lines[1] == (
+        f"  {gt / 'masks' / 'e.tif'}: ground truth 'e' has no prediction in {pred}; "
+        "add the prediction, or ignore this line if it was left out on purpose"
+    )
+    assert lines[2] == (
+        f"  {pred / 'f.tif'}: prediction 'f' has no ground truth in {gt / 'masks'}; "
+        "name it like its ground-truth file"
+    )
     assert lines[3].startswith(f"  {pred / 'd.tif'}: cannot be read as TIFF")
-    assert lines[4].startswith(f"  {pred / 'g.tif'}: shape (20, 20) differs from the ground truth's "
-                               "(20, 21)")
+    assert lines[4].startswith(
+        f"  {pred / 'g.tif'}: shape (20, 20) differs from the ground truth's (20, 21)"
+    )
     assert "problem(s)" not in out
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["summary"]["n_images"] == 3
@@ -156,7 +162,8 @@ def test_cellpose_prediction_names_pair_with_a_plain_gt_folder(tmp_path, capsys)
     iio.imwrite(tmp_path / "gt" / "x.png", squares().astype(np.uint8))
     write_labels(tmp_path / "out" / "x_cp_masks.tif", squares())
     iio.imwrite(tmp_path / "out" / "x.png", np.zeros((20, 20), np.uint8))  # the input image
-    code, out, err = run(capsys, "--gt", tmp_path / "gt", "--pred", tmp_path / "out", "--iou", "0.9")
+    code, out, err = run(capsys, "--gt", tmp_path / "gt", "--pred", tmp_path / "out",
+                         "--iou", "0.9")
     assert (code, err) == (0, "")
     assert "|       0.9 |  3 |  0 |  0 |     1.000 |  1.000 | 1.000 |    1.000 |" in out
 

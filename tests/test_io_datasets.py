@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 
 import numpy as np
@@ -98,6 +99,14 @@ def test_open_dataset_reads_no_pixels_until_a_sample_is_loaded(tmp_path):
     assert str(err.value).startswith(f"{tmp_path / 'masks' / 'a.tif'}: cannot be read as TIFF")
 
 
+def test_an_opened_dataset_pickles_for_worker_processes(tmp_path):
+    write_dataset(tmp_path, [sample("a")])
+    dataset, _ = open_dataset(tmp_path)
+    copy = pickle.loads(pickle.dumps(dataset))
+    assert copy.names == ["a"]
+    assert_same_sample(copy[0], sample("a"))
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 
@@ -129,7 +138,7 @@ def test_read_dataset_skips_bad_pairs_and_reads_the_rest(tmp_path):
         f"{masks / 'b.tif'}: mask shape (12, 15) does not match the shape (12, 16) of image b.tif;"
         " check that the two files belong together; the mask must have the image's (Z,) Y, X shape"
     )
-    assert lines[5].startswith(f"{masks / 'c.tif'}: label image has floating-point pixels (float32)")
+    assert lines[5].startswith(f"{masks / 'c.tif'}: label image has floating-point pixels")
     assert lines[6].startswith(f"{masks / 'd.tif'}: label image has negative values (minimum -1)")
     assert lines[7].startswith(f"{masks / 'e.tif'}: has 3 colour channels")
     assert len(lines) == 8
@@ -149,7 +158,8 @@ def test_empty_and_missing_dataset_folders(tmp_path):
     [
         ("{not json", "is not valid JSON (Expecting property name enclosed in double quotes"),
         ("[1, 2]", "is not a JSON object; fix it, or delete it"),
-        ('{"spacing": [0.5, -1]}', "'spacing' must be a list of 2 or 3 positive numbers, got [0.5, -1]"),
+        ('{"spacing": [0.5, -1]}',
+         "'spacing' must be a list of 2 or 3 positive numbers, got [0.5, -1]"),
     ],
 )
 def test_broken_dataset_json_is_reported_and_the_images_still_read(tmp_path, text, message):

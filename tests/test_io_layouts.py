@@ -157,7 +157,8 @@ def test_missing_folder_file_instead_of_folder_and_masks_without_images(tmp_path
     "files, expected",
     [
         (("images/a.tif", "masks/a.tif", "masks/b.png"), {"a": "masks/a.tif", "b": "masks/b.png"}),
-        (("a.tif", "a_masks.tif", "b.tif", "b_masks.png"), {"a": "a_masks.tif", "b": "b_masks.png"}),
+        (("a.tif", "a_masks.tif", "b.tif", "b_masks.png"),
+         {"a": "a_masks.tif", "b": "b_masks.png"}),
         (("a.tif", "a_cp_masks.png", "a_masks.tif", "a_flows.tif"), {"a": "a_cp_masks.png"}),
         (("a.tif", "b.png"), {"a": "a.tif", "b": "b.png"}),
     ],

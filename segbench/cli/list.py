@@ -44,7 +44,9 @@ def run(args) -> int:
         }
         print(json.dumps(payload, indent=2))
         return 0
-    console = Console()
+    from .report import table_console
+
+    console = table_console()
     table = Table(title="segbench plugins", title_justify="left")
     for column in ("kind", "name", "distribution", "version", "description"):
         table.add_column(column, overflow="fold")
@@ -57,5 +59,5 @@ def run(args) -> int:
         table.add_row(*cells)
     console.print(table)
     for problem in registry.problems:
-        Console(stderr=True).print(f"[yellow]warning:[/] {problem}", highlight=False)
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {problem}", highlight=False)
     return 0

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..report import build_leaderboards, load_results
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
         results, suite = load_results(args.results)
         rank_by = args.rank_by or suite["rank_by"]
@@ -52,13 +52,18 @@ def run(args) -> int:
     return 0
 
 
+def table_console() -> Console:
+    """stdout console for tables; when piped or logged, wide enough that no column
+    is squeezed or truncated."""
+    console = Console()
+    return console if console.is_terminal else Console(width=220)
+
+
 def print_boards(boards, fmt: str) -> None:
     from ..report import render
 
     if fmt == "table":
-        console = Console()
-        if not console.is_terminal:  # piped or logged: never squeeze or truncate columns
-            console = Console(width=220)
+        console = table_console()
         for table in render.rich_tables(boards):
             console.print(table)
     elif fmt == "markdown":

@@ -51,7 +51,7 @@ def run(args) -> int:
     from ..plugins import load_registry
     from ..suite import SuiteLoadError, load_suite
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
     registry = load_registry()
     for problem in registry.problems:
         err.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -76,9 +76,10 @@ def run(args) -> int:
 
 def dry_run(suite, registry) -> int:
     from ..run.runner import plan_suite
+    from .report import table_console
 
-    console = Console()
-    plan = plan_suite(suite, registry, generate=False, console=Console(stderr=True))
+    console = table_console()
+    plan = plan_suite(suite, registry, generate=False, console=Console(stderr=True, soft_wrap=True, highlight=False))
     table = Table(title=f"suite {suite.name}: matrix", title_justify="left")
     for column in ("dataset", "segmenter config", "post-processing variants", "train", "images", "cached"):
         table.add_column(column, overflow="fold")
@@ -104,7 +105,7 @@ def dry_run(suite, registry) -> int:
         + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {suite.output}"
     )
     for failure in plan.failures:
-        Console(stderr=True).print(f"[red]error:[/] {failure}", highlight=False, soft_wrap=True)
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/] {failure}", highlight=False, soft_wrap=True)
     return 1 if plan.failures else 0
 
 

@@ -74,16 +74,21 @@ def to_csv(boards: Sequence[Leaderboard]) -> str:
 
 
 def to_json(boards: Sequence[Leaderboard]) -> str:
+    """Strict JSON: NaN (a score with nothing to score) becomes null."""
     payload = [
         {"dataset": b.dataset, "rank_by": b.rank_by, "thresholds": list(b.thresholds), "rows": b.as_records()}
         for b in boards
     ]
-    return json.dumps(payload, indent=2, default=_jsonable)
+    return json.dumps(_strict(payload), indent=2, allow_nan=False)
 
 
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(type(value).__name__)
+def _strict(value):
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

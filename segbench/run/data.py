@@ -78,12 +78,25 @@ def prepare_dataset(
     if not refs:
         detail = "; ".join(problems) or "no image/mask pairs found"
         raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
-    from ..io import content_hash, read_spacing
+    from ..io import content_hash
 
-    spacing = read_spacing(refs[0].image_path)
+    spacing = _dataset_spacing(refs)
     hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
     train, test = _split(spec, refs, suite_seed)
     return PreparedDataset(spec.name, folder, train, test, spacing, hashes, tuple(problems))
+
+
+def _dataset_spacing(refs: list[SampleRef]) -> tuple[float, ...] | None:
+    """The voxel size of the first readable image (None when none carries one);
+    an unreadable file is left for its own cell to report."""
+    from ..io import read_spacing
+
+    for ref in refs:
+        try:
+            return read_spacing(ref.image_path)
+        except InputError:
+            continue
+    return None
 
 
 def _split(spec: DatasetSpec, refs: list[SampleRef], seed: int) -> tuple[tuple, tuple]:

@@ -187,7 +187,7 @@ def plan_suite(
     With ``generate=False`` (a dry run), generated datasets that do not exist yet
     are listed in ``plan.pending_datasets`` instead of being generated.
     """
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     plan = Plan(suite)
     store = ResultStore(suite.output)
     thresholds = scoring_thresholds(suite)
@@ -258,7 +258,7 @@ def run_suite(
 ) -> RunSummary:
     """Run every pending cell of the suite; returns the summary (also written to
     ``<output>/run.json``). Failures are collected per cell, never fatal."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     start = time.perf_counter()
     suite.output.mkdir(parents=True, exist_ok=True)
     atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
