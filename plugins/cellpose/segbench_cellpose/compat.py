@@ -10,7 +10,7 @@ not branch on versions:
                               cellpose 3                         cellpose 4
 ============================  =================================  ==============================
 ``CellposeModel(...)``        ``nchan=2``, ``diam_mean``,        ``use_bfloat16`` (default True);
-                              ``model_type`` for built-ins       no ``nchan``/``diam_mean``
+                              ``mkldnn``, ``model_type``         no ``nchan``/``diam_mean``
 ``eval(...)``                 ``channels=[seg, nuc]``,           no ``channels`` (first three
                               ``rescale = diam_mean/diameter``   channels), ``diameter`` only
 default ``niter``             ``200 / rescale``                  ``int(200 / (30 / diameter))``
@@ -60,10 +60,13 @@ def model_kwargs(
     use_bfloat16 : bool, optional
         Cellpose 4 only: run the network in bfloat16 (its default) or float32.
 
+    Cellpose 3 gets ``mkldnn=False``: its MKL-DNN path converts the network on
+    every forward pass (slower on CPU in our measurements) and cannot train.
+
     Examples
     --------
     >>> model_kwargs(3, diam_mean=12.5)
-    {'nchan': 2, 'diam_mean': 12.5}
+    {'nchan': 2, 'mkldnn': False, 'diam_mean': 12.5}
     >>> model_kwargs(4, use_bfloat16=False)
     {'use_bfloat16': False}
     """
@@ -74,7 +77,7 @@ def model_kwargs(
             "use_bfloat16 is a cellpose 4 option; the installed cellpose 3 runs in float32, "
             "remove use_bfloat16"
         )
-    kwargs: dict[str, Any] = {"nchan": 2}
+    kwargs: dict[str, Any] = {"nchan": 2, "mkldnn": False}
     if diam_mean is not None:
         kwargs["diam_mean"] = diam_mean
     return kwargs
