@@ -3,13 +3,18 @@
 Every score in :mod:`segbench.metrics` is a function of the joint histogram
 of label pairs ``(gt[i], pred[i])`` over all pixels ``i``: its non-zero cells
 give the object areas (a label against anything) and the intersections of
-every overlapping pair of objects. The histogram is built with
-``np.bincount`` over the combined key ``gt * (pred_max + 1) + pred``, in chunks
-of pixels, so it costs about one ``bincount`` of the image and never loops
-over objects. Labels are relabelled to ``0..n`` through a lookup table only
-when the raw ids would make the histogram larger than the image; only when
-even the relabelled histogram would be that large (many thousands of objects
-on both sides) are the non-zero cells found by sorting instead.
+every overlapping pair of objects.
+
+The histogram is built in one vectorised pass over the pixels, in chunks
+that stay in cache: along the flattened image, consecutive pixels mostly
+carry the same label pair, so the pass finds the runs of equal pairs
+(two comparisons per pixel) and the histogram is a ``np.bincount`` over the
+runs weighted by their lengths, typically 20 to 40 times fewer elements than
+pixels. Labels are relabelled to ``0..n`` (a lookup table over the runs)
+only when the raw ids would make the histogram larger than the image; when
+even the relabelled histogram would be that large (many thousands of
+objects on both sides), its non-zero cells are found by sorting the runs'
+keys instead. No step loops over objects.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import numpy as np
 
 from .validation import check_criterion, check_label_pair
 
-# Pixels combined into keys per pass: bounds the key buffer to 8 MiB.
-_CHUNK = 1 << 20
+# Pixels per chunk of the pass: its two boolean buffers stay in the CPU cache.
+_CHUNK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,10 @@ def overlap_table(gt, pred) -> OverlapTable:
     ([1, 1], [0.25, 0.3333333333333333])
     """
     gt, pred = check_label_pair(gt, pred)
-    g, g_max = _flat_labels(gt)
-    p, p_max = _flat_labels(pred)
-    limit = max(g.size, 1 << 16)  # most histogram cells we allocate densely
+    g, p, lengths = _runs(gt.reshape(-1), pred.reshape(-1))
+    limit = max(gt.size, 1 << 16)  # most histogram cells we allocate densely
+    g_max = int(g.max()) if g.size else 0
+    p_max = int(p.max()) if p.size else 0
 
     g_ids = p_ids = None
     if (g_max + 1) * (p_max + 1) > limit and g_max >= p_max:
@@ -132,68 +138,59 @@ def overlap_table(gt, pred) -> OverlapTable:
         g_max = len(g_ids) - 1
 
     n_cols = p_max + 1
+    key = g.astype(np.int64)  # small values by now, whatever the input dtype
+    key *= n_cols
+    key += p.astype(np.int64)
     if (g_max + 1) * n_cols <= limit:
-        histogram = _dense_histogram(g, p, (g_max + 1) * n_cols, n_cols)
-        cells = np.flatnonzero(histogram != 0)  # much faster on bool than on int64
+        histogram = np.bincount(key, weights=lengths, minlength=(g_max + 1) * n_cols)
+        cells = np.flatnonzero(histogram != 0)
         counts = histogram[cells]
     else:
-        cells, counts = np.unique(_keys(g, p, n_cols), return_counts=True)
+        cells, inverse = np.unique(key, return_inverse=True)
+        counts = np.bincount(inverse.reshape(-1), weights=lengths)
     rows, cols = np.divmod(cells, n_cols)
-    return _table(rows, cols, counts, g_ids, p_ids)
+    return _table(rows, cols, counts.astype(np.int64), g_ids, p_ids)
 
 
-def _flat_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """1-D view (or copy) of a label image that combines into int64 keys, and its max."""
-    flat = labels.reshape(-1)
-    top = int(flat.max()) if flat.size else 0
-    if flat.dtype == np.uint64 and top <= np.iinfo(np.int64).max:
-        flat = flat.view(np.int64)
-    return flat, top
+def _runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal ``(g, p)`` along two flat label arrays of one length.
 
-
-def _dense_histogram(g: np.ndarray, p: np.ndarray, n_bins: int, n_cols: int) -> np.ndarray:
-    """Counts of ``g * n_cols + p`` over all pixels, shape (n_bins,), intp."""
-    chunk = max(_CHUNK, n_bins)  # so that adding up chunks costs at most one pass
-    key_buffer = np.empty(min(chunk, g.size), np.intp)
-    histogram = None
-    for start in range(0, g.size, chunk):
-        g_part, p_part = g[start : start + chunk], p[start : start + chunk]
-        key = key_buffer[: g_part.size]
-        np.multiply(g_part, n_cols, out=key, dtype=np.intp)
-        key += p_part
-        counts = np.bincount(key, minlength=n_bins)
-        if histogram is None:
-            histogram = counts
-        else:
-            histogram += counts
-    return np.zeros(n_bins, np.intp) if histogram is None else histogram
-
-
-def _keys(g: np.ndarray, p: np.ndarray, n_cols: int) -> np.ndarray:
-    """``g * n_cols + p`` for every pixel, int64."""
-    key = np.multiply(g, n_cols, dtype=np.int64)
-    key += p
-    return key
+    Returns the labels of each run (``g``'s and ``p``'s dtypes, shape
+    (n_runs,)) and its length in pixels (intp). Runs also end at chunk
+    boundaries, which keeps the counts exact.
+    """
+    change = np.empty(min(_CHUNK, g.size), np.bool_)
+    other = np.empty_like(change)
+    run_g, run_p, run_lengths = [g[:0]], [p[:0]], [np.zeros(0, np.intp)]
+    for start in range(0, g.size, _CHUNK):
+        g_part, p_part = g[start : start + _CHUNK], p[start : start + _CHUNK]
+        n = g_part.size
+        new_run, p_changes = change[:n], other[1:n]
+        new_run[0] = True
+        np.not_equal(g_part[1:], g_part[:-1], out=new_run[1:])
+        np.not_equal(p_part[1:], p_part[:-1], out=p_changes)
+        np.logical_or(new_run[1:], p_changes, out=new_run[1:])
+        starts = np.flatnonzero(new_run)
+        run_g.append(g_part[starts])
+        run_p.append(p_part[starts])
+        run_lengths.append(np.diff(starts, append=n))
+    return np.concatenate(run_g), np.concatenate(run_p), np.concatenate(run_lengths)
 
 
 def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """Map the ids present in ``labels`` to ``0..n`` (0 stays background).
 
     Returns ``(ids, relabelled)``: ``ids[k]`` is the original id of new label
-    ``k`` (``ids[0] == 0``), and ``relabelled`` has ``labels``' shape.
+    ``k`` (``ids[0] == 0``); ``relabelled`` is intp, of ``labels``' shape.
     """
     if top < limit:  # a lookup table indexed by the original ids is affordable
         present = np.zeros(top + 1, np.bool_)
-        for start in range(0, labels.size, _CHUNK):
-            present[labels[start : start + _CHUNK]] = True
+        present[labels] = True
         present[0] = True
         ids = np.flatnonzero(present)
-        lookup = np.zeros(top + 1, np.min_scalar_type(len(ids)))
+        lookup = np.zeros(top + 1, np.intp)
         lookup[ids] = np.arange(len(ids))
-        relabelled = np.empty(labels.size, lookup.dtype)
-        for start in range(0, labels.size, _CHUNK):
-            np.take(lookup, labels[start : start + _CHUNK], out=relabelled[start : start + _CHUNK])
-        return ids, relabelled
+        return ids, lookup[labels]
     ids, relabelled = np.unique(labels, return_inverse=True)
     relabelled = relabelled.reshape(-1)
     if ids[0] != 0:
@@ -204,7 +201,6 @@ def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.n
 
 def _table(rows, cols, counts, g_ids, p_ids) -> OverlapTable:
     """Build the table from the non-zero histogram cells ``(rows, cols) -> counts``."""
-    counts = counts.astype(np.int64, copy=False)
     true_rows, true_areas = _areas(rows, counts)
     pred_cols, pred_areas = _areas(cols, counts)
     pairs = (rows > 0) & (cols > 0)

@@ -121,6 +121,19 @@ def eval_kwargs(
     }
 
 
+def convert_kwargs(major: int, channels: Sequence[int] | None) -> dict[str, Any]:
+    """Version-specific keyword arguments of ``transforms.convert_image`` (as eval calls it).
+
+    Examples
+    --------
+    >>> convert_kwargs(3, None), convert_kwargs(4, None)
+    ({'channels': [0, 0], 'nchan': 2}, {})
+    """
+    if major >= 4:
+        return {}
+    return {"channels": [0, 0] if channels is None else [int(c) for c in channels], "nchan": 2}
+
+
 def scaling(major: int, model: Any, diameter: float | None) -> float:
     """Factor by which cellpose resizes an image before the network.
 

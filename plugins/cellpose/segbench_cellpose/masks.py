@@ -119,14 +119,14 @@ def flows_to_labels(
             dynamics.resize_and_compute_masks(dP[:, z], cellprob[z], min_size=-1, **common)
             for z in range(cellprob.shape[0])
         ]
-        dtype = np.result_type(*[p.dtype for p in planes])
-        labels = utils.stitch3D(np.stack(planes).astype(dtype), stitch_threshold=stitch)
+        # uint32: new ids accumulate over planes and can pass 65535 (cellpose keeps uint16)
+        labels = utils.stitch3D(np.stack(planes).astype(np.uint32), stitch_threshold=stitch)
         labels = utils.fill_holes_and_remove_small_masks(labels, min_size=min_size)
     return renumber(labels)
 
 
 def renumber(labels: np.ndarray) -> np.ndarray:
-    """Labels ``1..N`` in order of first appearance... of their old ids, as int32.
+    """Labels ``1..N`` in the order of their old ids, 0 kept as background, as int32.
 
     Cellpose 3's own metric counts gaps in label ids as objects; segbench's does
     not, but consecutive labels keep both agreeing.

@@ -94,12 +94,7 @@ def load_file(path: str | Path, device, **model_kwargs: Any):
     """
     from cellpose import models
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(
-            path, "no such cellpose weights file",
-            "give pretrained_model the path of a file saved by cellpose training or by `train:`",
-        )
+    path = existing_file(path)
     try:
         return models.CellposeModel(device=device, pretrained_model=str(path), **model_kwargs)
     except AssertionError:  # cellpose 3 asserts that the state dict is not a cellpose 4 one
@@ -114,6 +109,17 @@ def load_file(path: str | Path, device, **model_kwargs: Any):
             path, f"could not be read as cellpose {compat.cellpose_version()} weights ({reason})",
             "give a file saved by cellpose training or by `train:`",
         ) from None
+
+
+def existing_file(path: str | Path) -> Path:
+    """``path`` (user-expanded) when it is a file; :class:`InputError` otherwise."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(
+            path, "no such cellpose weights file",
+            "give pretrained_model the path of a file saved by cellpose training or by `train:`",
+        )
+    return path
 
 
 def new_network(diam_mean: float, device):

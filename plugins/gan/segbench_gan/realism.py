@@ -173,10 +173,10 @@ class RealismReport:
     def rich_table(self):
         from rich.table import Table
 
-        table = Table(title=f"realism: {self.n_fake} generated vs {self.n_real} reference images "
-                      "(Wasserstein distances; floor = reference half vs half)")
+        table = Table(title=f"realism: {self.n_fake} generated vs {self.n_real} reference images",
+                      caption="W: Wasserstein distance; floor: W between the reference halves; ratio = W / floor")
         for col in ("feature", "unit", "W(gen, ref)", "floor", "ratio", "mean ref", "mean gen"):
-            table.add_column(col, justify="left" if col in ("feature", "unit") else "right")
+            table.add_column(col, justify="left" if col in ("feature", "unit") else "right", no_wrap=True)
         for r in self.rows:
             table.add_row(r.feature, r.unit, _fmt(r.distance), _fmt(r.floor), _fmt(r.ratio),
                           _fmt(r.real_mean), _fmt(r.fake_mean))

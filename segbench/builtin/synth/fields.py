@@ -75,6 +75,21 @@ def illumination(rng: np.random.Generator, shape: tuple[int, ...], falloff: floa
     return (1 - falloff * squared / squared.max()).astype(np.float32)
 
 
+def bspline3(t: np.ndarray) -> np.ndarray:
+    """The cubic B-spline kernel (support ``|t| < 2``, integral 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bspline3(np.array([0.0, 1.0, 2.0])).round(4).tolist()
+    [0.6667, 0.1667, 0.0]
+    """
+    t = np.abs(t)
+    near = 2 / 3 - t**2 + t**3 / 2
+    far = np.maximum(2 - t, 0) ** 3 / 6
+    return np.where(t < 1, near, far)
+
+
 def _bspline_matrix(rng: np.random.Generator, n: int, cell: float) -> np.ndarray:
     """Weights (n, k) of k lattice nodes at each of n pixels, cubic B-spline;
     lattices finer than one pixel are coarsened to one pixel."""
@@ -82,9 +97,11 @@ def _bspline_matrix(rng: np.random.Generator, n: int, cell: float) -> np.ndarray
     shift = rng.uniform(0, cell)
     n_nodes = int(np.ceil(n / cell)) + 4
     position = (np.arange(n) + shift) / cell + 1  # node k sits at position k
-    t = np.abs(position[:, None] - np.arange(n_nodes)[None, :])
-    weights = np.where(t < 1, 2 / 3 - t**2 + t**3 / 2, np.where(t < 2, (2 - t) ** 3 / 6, 0.0))
-    return weights.astype(np.float32)
+    first = np.floor(position).astype(int) - 1  # the 4 nodes within reach
+    nodes = first[:, None] + np.arange(4)
+    matrix = np.zeros((n, n_nodes), dtype=np.float32)
+    matrix[np.arange(n)[:, None], nodes] = bspline3(position[:, None] - nodes)
+    return matrix
 
 
 def _standardise(field: np.ndarray) -> np.ndarray:

@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation
+
+from .fields import bspline3
 
 #: angular samples of a 2D radial function (linear interpolation between them)
 _N_ANGLES = 256
@@ -149,11 +150,32 @@ def _shape_2d(rng, radius, aspect_ratio, values) -> StarShape2D:
     angles = np.linspace(0, 2 * np.pi, _N_ANGLES, endpoint=False)
     relative = angles - rng.uniform(0, np.pi)
     ellipse = major * minor / np.hypot(minor * np.cos(relative), major * np.sin(relative))
-    phase = rng.uniform(0, 2 * np.pi / len(values))
-    knots = phase + np.linspace(0, 2 * np.pi, len(values) + 1)
-    spline = CubicSpline(knots, np.append(values, values[0]), bc_type="periodic")
-    perturbation = spline((angles - phase) % (2 * np.pi) + phase)
+    phase = rng.uniform(0, 1)  # of the first knot, in knot spacings
+    perturbation = periodic_spline(values, angles * len(values) / (2 * np.pi) - phase)
     return StarShape2D(ellipse * np.maximum(1.0 + perturbation, _MIN_PERTURBATION))
+
+
+def periodic_spline(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The periodic cubic spline through ``values`` at knots ``0, 1, ..., k-1``
+    (period ``k``), evaluated at ``positions`` (in knot units).
+
+    Computed as a cubic B-spline whose coefficients solve the circulant
+    interpolation system by FFT.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.array([0.0, 1.0, 0.0, -1.0])
+    >>> periodic_spline(values, np.arange(6.0)).round(6).tolist()
+    [0.0, 1.0, 0.0, -1.0, 0.0, 1.0]
+    """
+    k = len(values)
+    kernel = np.zeros(k)
+    kernel[[0, 1, -1]] = [2 / 3, 1 / 6, 1 / 6]
+    coefficients = np.fft.irfft(np.fft.rfft(values) / np.fft.rfft(kernel), n=k)
+    first = np.floor(positions).astype(int) - 1
+    nodes = first[:, None] + np.arange(4)
+    return np.sum(coefficients[nodes % k] * bspline3(positions[:, None] - nodes), axis=1)
 
 
 def _shape_3d(rng, radius, aspect_ratio, values) -> StarShape3D:

@@ -183,9 +183,10 @@ class _Trainer:
     def __init__(self, cfg: StyleGAN3Config, opts: TrainingOptions, tiles: np.ndarray, device: torch.device):
         self.cfg, self.opts, self.device = cfg, opts, device
         self.rng = torch.Generator().manual_seed(opts.seed)
-        torch.manual_seed(opts.seed)  # network initialisation
-        self.G = Generator(cfg).to(device).train()
-        self.D = Discriminator(cfg).to(device).train()
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation, caller's RNG untouched
+            torch.manual_seed(opts.seed)
+            self.G = Generator(cfg).to(device).train()
+            self.D = Discriminator(cfg).to(device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=opts.lr_g, betas=(0.0, 0.99), eps=1e-8)
         c = opts.r1_interval / (opts.r1_interval + 1)
@@ -524,8 +525,7 @@ def train_masks(
         if out_of_time:
             break
 
-    if last_snapshot is None:  # nothing to train: total_steps already reached at step 0 cannot happen
-        raise RuntimeError("training wrote no snapshot")
+    assert last_snapshot is not None  # a fresh run trains >= 1 step and snapshots at its end
     return TrainingResult(
         snapshot=last_snapshot, step=trainer.step, kimg=trainer.cur_nimg / 1000, seconds=trainer.seconds,
         finished=trainer.step >= opts.total_steps, resumed_from=resumed_from,
