@@ -168,16 +168,19 @@ class Stripes(segbench.Generator):
 
     name = "stripes"
 
-    def __init__(self, checkpoint: str, shape=(16, 16)):
+    def __init__(self, checkpoint: str, shape=(16, 16), fail_at=None):
         path = Path(checkpoint) / "width.txt"
         if not path.is_file():
             raise InputError(path, "is missing", "train the model first")
         self.width = int(path.read_text())
         self.shape = tuple(shape)
+        self.fail_at = fail_at
 
     def generate(self, n, seed):
         rng = np.random.default_rng(seed)
         for i in range(n):
+            if i == self.fail_at:
+                raise InputError("weights.pt", "is truncated", "download it again")
             labels = np.zeros(self.shape, np.uint16)
             for k, x in enumerate(range(0, self.shape[1] - self.width, 2 * self.width), start=1):
                 labels[:, x : x + self.width] = k
@@ -214,7 +217,7 @@ def test_plugin_generators_work_through_the_same_command(tmp_path, with_stripes)
     assert dataset[0].labels.max() == 3 and dataset[0].image.shape == (8, 20)
     meta = read_dataset_meta(out)
     assert meta["distribution"] == "stripes-dist" and meta["generator_version"] == "1.2"
-    assert meta["params"] == {"checkpoint": str(checkpoint), "shape": [8, 20]}
+    assert meta["params"] == {"checkpoint": str(checkpoint), "shape": [8, 20], "fail_at": None}
     assert meta["spacing"] is None
 
 
@@ -224,6 +227,19 @@ def test_plugin_errors_are_one_line(tmp_path, capsys, with_stripes):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"generator 'stripes': {missing / 'width.txt'}: is missing; train the model first" in err
+
+
+def test_plugin_failing_while_generating_gives_one_line(tmp_path, capsys, with_stripes):
+    checkpoint = tmp_path / "model"
+    checkpoint.mkdir()
+    (checkpoint / "width.txt").write_text("2")
+    out = tmp_path / "x"
+    argv = ["generate", "stripes", "--n", "3", "--out", str(out),
+            "--param", f"checkpoint={checkpoint}", "fail_at=1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "segbench generate: weights.pt: is truncated; download it again\n"
+    assert not (out / "dataset.json").exists()  # an incomplete dataset is not marked complete
 
 
 def test_list_params_of_a_plugin_generator(capsys, with_stripes):

@@ -12,6 +12,7 @@ import yaml
 
 from segbench.builtin.otsu_watershed import OtsuWatershed
 from segbench.builtin.procedural import Procedural
+from segbench.cli.generate import parameter_docs
 from segbench.metrics import match, pool
 from segbench.plugins import load_registry
 
@@ -90,6 +91,22 @@ def test_splits_two_touching_balls_in_3d():
     assert match(truth, labels, (0.8,))[0]["tp"] == 2
 
 
+def test_anisotropy_keeps_flat_nuclei_whole_in_3d():
+    # z steps 4x the pixel size: nuclei are a few slices deep and wide across
+    samples = list(Procedural(shape=[24, 96, 96], n_objects=10, radius=9.0).generate(2, seed=0))
+    assert samples[0].spacing == (2.0, 0.5, 0.5)
+    isotropic = pooled_f1(samples, OtsuWatershed())
+    anisotropic = pooled_f1(samples, OtsuWatershed(anisotropy=4.0))
+    assert anisotropic > 0.85 and anisotropic > isotropic + 0.3
+
+
+def test_anisotropy_returns_labels_of_the_input_shape():
+    image, truth = two_touching(shape=(7, 32, 48), radius=9, gap=15)
+    labels = OtsuWatershed(anisotropy=2.5).predict(image)
+    assert labels.shape == (7, 32, 48) and labels.dtype == np.int32
+    assert OtsuWatershed(anisotropy=2.5).predict(image[:, :, :20].copy()).shape == (7, 32, 20)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.float64])
 def test_any_real_dtype_gives_int32_labels(dtype):
     image, _ = two_touching()
@@ -136,7 +153,8 @@ def test_unknown_parameter_is_refused():
     with pytest.raises(TypeError, match="threshold"):
         OtsuWatershed(threshold=0.5)
     assert set(OtsuWatershed.constructor_params()) == {
-        "sigma", "threshold_method", "threshold_factor", "seeds", "min_distance", "min_size", "fill_holes",
+        "sigma", "threshold_method", "threshold_factor", "seeds", "min_distance", "min_size",
+        "fill_holes", "anisotropy",
     }
     assert OtsuWatershed.postprocess_params() == ()
 
@@ -152,6 +170,7 @@ def test_unknown_parameter_is_refused():
         ({"min_distance": 0}, "parameter 'min_distance' must be an integer in [1, inf)"),
         ({"min_size": 2.5}, "parameter 'min_size' must be an integer"),
         ({"fill_holes": "yes"}, "parameter 'fill_holes' must be true or false"),
+        ({"anisotropy": 0}, "parameter 'anisotropy' must be a number in (0, inf)"),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, message):
@@ -177,3 +196,11 @@ def test_bad_images_are_refused(image, message):
 def test_per_axis_sigma_must_match_the_image():
     with pytest.raises(ValueError, match="'sigma' has 3 values for a 2D image"):
         OtsuWatershed(sigma=[1, 1, 1]).predict(np.zeros((16, 16)))
+
+
+def test_every_parameter_is_documented():
+    names = set(OtsuWatershed.constructor_params())
+    docstring = parameter_docs(OtsuWatershed)
+    assert set(docstring) == names and all(text for _, text in docstring.values())
+    table = DOCS.read_text(encoding="utf-8").split("## `otsu-watershed`")[1]
+    assert names <= set(re.findall(r"^\| `(\w+)` \|", table, flags=re.M))

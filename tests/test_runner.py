@@ -196,3 +196,15 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
     run_suite(load_suite(make_suite(fresh_dir, segs, n_images=14), registry), registry)
     pd.testing.assert_frame_equal(resumed, _rows(fresh_dir))
     assert np.all(resumed["f1"].between(0, 1))
+
+
+def test_worker_threads_share_the_cores(monkeypatch):
+    from segbench.run.executors import worker_thread_env
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    env = worker_thread_env(4)
+    assert env["OMP_NUM_THREADS"] == "2" and env["TF_NUM_INTRAOP_THREADS"] == "2"
+    assert env["MKL_NUM_THREADS"] == "3"  # the user's setting wins
+    assert worker_thread_env(16)["OMP_NUM_THREADS"] == "1"

@@ -159,7 +159,8 @@ class Procedural(Generator):
         Covariance of the Gaussian point cloud spot positions are drawn from,
         centred on the object, pixels squared: a variance (round cloud) or an
         ndim x ndim symmetric positive definite matrix (stretched cloud, axes
-        in image order). Positions outside the object are redrawn.
+        in image order). Positions outside the object are dropped, from four
+        times as many draws as spots wanted, so a small object may get fewer.
     spot_intensity : float, default 200.0
         Peak brightness a spot adds, photo-electrons per pixel.
     spot_sigma : float, default 0.8
@@ -174,7 +175,9 @@ class Procedural(Generator):
     """
 
     name = "procedural"
-    description = "Fluorescent nuclei (2D/3D) with exact masks: shapes, touching, texture, PSF, camera noise"
+    description = (
+        "Fluorescent nuclei (2D/3D) with exact masks: shapes, touching, texture, PSF, camera noise"
+    )
 
     def __init__(
         self,
@@ -237,7 +240,9 @@ class Procedural(Generator):
         self.texture_scale = checks.number("texture_scale", texture_scale, low=1)
         self.texture_octaves = checks.integer("texture_octaves", texture_octaves, low=1, high=8)
         self.background = checks.number("background", background, low=0)
-        self.background_variation = checks.number("background_variation", background_variation, low=0)
+        self.background_variation = checks.number(
+            "background_variation", background_variation, low=0
+        )
         self.illumination_falloff = checks.number(
             "illumination_falloff", illumination_falloff, 0, 0.95
         )
@@ -276,17 +281,23 @@ class Procedural(Generator):
             yield self.render(seed, index).sample
 
     def render(self, seed: int, index: int) -> Rendering:
-        """Image ``index`` of the series ``seed``, with its intermediate stages."""
+        """Image ``index`` (>= 0) of the series ``seed`` (>= 0), with its
+        intermediate stages; ``generate(n, seed)`` yields ``render(seed, i).sample``
+        for ``i < n``."""
+        seed = checks.integer("seed", seed, low=0)
+        index = checks.integer("index", index, low=0)
         streams = np.random.SeedSequence((seed, index)).spawn(4)
         layout_rng, look_rng, spot_rng, camera_rng = (np.random.default_rng(s) for s in streams)
 
         labels, objects = self._layout(layout_rng)
-        signal = self._objects_signal(look_rng, labels, objects)
+        signal = self._objects_signal(look_rng, objects)
         spots, spot_labels = draw_spots(
             spot_rng, objects, labels, self.spots_per_object, self.spot_covariance, self.axis_scale
         )
         if len(spots):
-            signal += render_spots(spots, labels, self.spot_intensity, self.spot_sigma, self.axis_scale)
+            signal += render_spots(
+                spots, labels, self.spot_intensity, self.spot_sigma, self.axis_scale
+            )
         expected = self._optics(look_rng, signal)
         image = expose(camera_rng, expected, self.gain, self.read_noise, self.offset)
 
@@ -315,9 +326,10 @@ class Procedural(Generator):
             self.min_gap,
         )
 
-    def _objects_signal(self, rng, labels, objects: list[PlacedObject]) -> np.ndarray:
+    def _objects_signal(self, rng, objects: list[PlacedObject]) -> np.ndarray:
         signal = np.zeros(self.shape, dtype=np.float32)
-        brightness = _lognormal(rng, self.intensity, self.intensity * self.intensity_cv, len(objects))
+        spread = self.intensity * self.intensity_cv
+        brightness = _lognormal(rng, self.intensity, spread, len(objects))
         for obj, level in zip(objects, brightness):
             mask, depth = obj.raster.mask, obj.raster.depth[obj.raster.mask]
             signal[obj.raster.box][mask] = level * (1 - self.edge_darkening * depth**2)

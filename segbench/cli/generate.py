@@ -57,9 +57,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("generator", metavar="GENERATOR", help="a registered generator, e.g. procedural")
-    parser.add_argument("--n", type=_count, default=20, metavar="N", help="number of images (default: 20)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="dataset folder to write (created if missing)")
+    parser.add_argument(
+        "generator", metavar="GENERATOR", help="a registered generator, e.g. procedural"
+    )
+    parser.add_argument(
+        "--n", type=_count, default=20, metavar="N", help="number of images (default: 20)"
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="dataset folder to write (created if missing)"
+    )
     parser.add_argument(
         "--seed", type=_count, default=0, metavar="SEED", help="non-negative random seed (default: 0)"
     )
@@ -117,33 +123,34 @@ def run(args: argparse.Namespace) -> int:
     if _non_empty(args.out) and not args.overwrite:
         return _fail(f"{args.out} is not empty; choose another --out or pass --overwrite")
 
-    samples = iter(generator.generate(args.n, args.seed))
-    first = next(samples, None)
-    meta = {
-        "generator": info.name,
-        "distribution": info.distribution,
-        "generator_version": info.version,
-        "params": _with_defaults(info.cls, params),
-        "seed": args.seed,
-        "segbench_version": __version__,
-        "spacing": None if first is None else first.spacing,
-    }
-    everything = itertools.chain([first] if first is not None else [], samples)
-    written = [0]
-
-    def counted(stream: Iterator) -> Iterator:
-        for sample in stream:
-            yield sample
-            written[0] += 1
-
     from ..io import write_dataset
 
+    written = 0
+
+    def counted(stream: Iterable) -> Iterator:
+        nonlocal written
+        for sample in stream:
+            yield sample
+            written += 1
+
     try:
+        samples = iter(generator.generate(args.n, args.seed))
+        first = next(samples, None)  # its spacing goes into dataset.json
+        meta = {
+            "generator": info.name,
+            "distribution": info.distribution,
+            "generator_version": info.version,
+            "params": _with_defaults(info.cls, params),
+            "seed": args.seed,
+            "segbench_version": __version__,
+            "spacing": None if first is None else first.spacing,
+        }
+        everything = itertools.chain([] if first is None else [first], samples)
         stream = counted(_progress(everything, args.n, info.name))
         write_dataset(args.out, stream, meta, overwrite=args.overwrite)
-    except (SegbenchError, FileExistsError) as err:
+    except (SegbenchError, FileExistsError, ValueError) as err:
         return _fail(str(err), code=1)
-    print(f"wrote {written[0]} images from {info.name} (seed {args.seed}) to {args.out}")
+    print(f"wrote {written} images from {info.name} (seed {args.seed}) to {args.out}")
     return 0
 
 
@@ -184,7 +191,9 @@ def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:
             params[key] = yaml.safe_load(text)
         except yaml.YAMLError as err:
             problem = str(err).splitlines()[0]
-            raise ValueError(f"--param {key}: value {text!r} is not valid YAML ({problem})") from None
+            raise ValueError(
+                f"--param {key}: value {text!r} is not valid YAML ({problem})"
+            ) from None
     return params
 
 

@@ -5,16 +5,17 @@ of label pairs ``(gt[i], pred[i])`` over all pixels ``i``: its non-zero cells
 give the object areas (a label against anything) and the intersections of
 every overlapping pair of objects.
 
-The histogram is built in one vectorised pass over the pixels, in chunks
-that stay in cache: along the flattened image, consecutive pixels mostly
-carry the same label pair, so the pass finds the runs of equal pairs
-(two comparisons per pixel) and the histogram is a ``np.bincount`` over the
-runs weighted by their lengths, typically 20 to 40 times fewer elements than
-pixels. Labels are relabelled to ``0..n`` (a lookup table over the runs)
-only when the raw ids would make the histogram larger than the image; when
-even the relabelled histogram would be that large (many thousands of
-objects on both sides), its non-zero cells are found by sorting the runs'
-keys instead. No step loops over objects.
+The histogram is built in one vectorised pass over the pixels: along the
+flattened image, consecutive pixels mostly carry the same label pair, so the
+pass finds the runs of equal pairs (two comparisons per pixel; the runs
+also hold every label value, which is where negative values are caught) and
+the histogram is a ``np.bincount`` over the runs weighted by their lengths,
+typically 10 to 40 times fewer elements than pixels. Labels are relabelled
+to ``0..n`` (a lookup table over the runs) only when the raw ids would make
+the histogram larger than the image; when even the relabelled histogram
+would be that large (many thousands of objects on both sides), its non-zero
+cells are found by sorting the runs' keys instead. No step loops over
+objects.
 """
 
 from __future__ import annotations
@@ -23,10 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_criterion, check_label_pair
-
-# Pixels per chunk of the pass: its two boolean buffers stay in the CPU cache.
-_CHUNK = 1 << 18
+from .validation import check_criterion, check_label_pair, check_non_negative
 
 
 @dataclass(frozen=True)
@@ -122,6 +120,8 @@ def overlap_table(gt, pred) -> OverlapTable:
     """
     gt, pred = check_label_pair(gt, pred)
     g, p, lengths = _runs(gt.reshape(-1), pred.reshape(-1))
+    check_non_negative(g, "gt")  # the runs hold every value of the images
+    check_non_negative(p, "pred")
     limit = max(gt.size, 1 << 16)  # most histogram cells we allocate densely
     g_max = int(g.max()) if g.size else 0
     p_max = int(p.max()) if p.size else 0
@@ -153,28 +153,21 @@ def overlap_table(gt, pred) -> OverlapTable:
 
 
 def _runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal ``(g, p)`` along two flat label arrays of one length.
+    """Maximal runs of equal ``(g, p)`` along two flat label arrays of one length.
 
     Returns the labels of each run (``g``'s and ``p``'s dtypes, shape
-    (n_runs,)) and its length in pixels (intp). Runs also end at chunk
-    boundaries, which keeps the counts exact.
+    (n_runs,)) and its length in pixels (intp).
     """
-    change = np.empty(min(_CHUNK, g.size), np.bool_)
-    other = np.empty_like(change)
-    run_g, run_p, run_lengths = [g[:0]], [p[:0]], [np.zeros(0, np.intp)]
-    for start in range(0, g.size, _CHUNK):
-        g_part, p_part = g[start : start + _CHUNK], p[start : start + _CHUNK]
-        n = g_part.size
-        new_run, p_changes = change[:n], other[1:n]
-        new_run[0] = True
-        np.not_equal(g_part[1:], g_part[:-1], out=new_run[1:])
-        np.not_equal(p_part[1:], p_part[:-1], out=p_changes)
-        np.logical_or(new_run[1:], p_changes, out=new_run[1:])
-        starts = np.flatnonzero(new_run)
-        run_g.append(g_part[starts])
-        run_p.append(p_part[starts])
-        run_lengths.append(np.diff(starts, append=n))
-    return np.concatenate(run_g), np.concatenate(run_p), np.concatenate(run_lengths)
+    starts_run = np.empty(g.size, np.bool_)
+    starts_run[:1] = True
+    np.not_equal(g[1:], g[:-1], out=starts_run[1:])
+    p_changes = np.not_equal(p[1:], p[:-1])
+    np.logical_or(starts_run[1:], p_changes, out=starts_run[1:])
+    starts = np.flatnonzero(starts_run)
+    lengths = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1:] = g.size - starts[-1:]
+    return g[starts], p[starts], lengths
 
 
 def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.ndarray]:

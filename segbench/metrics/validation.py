@@ -36,8 +36,13 @@ def check_label_image(image, name: str) -> np.ndarray:
     Raises
     ------
     MetricInputError
-        When ``image`` is boolean, not of an integer dtype, a scalar, or has
-        negative values.
+        When ``image`` is boolean, not of an integer dtype, or a scalar.
+
+    Notes
+    -----
+    Negative values are checked by :func:`check_non_negative`, which
+    :func:`~segbench.metrics.overlap_table` runs on the distinct runs of
+    values it extracts anyway, saving a pass over the pixels.
     """
     array = np.asarray(image)
     if array.dtype == np.bool_:
@@ -54,14 +59,26 @@ def check_label_image(image, name: str) -> np.ndarray:
         raise MetricInputError(
             f"{name}: is a scalar, not a label image; pass a (Y, X) or (Z, Y, X) array"
         )
-    if array.size and np.issubdtype(array.dtype, np.signedinteger):
-        low = int(array.min())
+    return array
+
+
+def check_non_negative(values: np.ndarray, name: str) -> None:
+    """Raise :class:`MetricInputError` if the integer array ``values`` has a value < 0.
+
+    Parameters
+    ----------
+    values : ndarray of int
+        The label image ``name``, or any array holding each of its values.
+    name : str
+        The argument's name, used in the error message.
+    """
+    if values.size and np.issubdtype(values.dtype, np.signedinteger):
+        low = int(values.min())
         if low < 0:
             raise MetricInputError(
                 f"{name}: has negative values (minimum {low}); label images use 0 for "
                 f"background and positive ids for objects"
             )
-    return array
 
 
 def check_label_pair(gt, pred) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +92,8 @@ def check_label_pair(gt, pred) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     gt, pred : ndarray
-        The inputs as arrays (no copy when they already are).
+        The inputs as arrays (no copy when they already are); their values
+        are not checked here (see :func:`check_non_negative`).
     """
     gt = check_label_image(gt, "gt")
     pred = check_label_image(pred, "pred")

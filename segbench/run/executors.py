@@ -16,6 +16,7 @@ can store each result the moment it exists.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
 
@@ -58,6 +59,25 @@ class LocalExecutor(Executor):
                 yield job, None, exc
 
 
+#: thread-pool variables of numpy's BLAS, OpenMP (torch), MKL and TensorFlow
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+)
+
+
+def worker_thread_env(workers: int) -> dict[str, str]:
+    """Thread-count variables that share the machine's cores among ``workers``
+    processes (so N workers with N threads each do not oversubscribe the CPU);
+    variables the user already set are kept."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return {name: os.environ.get(name, threads) for name in THREAD_VARIABLES}
+
+
+def _set_worker_env(env: dict[str, str]) -> None:
+    os.environ.update(env)
+
+
 class ProcessExecutor(Executor):
     """A pool of ``workers`` processes; at most ``2 * workers`` jobs in flight so
     results stream back (and are stored) while later jobs wait."""
@@ -66,7 +86,12 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int = 2):
         super().__init__(workers)
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_set_worker_env,
+            initargs=(worker_thread_env(workers),),
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -117,7 +142,8 @@ class DaskExecutor(Executor):
                 ) from None
         else:
             self._cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                env=worker_thread_env(workers),
             )
             self._client = Client(self._cluster)
 

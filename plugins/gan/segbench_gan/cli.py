@@ -7,7 +7,6 @@ Sampling goes through the core: ``segbench generate gan --n N --out DIR
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from pathlib import Path
 
@@ -27,7 +26,8 @@ examples:
   segbench generate procedural --n 200 --out data/nuclei --param shape=[64,64]
   segbench gan train-masks --data data/nuclei --out models/gan/masks --resolution 64
   segbench gan train-images --data data/nuclei --out models/gan/images --steps 2000
-  segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan
+  segbench gan export --masks models/gan/masks --images models/gan/images --out models/gan/ship
+  segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan/ship
   segbench gan realism --real data/nuclei --fake data/gan --json realism.json
 """
 
@@ -60,6 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_train_masks(commands)
     _add_train_images(commands)
+    _add_export(commands)
     _add_realism(commands)
     return parser
 
@@ -89,45 +90,96 @@ def _common_training(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------- train-masks
 
+#: train-masks flags -> train_masks keyword (type, help); every one is passed when given
+_MASK_FLAGS = {
+    "resolution": (int, "mask resolution, a power of 2 (default: 256)"),
+    "config": (str, "StyleGAN3-T (translation) or -R (rotation) equivariance: t or r (default: t)"),
+    "z_dim": (int, "latent size (default: 512)"),
+    "w_dim": (int, "intermediate latent size (default: 512)"),
+    "mapping_layers": (int, "mapping network layers (default: 2)"),
+    "num_layers": (int, "synthesis layers (default: 14)"),
+    "channel_base": (int, "synthesis channel base (default: the StyleGAN3 config's)"),
+    "channel_max": (int, "largest synthesis width (default: the StyleGAN3 config's)"),
+    "d_channel_base": (int, "discriminator channel base (default: 32768)"),
+    "d_channel_max": (int, "largest discriminator width (default: 512)"),
+    "batch_size": (int, "images per step (default: 32)"),
+    "steps": (int, "optimisation steps in total (or --kimg)"),
+    "kimg": (float, "thousands of real masks shown in total (default: 1000)"),
+    "lr_g": (float, "generator learning rate (default: 0.0025)"),
+    "lr_d": (float, "discriminator learning rate (default: 0.002)"),
+    "r1_gamma": (float, "R1 weight (default: 0.0002 * resolution^2 / batch size)"),
+    "ema_kimg": (float, "generator EMA half-life, thousands of images (default: batch size * 10 / 32)"),
+    "scale": (float, "resampling factor of the label images before tiling (default: 1)"),
+    "tick_every": (int, "steps per stats.jsonl line (default: 4 kimg)"),
+    "snapshot_every": (int, "steps per snapshot (default: 10 ticks)"),
+    "grid_size": (int, "images per sample grid (default: 16)"),
+}
+
+
 def _add_train_masks(commands) -> None:
-    p = commands.add_parser("train-masks", help="train the StyleGAN3 mask generator on a dataset's masks",
-                            description="Train StyleGAN3 on the binary masks of a dataset folder "
-                            "(see docs/stylegan3.md for the architecture).")
+    p = commands.add_parser(
+        "train-masks", help="train the StyleGAN3 mask generator on a dataset's masks",
+        description="Train StyleGAN3 (alias-free generator, StyleGAN2 discriminator, adaptive "
+        "augmentation) on the binary masks of a dataset folder; see docs/stylegan3.md. Export the "
+        "small sampling file with `segbench gan export`.")
     _common_training(p)
-    p.add_argument("--resolution", type=int, help="mask resolution, a power of 2 (masks are resized to it)")
-    p.add_argument("--config", choices=["t", "r"], help="StyleGAN3-T (translation) or -R (rotation) equivariance")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--steps", type=int, help="optimisation steps in total")
-    p.add_argument("--kimg", type=float, help="thousands of real masks shown in total (instead of --steps)")
-    p.add_argument("--lr-g", type=float, help="generator learning rate")
-    p.add_argument("--lr-d", type=float, help="discriminator learning rate")
-    p.add_argument("--r1-gamma", type=float, help="R1 regularisation weight")
-    p.add_argument("--ema-kimg", type=float, help="half-life of the generator EMA, thousands of images")
+    for name, (kind, text) in _MASK_FLAGS.items():
+        choices = ["t", "r"] if name == "config" else None
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, choices=choices, help=text)
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                    help="no adaptive augmentation")
-    p.add_argument("--snapshot-every", type=int, metavar="STEPS")
+    p.add_argument("--no-mirror", dest="mirror", action="store_false", default=None,
+                   help="no random flips / 90-degree rotations of the real masks")
     p.set_defaults(func=_train_masks)
 
 
 def _train_masks(args: argparse.Namespace) -> int:
     from .stylegan3 import train_masks
 
-    wanted = {
-        "resolution": args.resolution, "config": args.config, "batch_size": args.batch_size,
-        "steps": args.steps, "kimg": args.kimg, "lr_g": args.lr_g, "lr_d": args.lr_d,
-        "r1_gamma": args.r1_gamma, "ema_kimg": args.ema_kimg, "augment": args.augment,
-        "snapshot_every": args.snapshot_every, "time_limit": args.time_limit,
-    }
-    accepted = inspect.signature(train_masks).parameters
-    kwargs = {k: v for k, v in wanted.items() if v is not None and k in accepted}
+    kwargs = {k: getattr(args, k) for k in (*_MASK_FLAGS, "augment", "mirror") if getattr(args, k) is not None}
     _set_threads(args.threads)
     try:
-        last = train_masks(args.data, args.out, seed=args.seed, device=_device(args.device),
-                           progress=not args.quiet, **kwargs)
+        with _MaskProgress(not args.quiet) as progress:
+            result = train_masks(args.data, args.out, seed=args.seed, device=_device(args.device),
+                                 time_limit=args.time_limit, progress=progress.update, **kwargs)
     except (SegbenchError, ValueError) as err:
         return _fail("train-masks", str(err))
-    print(f"mask generator snapshot: {last}")
+    state = "finished" if result.finished else "stopped by --time-limit"
+    print(f"mask generator snapshot: {result.snapshot} (step {result.step}, {state})")
     return 0
+
+
+class _MaskProgress:
+    """Rich progress bar fed by train_masks' per-step status callback."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("StyleGAN3"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.fields[losses]}"))
+            self.bar.__enter__()
+        return self
+
+    def update(self, status) -> None:
+        if not self.enabled:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("train", total=status.total_steps, losses="")
+        fields = {}
+        if status.tick:
+            fields["losses"] = " ".join(f"{k}={v:.3f}" for k, v in status.tick.items()
+                                        if k.startswith("loss") and isinstance(v, (int, float)))
+        self.bar.update(self.task, completed=status.step, **fields)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+        return False
 
 
 # --------------------------------------------------------------------- train-images
@@ -190,6 +242,36 @@ def _train_images(args: argparse.Namespace) -> int:
     except (SegbenchError, ValueError) as err:
         return _fail("train-images", str(err))
     print(f"pix2pixHD checkpoint: {out}")
+    return 0
+
+
+# --------------------------------------------------------------------- export
+
+def _add_export(commands) -> None:
+    p = commands.add_parser(
+        "export", help="assemble a small checkpoint folder for `segbench generate gan`",
+        description="Copy what sampling needs from the two training folders into OUT: "
+        "OUT/masks/generator.pt (the StyleGAN3 EMA generator of the newest or given snapshot) and "
+        "OUT/images/ (pix2pixHD config.json, latest_net_G.pth, features.npz). Use OUT with "
+        "`segbench generate gan --param checkpoint=OUT`.")
+    p.add_argument("--masks", type=Path, required=True, metavar="PATH",
+                   help="train-masks output folder, or one of its snapshot-*.pt files")
+    p.add_argument("--images", type=Path, required=True, metavar="DIR", help="train-images output folder")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="checkpoint folder to write")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .pix2pixhd.checkpoint import export_for_sampling
+    from .stylegan3 import export_mask_generator
+
+    try:
+        masks = export_mask_generator(args.masks, args.out / "masks" / "generator.pt")
+        images = export_for_sampling(args.images, args.out / "images")
+    except (SegbenchError, ValueError) as err:
+        return _fail("export", str(err))
+    size = sum(f.stat().st_size for f in [masks, *images.iterdir()]) / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB): use --param checkpoint={args.out}")
     return 0
 
 

@@ -14,7 +14,7 @@ from skimage.transform import resize
 import segbench
 from segbench.errors import InputError
 
-from .spots import SpotParams, add_spots
+from .spots import SpotParams, add_spots, covariance_matrix
 
 __all__ = ["GanGenerator", "SHIPPED_CHECKPOINT", "SHAPE_MODES"]
 
@@ -110,6 +110,13 @@ class GanGenerator(segbench.Generator):
             raise ValueError(f"shape_mode: must be one of {SHAPE_MODES}, got {shape_mode!r}")
         if not truncation_psi >= 0:
             raise ValueError(f"truncation_psi: must be >= 0, got {truncation_psi}")
+        for name, value in (("spot_clouds", spot_clouds), ("spots_per_cloud", spots_per_cloud),
+                            ("spot_amplitude", spot_amplitude)):
+            if not value >= 0:
+                raise ValueError(f"{name}: must be >= 0, got {value}")
+        if not spot_sigma > 0:
+            raise ValueError(f"spot_sigma: must be > 0 pixels, got {spot_sigma}")
+        covariance_matrix(spot_covariance, "spot_covariance")
         self.checkpoint = folder
         self.shape_mode = shape_mode
         self.truncation_psi = float(truncation_psi)

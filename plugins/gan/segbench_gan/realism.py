@@ -42,8 +42,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "solidity": ("", "object area / convex hull area"),
     "objects_per_image": ("", "objects per image"),
     "nn_distance": ("px", "centroid distance to the nearest other object"),
-    "foreground_intensity": ("image units", "intensity of pixels inside objects"),
-    "background_intensity": ("image units", "intensity of pixels outside objects"),
+    "foreground_intensity": ("grey value", "intensity of pixels inside objects"),
+    "background_intensity": ("grey value", "intensity of pixels outside objects"),
 }
 
 
@@ -174,11 +174,12 @@ class RealismReport:
         from rich.table import Table
 
         table = Table(title=f"realism: {self.n_fake} generated vs {self.n_real} reference images",
-                      caption="W: Wasserstein distance; floor: W between the reference halves; ratio = W / floor")
-        for col in ("feature", "unit", "W(gen, ref)", "floor", "ratio", "mean ref", "mean gen"):
-            table.add_column(col, justify="left" if col in ("feature", "unit") else "right", no_wrap=True)
+                      caption="W: Wasserstein distance (area, nn_distance in px; intensities in image "
+                      "grey values); floor: W between the reference halves; ratio = W / floor")
+        for col in ("feature", "W(gen, ref)", "floor", "ratio", "ref mean", "gen mean"):
+            table.add_column(col, justify="left" if col == "feature" else "right", no_wrap=True)
         for r in self.rows:
-            table.add_row(r.feature, r.unit, _fmt(r.distance), _fmt(r.floor), _fmt(r.ratio),
+            table.add_row(r.feature, _fmt(r.distance), _fmt(r.floor), _fmt(r.ratio),
                           _fmt(r.real_mean), _fmt(r.fake_mean))
         return table
 

@@ -98,3 +98,41 @@ def test_generate_lists_the_gan_parameters(capsys):
     for name in ("checkpoint", "shape", "shape_mode", "truncation_psi", "spot_clouds", "spot_covariance",
                  "spots_inside_cells", "device"):
         assert f"  {name} = " in out
+
+
+def test_every_train_masks_flag_is_a_train_masks_keyword():
+    import inspect
+
+    from segbench_gan.cli import _MASK_FLAGS
+    from segbench_gan.stylegan3 import train_masks
+
+    accepted = inspect.signature(train_masks).parameters
+    assert set(_MASK_FLAGS) | {"augment", "mirror", "seed", "device", "time_limit", "progress"} <= set(accepted)
+
+
+TINY_MASKS = ["--resolution", "16", "--z-dim", "8", "--w-dim", "8", "--mapping-layers", "1", "--num-layers", "4",
+              "--channel-base", "256", "--channel-max", "16", "--d-channel-base", "256", "--d-channel-max", "16",
+              "--batch-size", "4", "--tick-every", "1", "--grid-size", "4", "--device", "cpu", "--quiet"]
+
+
+def test_train_export_generate_and_measure(pairs, tmp_path, capsys):
+    masks, images, ship, fake = (tmp_path / n for n in ("masks", "images", "ship", "fake"))
+    assert main(["gan", "train-masks", "--data", str(pairs), "--out", str(masks), "--steps", "2",
+                 *TINY_MASKS]) == 0
+    assert "snapshot-0000002.pt (step 2, finished)" in capsys.readouterr().out
+    assert main(["gan", "train-images", "--data", str(pairs), "--out", str(images), "--steps", "1", *TINY]) == 0
+    assert main(["gan", "export", "--masks", str(masks), "--images", str(images), "--out", str(ship)]) == 0
+    assert sorted(str(p.relative_to(ship)) for p in ship.rglob("*") if p.is_file()) == [
+        "images/config.json", "images/latest_net_G.pth", "masks/generator.pt"]
+    assert main(["generate", "gan", "--n", "2", "--out", str(fake), "--param", f"checkpoint={ship}",
+                 "device=cpu", "shape=[32,32]"]) == 0
+    capsys.readouterr()
+    assert main(["gan", "realism", "--real", str(pairs), "--fake", str(fake)]) == 0
+    assert "2 generated vs 3 reference images" in capsys.readouterr().out
+
+
+def test_export_reports_a_missing_training_folder(tmp_path, capsys):
+    assert main(["gan", "export", "--masks", str(tmp_path / "m"), "--images", str(tmp_path / "i"),
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segbench gan export: ") and str(tmp_path / "m") in err

@@ -298,11 +298,15 @@ def _patch_size(data: TrainingData, settings: TrainSettings, config: Any) -> tup
                 f"stardist train.patch_size: {list(patch)} must be divisible by {list(divisor)} per axis "
                 "(grid x unet_pool^unet_n_depth)"
             )
-    if any(p < d for p, d in zip(patch, divisor)) or any(p > s for p, s in zip(patch, smallest)):
+    if any(s < d for s, d in zip(smallest, divisor)):
         raise SegbenchError(
-            f"stardist: training patches {list(patch)} do not fit the smallest training image {list(smallest)} "
-            f"with multiples of {list(divisor)} per axis; use larger images or lower train.grid / "
-            "train.config.unet_n_depth"
+            f"stardist: the smallest training image {list(smallest)} is smaller than the network's "
+            f"input unit {list(divisor)} (grid x unet_pool^unet_n_depth per axis); use larger images "
+            "or lower train.grid / train.config.unet_n_depth"
+        )
+    if any(p > s for p, s in zip(patch, smallest)):
+        raise SegbenchError(
+            f"stardist train.patch_size: {list(patch)} exceeds the smallest training image {list(smallest)}"
         )
     return tuple(int(p) for p in patch)
 

@@ -72,3 +72,9 @@ def trained_3d(tmp_path_factory, data_3d):
     segmenter = StarDistSegmenter(spacing=data_3d[0].spacing)
     segmenter.fit(data_3d[0], workdir, **TINY_3D)
     return segmenter, workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_2d_settings():
+    """A copy of the fit() settings of the tiny 2D model."""
+    return {**TINY_2D, "config": dict(TINY_NET)}

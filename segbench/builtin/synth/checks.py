@@ -91,8 +91,9 @@ def spatial_shape(name: str, value, minimum: int = 1) -> tuple[int, ...]:
     expected = f"a list of 2 (Y, X) or 3 (Z, Y, X) integers >= {minimum}"
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) not in (2, 3):
         raise _fail(name, expected, value)
-    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum for v in value):
-        raise _fail(name, expected, value)
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+            raise _fail(name, expected, value)
     return tuple(int(v) for v in value)
 
 

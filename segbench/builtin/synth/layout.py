@@ -241,4 +241,5 @@ class _CentreSampler:
         if self.placement.kind == "random":
             return self.rng.uniform(0, self.upper)
         cluster = self.clusters[self.rng.integers(len(self.clusters))]
-        return np.clip(cluster + self.spread * self.rng.standard_normal(len(self.upper)), 0, self.upper)
+        offset = self.spread * self.rng.standard_normal(len(self.upper))
+        return np.clip(cluster + offset, 0, self.upper)

@@ -25,7 +25,7 @@ def blur(image: np.ndarray, sigma: tuple[float, ...]) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> point = np.zeros((9, 9), np.float32); point[4, 4] = 1
+    >>> point = np.zeros((21, 21), np.float32); point[10, 10] = 1
     >>> round(float(blur(point, (1.0, 1.0)).sum()), 4)
     1.0
     """

@@ -5,7 +5,8 @@ Gaussian point cloud centred on the object's centre, with a covariance matrix
 in lateral pixels squared (isotropic for round clouds, any symmetric positive
 definite matrix for stretched ones; in 3D the z row and column are in lateral
 pixels too). A position counts only when the pixel it falls in belongs to the
-object; others are redrawn (a bounded number of times). A spot is a Gaussian
+object: of four times as many draws as spots wanted, the first inside are
+kept, so a small object may get fewer spots. A spot is a Gaussian
 blob of ``spot_sigma`` pixels whose peak adds ``spot_intensity`` to the
 object's signal, kept to pixels inside objects so the label image stays exact.
 """

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "load_weights_file",
     "load_into",
     "config_from_state_dict",
+    "export_for_sampling",
 ]
 
 FORMAT = "segbench-gan/pix2pixhd"
@@ -201,3 +203,22 @@ def config_from_state_dict(state: Mapping[str, torch.Tensor], *, label_nc: int =
         n_blocks_global=blocks.get("model", 0), n_local_enhancers=max(n_local, 1),
         n_blocks_local=blocks.get("model1_2", 0) if n_local else 3, norm=norm,
     )
+
+
+def export_for_sampling(folder: str | Path, dest: str | Path) -> Path:
+    """Copy what sampling needs (``config.json``, ``latest_net_G.pth`` and, with a
+    feature encoder, ``features.npz``) from a training folder to ``dest``; returns ``dest``.
+
+    The discriminator, encoder, optimiser state, stats and sample grids stay behind,
+    which makes the checkpoint small enough to ship.
+    """
+    folder, dest = Path(folder), Path(dest)
+    info = read_info(folder)
+    names = [INFO_FILE, G_FILE] + ([FEATURES_FILE] if info.config.feat_num else [])
+    for name in names:
+        if not (folder / name).is_file():
+            raise InputError(folder / name, "not found", "train (or resume) until a snapshot is written")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copyfile(folder / name, dest / name)
+    return dest

@@ -100,21 +100,61 @@ def upfirdn2d(
     if up < 1 or down < 1:
         raise ValueError(f"upfirdn2d: up and down must be >= 1, got up={up}, down={down}")
     c = x.shape[1]
-    if up > 1:
-        x = _zero_insert(x, up)
-    x = _pad_or_crop(x, parse_padding(padding))
+    px0, px1, py0, py1 = parse_padding(padding)
+    if f is not None and f.ndim not in (1, 2):
+        raise ValueError(f"upfirdn2d: f must be 1D or 2D, got shape {tuple(f.shape)}")
     if f is None:
-        return x[:, :, ::down, ::down] * gain if gain != 1 else x[:, :, ::down, ::down]
-    f = f.to(device=x.device, dtype=x.dtype).flip(list(range(f.ndim)))
-    # Depthwise convolution (one filter copy per channel): far faster on CPU than
+        x = _zero_insert(x, up) if up > 1 else x
+        x = _pad_or_crop(x, (px0, px1, py0, py1))[:, :, ::down, ::down]
+        return x * gain if gain != 1 else x
+    f = f.to(device=x.device, dtype=x.dtype)
+    # Depthwise convolutions (one filter copy per channel): far faster on CPU than
     # folding the channels into the batch.
+    if up > 1:
+        # Zero insertion followed by a full convolution, computed without the zeros
+        # (length >= (L - 1) * up + taps, zero beyond), then cut to the requested
+        # window: it starts at taps - 1 - pad0 and is L * up + pad0 + pad1 - taps + 1 long.
+        k = f.shape[-1]
+        h, w = x.shape[2], x.shape[3]
+        x = _upsample_full(x, f, up, gain)
+        sy, sx = k - 1 - py0, k - 1 - px0
+        ly, lx = h * up + py0 + py1 - k + 1, w * up + px0 + px1 - k + 1
+        x = _pad_or_crop(x, (-sx, sx + lx - x.shape[3], -sy, sy + ly - x.shape[2]))
+        return x[:, :, ::down, ::down] if down > 1 else x
+    x = _pad_or_crop(x, (px0, px1, py0, py1))
+    f = f.flip(list(range(f.ndim)))  # convolution, not correlation
     if f.ndim == 1:
         taps = (f * math.sqrt(gain)).expand(c, -1)
         x = F.conv2d(x, taps.reshape(c, 1, 1, -1), stride=(1, down), groups=c)
         return F.conv2d(x, taps.reshape(c, 1, -1, 1), stride=(down, 1), groups=c)
+    return F.conv2d(x, (f * gain).expand(c, 1, -1, -1), stride=down, groups=c)
+
+
+def _upsample_full(x: torch.Tensor, f: torch.Tensor, up: int, gain: float) -> torch.Tensor:
+    """Full convolution of the zero-inserted ``x`` with ``f`` (gain included)."""
     if f.ndim == 2:
-        return F.conv2d(x, (f * gain).expand(c, 1, -1, -1), stride=down, groups=c)
-    raise ValueError(f"upfirdn2d: f must be 1D or 2D, got shape {tuple(f.shape)}")
+        c = x.shape[1]
+        return F.conv_transpose2d(x, (f * gain).expand(c, 1, -1, -1), stride=up, groups=c)
+    taps = f * math.sqrt(gain)
+    return _polyphase_up(_polyphase_up(x, taps, up, axis=3), taps, up, axis=2)
+
+
+def _polyphase_up(x: torch.Tensor, f: torch.Tensor, up: int, axis: int) -> torch.Tensor:
+    """Upsample along ``axis`` (2 = y, 3 = x) by zero insertion and full convolution
+    with the 1D filter ``f``, as ``up`` interleaved convolutions with the polyphase
+    components ``f[r::up]`` (one grouped convolution)."""
+    n, c = x.shape[:2]
+    m = -(-f.shape[0] // up)  # taps per phase
+    # (up, m): row r is phase r, flipped because conv2d correlates.
+    phases = F.pad(f, [0, m * up - f.shape[0]]).reshape(m, up).t().flip(1)
+    weight = phases.repeat(c, 1)  # (C * up, m): channel c * up + r holds phase r
+    if axis == 3:
+        y = F.conv2d(F.pad(x, [m - 1, m - 1, 0, 0]), weight.reshape(c * up, 1, 1, m), groups=c)
+        hh, ww = y.shape[2:]
+        return y.reshape(n, c, up, hh, ww).permute(0, 1, 3, 4, 2).reshape(n, c, hh, ww * up)
+    y = F.conv2d(F.pad(x, [0, 0, m - 1, m - 1]), weight.reshape(c * up, 1, m, 1), groups=c)
+    hh, ww = y.shape[2:]
+    return y.reshape(n, c, up, hh, ww).permute(0, 1, 3, 2, 4).reshape(n, c, hh * up, ww)
 
 
 def filtered_lrelu(

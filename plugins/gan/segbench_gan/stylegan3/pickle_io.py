@@ -41,10 +41,10 @@ ignored: the networks here run in float32.
 from __future__ import annotations
 
 import builtins
+import codecs
 import importlib
 import io
 import pickle
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping
@@ -118,8 +118,6 @@ _BUILTINS = {name: getattr(builtins, name)
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
-    import _codecs
-
     allowed: dict[tuple[str, str], Any] = {
         ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
         ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
@@ -127,7 +125,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("torch", "Size"): torch.Size,
         ("torch", "device"): torch.device,
         ("collections", "OrderedDict"): OrderedDict,
-        ("_codecs", "encode"): _codecs.encode,
+        ("_codecs", "encode"): codecs.encode,
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): _record_persistent_object,
         ("dnnlib.util", "EasyDict"): _PlainDict,
     }

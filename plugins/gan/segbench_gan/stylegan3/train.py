@@ -259,7 +259,7 @@ class _Trainer:
         loss_G.backward()
         self.opt_G.step()
         self.D.requires_grad_(True)
-        losses["loss_G"] = float(loss_G)
+        losses["loss_G"] = float(loss_G.detach())
 
         with torch.no_grad():
             fake = self.G(self._latents(), update_emas=True)
@@ -270,14 +270,14 @@ class _Trainer:
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         self.opt_D.step()
-        losses["loss_D"] = float(loss_D)
+        losses["loss_D"] = float(loss_D.detach())
 
         if self.step % opts.r1_interval == 0:
             r1 = r1_penalty(self._d, reals).mean()
             self.opt_D.zero_grad(set_to_none=True)
             (r1 * (opts.r1_gamma / 2) * opts.r1_interval).backward()
             self.opt_D.step()
-            losses["r1"] = float(r1)
+            losses["r1"] = float(r1.detach())
 
         self.step += 1
         self.cur_nimg += opts.batch_size
