@@ -138,9 +138,10 @@ def overlap_table(gt, pred) -> OverlapTable:
         g_max = len(g_ids) - 1
 
     n_cols = p_max + 1
-    key = g.astype(np.int64)  # small values by now, whatever the input dtype
-    key *= n_cols
-    key += p.astype(np.int64)
+    # The values are small by now (below ``limit`` or relabelled), so the
+    # unsafe casts (from uint64, say) are exact.
+    key = np.multiply(g, n_cols, dtype=np.int64, casting="unsafe")
+    np.add(key, p, out=key, casting="unsafe")
     if (g_max + 1) * n_cols <= limit:
         histogram = np.bincount(key, weights=lengths, minlength=(g_max + 1) * n_cols)
         cells = np.flatnonzero(histogram != 0)
