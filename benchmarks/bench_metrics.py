@@ -27,11 +27,14 @@ Timed, per case:
 - floor: ``np.bincount(gt * (pred.max() + 1) + pred)`` per pair, the joint
   histogram of the pixel pairs that any exact method has to build.
 
-segbench and the floor are timed as the best of ``--repeat`` runs, the peers
-(which take seconds) once, after a warm-up call that compiles their numba
-code. Peak memory is what tracemalloc sees numpy allocate during segbench's
-``match`` + ``pool``, relative to the bytes of the input label images. The
-script also checks that the three libraries agree on tp at every threshold.
+Every method runs twice in a row in each of ``--repeat`` rounds, the
+rounds alternating between the methods so that the changing load of a
+shared machine hits all of them alike, and its fastest run is kept; the
+peers' numba code is compiled by a warm-up call first. Peak
+memory is what tracemalloc sees numpy allocate during segbench's ``match``
++ ``pool`` of one pair, relative to the bytes of its two input label
+images. The script also checks that the three libraries agree on tp at
+every threshold.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ import platform
 import time
 import tracemalloc
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -62,9 +65,9 @@ def voronoi_cells(rng: np.random.Generator, shape: tuple[int, ...], n_objects: i
     markers[tuple(seeds.T)] = np.arange(1, n_objects + 1, dtype=np.int32)
     distance, nearest = ndi.distance_transform_edt(markers == 0, return_indices=True)
     labels = markers[tuple(nearest)]
-    # Clip to a ball whose radius is 0.6x the typical cell radius: some background.
-    cell_radius = (np.prod(shape) / n_objects) ** (1 / len(shape)) / 2
-    labels[distance > 1.2 * cell_radius] = 0
+    # Clip each cell to a ball of radius 0.6 * (pixels per object) ** (1 / ndim):
+    # neighbours still touch, and some background is left.
+    labels[distance > 0.6 * (np.prod(shape) / n_objects) ** (1 / len(shape))] = 0
     return relabel_sequential(labels)[0].astype(np.int32)
 
 
@@ -77,7 +80,8 @@ def perturbed_prediction(rng: np.random.Generator, gt: np.ndarray) -> np.ndarray
     fraction = max(1, int(0.05 * top))
     lookup[rng.choice(ids, fraction, replace=False)] = 0  # missing
     left, right = pred[..., :-1].ravel(), pred[..., 1:].ravel()
-    touching = np.unique(np.stack([left, right])[:, (left > 0) & (right > 0) & (left != right)], axis=1)
+    borders = (left > 0) & (right > 0) & (left != right)
+    touching = np.unique(np.stack([left[borders], right[borders]]), axis=1)
     for a, b in touching[:, rng.permutation(touching.shape[1])[:fraction]].T:
         if lookup[a] == a and lookup[b] == b:
             lookup[b] = a  # merged
@@ -85,7 +89,8 @@ def perturbed_prediction(rng: np.random.Generator, gt: np.ndarray) -> np.ndarray
     split = rng.choice(ids, fraction, replace=False)
     column = np.broadcast_to(np.arange(gt.shape[-1]), gt.shape)
     sizes = np.bincount(pred.ravel(), minlength=top + 1)
-    centre = np.bincount(pred.ravel(), weights=column.ravel(), minlength=top + 1) / np.maximum(sizes, 1)
+    column_sums = np.bincount(pred.ravel(), weights=column.ravel(), minlength=top + 1)
+    centre = column_sums / np.maximum(sizes, 1)
     halves = np.isin(pred, split) & (column > centre[pred])
     pred[halves] += top + 1  # split: the right half of each becomes its own object
     for _ in range(fraction):  # false positives: small balls in the background
@@ -142,14 +147,23 @@ def bincount_floor(pairs):
         np.bincount(gt.ravel().astype(np.intp) * (int(pred.max()) + 1) + pred.ravel())
 
 
-def best_time(function, pairs, repeat: int):
-    """(seconds of the fastest of ``repeat`` runs, result of the last run)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function(pairs)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+def fastest_rounds(functions: dict, pairs, rounds: int, runs: int = 2) -> tuple[dict, dict]:
+    """Fastest time of each function and its last result, by name.
+
+    In each round every function runs ``runs`` times in a row (so it meets
+    its own warm caches and allocator, as in a loop over many images), and
+    rounds alternate between the functions (so that the changing load of a
+    shared machine hits all of them alike).
+    """
+    best = {name: float("inf") for name in functions}
+    results = {}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            for _ in range(runs):
+                start = time.perf_counter()
+                results[name] = function(pairs)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best, results
 
 
 def peak_memory(function, pairs) -> int:
@@ -179,16 +193,18 @@ def run_case(title: str, pairs, repeat: int, peers: dict[str, bool]) -> None:
     n_pred = np.mean([pred.max() for _, pred in pairs])
     print(f"\n{title}: {len(pairs)} pair(s) of {pairs[0][0].shape} {pairs[0][0].dtype}, "
           f"{n_true:.0f} true / {n_pred:.0f} predicted objects per image")
-    times = {}
-    times["segbench"], ours = best_time(segbench_pooled, pairs, repeat)
-    times["segbench all"], _ = best_time(segbench_all, pairs, repeat)
-    times["floor"], _ = best_time(bincount_floor, pairs, repeat)
-    agree = []
+    functions = {"segbench": segbench_pooled, "segbench all": segbench_all, "floor": bincount_floor}
     if peers["stardist"]:
-        times["stardist"], theirs = best_time(stardist_pooled, pairs, 1)
-        agree.append(("stardist", [r.tp for r in theirs]))
+        functions["stardist"] = stardist_pooled
     if peers["cellpose"]:
-        times["cellpose"], (_, tp, _, _) = best_time(cellpose_ap, pairs, 1)
+        functions["cellpose"] = cellpose_ap
+    times, results = fastest_rounds(functions, pairs, repeat)
+    ours = results["segbench"]
+    agree = []
+    if "stardist" in results:
+        agree.append(("stardist", [r.tp for r in results["stardist"]]))
+    if "cellpose" in results:
+        _, tp, _, _ = results["cellpose"]
         agree.append(("cellpose", [int(v) for v in np.atleast_2d(tp).sum(axis=0)]))
     for name, seconds in times.items():
         print(f"  {name:13s} {seconds * 1e3:10.1f} ms")
@@ -209,12 +225,15 @@ def run_case(title: str, pairs, repeat: int, peers: dict[str, bool]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller images, for a smoke run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of segbench and the floor (best kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of timings (the fastest run is kept)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     peers = peers_available()
-    print(f"numpy {np.__version__}, scipy {scipy.__version__}, {platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    print(f"numpy {np.__version__}, scipy {scipy.__version__}, {machine}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, peers: "
           + ", ".join(f"{name} {'yes' if ok else 'not installed'}" for name, ok in peers.items()))
     for name, function in (("stardist", stardist_pooled), ("cellpose", cellpose_ap)):

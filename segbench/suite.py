@@ -452,19 +452,41 @@ def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
     return ExecutorSpec(kind, workers, address)
 
 
-def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[DatasetSpec]:
+def _entries(check: _Checker, raw: Any, key: str, what: str, allowed: set[str]):
+    """Yield ``(path, entry, n_problems)`` for each mapping in the list under
+    ``key``, ``n_problems`` counted before the entry was checked (an entry with
+    any problem is dropped); report a missing list (fatal), non-mapping entries
+    and unknown keys."""
     if not isinstance(raw, list) or not raw:
-        check.add(("datasets",), "required: a list of datasets (each with name and one of generator, path, dataset)")
-        return []
+        check.add((key,), f"required: a list of {key} (each a mapping with {what})")
+        return
+    for i, entry in enumerate(raw):
+        path = (key, i)
+        if not isinstance(entry, dict):
+            check.add(path, f"each entry must be a mapping with {what}", True)
+            continue
+        n_problems = len(check.problems)
+        check.unknown_keys(entry, allowed, path, True)
+        yield path, entry, n_problems
+
+
+def _unknown_params(check: _Checker, path: tuple, given, accepted, what: str, noun: str = "parameter") -> None:
+    """Report each name in ``given`` that ``accepted`` (None: anything) lacks."""
+    if accepted is None:
+        return
+    for key in given:
+        if key not in accepted:
+            check.add(
+                path + (key,),
+                f"unknown {noun} for {what}{_did_you_mean(key, accepted)}; accepted: {', '.join(sorted(accepted)) or 'none'}",
+                True,
+            )
+
+
+def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[DatasetSpec]:
     specs: list[DatasetSpec] = []
     seen: set[str] = set()
-    for i, entry in enumerate(raw):
-        path = ("datasets", i)
-        n_before = len(check.problems)
-        if not isinstance(entry, dict):
-            check.add(path, "each dataset must be a mapping with name and generator/path/dataset", True)
-            continue
-        check.unknown_keys(entry, DATASET_KEYS, path, True)
+    for path, entry, n_before in _entries(check, raw, "datasets", "name and one of generator, path, dataset", DATASET_KEYS):
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             check.add(path + ("name",), "required: a non-empty string", True)
@@ -547,31 +569,14 @@ def _check_plugin_params(check, registry, kind, name, params, path, extra=frozen
     if cls is None:
         return
     accepted = cls.constructor_params() if hasattr(cls, "constructor_params") else None
-    if accepted is None:
-        return
-    allowed = set(accepted) | set(extra)
-    for key in params:
-        if key not in allowed:
-            check.add(
-                path + ("params", key),
-                f"unknown parameter for {kind} {name!r}{_did_you_mean(key, allowed)}; accepted: {', '.join(sorted(allowed))}",
-                True,
-            )
+    allowed = None if accepted is None else set(accepted) | set(extra)
+    _unknown_params(check, path + ("params",), params, allowed, f"{kind} {name!r}")
 
 
 def _segmenters(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[SegmenterSpec]:
-    if not isinstance(raw, list) or not raw:
-        check.add(("segmenters",), "required: a list of segmenters (each with a name)")
-        return []
     specs: list[SegmenterSpec] = []
     labels: set[str] = set()
-    for i, entry in enumerate(raw):
-        path = ("segmenters", i)
-        n_before = len(check.problems)
-        if not isinstance(entry, dict):
-            check.add(path, "each segmenter must be a mapping with at least a name", True)
-            continue
-        check.unknown_keys(entry, SEGMENTER_KEYS, path, True)
+    for path, entry, n_before in _entries(check, raw, "segmenters", "at least a name", SEGMENTER_KEYS):
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             check.add(path + ("name",), "required: the registered name of a segmenter (see `segbench list`)", True)
@@ -606,31 +611,14 @@ def _segmenters(check: _Checker, raw: Any, registry: Registry, skipped: list[str
 
 def _check_segmenter_params(check, cls, params, train, path) -> None:
     ctor = cls.constructor_params()
-    post = cls.postprocess_params()
-    if ctor is not None:
-        allowed = set(ctor) | set(post)
-        for key in params:
-            if key not in allowed:
-                check.add(
-                    path + ("params", key),
-                    f"unknown parameter for segmenter {cls.name!r}{_did_you_mean(key, allowed)}; "
-                    f"accepted: {', '.join(sorted(allowed)) or 'none'}",
-                    True,
-                )
-    if train is not None:
-        if not cls.can_fit():
-            check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained (it has no fit method); remove train:", True)
-            return
-        accepted = cls.train_params()
-        if accepted is not None:
-            for key in train:
-                if key not in accepted:
-                    check.add(
-                        path + ("train", key),
-                        f"unknown training setting for {cls.name!r}{_did_you_mean(key, accepted)}; "
-                        f"accepted: {', '.join(sorted(accepted)) or 'none'}",
-                        True,
-                    )
+    allowed = None if ctor is None else set(ctor) | set(cls.postprocess_params())
+    _unknown_params(check, path + ("params",), params, allowed, f"segmenter {cls.name!r}")
+    if train is None:
+        return
+    if not cls.can_fit():
+        check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained (it has no fit method); remove train:", True)
+        return
+    _unknown_params(check, path + ("train",), train, cls.train_params(), repr(cls.name), "training setting")
 
 
 def _grid(params: dict[str, Any]) -> list[dict[str, Any]]:

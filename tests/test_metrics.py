@@ -462,7 +462,8 @@ def test_bad_thresholds_are_named(thresholds, message):
 
 
 def test_bad_criterion_is_named():
-    with pytest.raises(MetricInputError, match=r"^criterion: 'dice' is not a known criterion; use one of 'iou', 'iot', 'iop'"):
+    message = r"^criterion: 'dice' is not a known criterion; use one of 'iou', 'iot', 'iop'$"
+    with pytest.raises(MetricInputError, match=message):
         match(GT, PRED, criterion="dice")
     with pytest.raises(MetricInputError, match="criterion: 'IoU'"):
         evaluate_dataset([("a", GT, PRED)], criterion="IoU")

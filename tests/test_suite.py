@@ -155,3 +155,11 @@ def test_derived_seeds_are_stable_and_distinct():
     assert derive_seed(0, "dataset", "a") != derive_seed(0, "dataset", "b")
     assert derive_seed(0, "dataset", "a") != derive_seed(1, "dataset", "a")
     assert 0 <= derive_seed(7, "x") < 2**31
+
+
+def test_unknown_key_in_an_entry_drops_that_entry(tmp_path, registry):
+    text = BASE + "  - name: misbehaving\n    parms: {mode: raise}\n"
+    suite = load_suite(write(tmp_path, text), registry)
+    assert [s.name for s in suite.segmenters] == ["blob-threshold"]
+    (problem,) = suite.problems
+    assert problem.key == "segmenters[1].parms" and "did you mean 'params'?" in problem.message

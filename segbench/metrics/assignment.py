@@ -96,7 +96,7 @@ def optimal_matches(
         pair_pred[open_pairs],
         strong[open_pairs] + scores[open_pairs] / (2 * min(n_true, n_pred)),
     )
-    matched[open_pairs[chosen & strong[open_pairs]]] = False
+    matched[open_pairs[chosen & strong[open_pairs]]] = True
     return matched
 
 

@@ -8,6 +8,7 @@ value needs them, so that pooling over images is exact.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
@@ -103,12 +104,26 @@ def aji_from_parts(intersection: int, union: int) -> float:
     return intersection / union if union else 1.0
 
 
-def dsb_mean_accuracy(table: OverlapTable) -> float:
+def dsb_mean_accuracy(table: OverlapTable, known_rows: Sequence[dict] = ()) -> float:
     """Mean over :data:`DSB_THRESHOLDS` of ``tp / (tp + fp + fn)``, IoU criterion.
 
     The 2018 Data Science Bowl's per-image score, with matches as in
     :func:`segbench.metrics.match` (``IoU >= t``). It always uses IoU,
     whatever criterion the other rows use. 1 when neither image has objects.
+
+    Parameters
+    ----------
+    table : OverlapTable
+    known_rows : sequence of dict
+        Rows of :func:`segbench.metrics.match` already computed from
+        ``table``; those with criterion "iou" at a DSB threshold are reused.
     """
-    rows = rows_from_table(table, DSB_THRESHOLDS, "iou")
-    return sum(row["accuracy"] for row in rows) / len(rows)
+    accuracy = {
+        row["threshold"]: row["accuracy"]
+        for row in known_rows
+        if row["criterion"] == "iou" and row["threshold"] in DSB_THRESHOLDS
+    }
+    missing = [t for t in DSB_THRESHOLDS if t not in accuracy]
+    for row in rows_from_table(table, missing, "iou"):
+        accuracy[row["threshold"]] = row["accuracy"]
+    return sum(accuracy[t] for t in DSB_THRESHOLDS) / len(DSB_THRESHOLDS)

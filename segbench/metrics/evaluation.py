@@ -40,7 +40,7 @@ class ImageScores:
         (always IoU, whatever the rows' criterion).
     """
 
-    rows: list
+    rows: list[dict]
     seg: float
     seg_sum: float
     seg_n: int
@@ -87,8 +87,8 @@ class DatasetScores:
         (:func:`summarize`).
     """
 
-    pooled: list
-    images: list
+    pooled: list[dict]
+    images: list[dict]
     summary: dict
 
 
@@ -122,17 +122,18 @@ def evaluate_image(
     thresholds = check_thresholds(thresholds)
     check_criterion(criterion)
     table = overlap_table(gt, pred)
+    rows = rows_from_table(table, thresholds, criterion)
     seg_sum, seg_n = seg_parts(table)
     aji_intersection, aji_union = aji_parts(table)
     return ImageScores(
-        rows=rows_from_table(table, thresholds, criterion),
+        rows=rows,
         seg=seg_from_parts(seg_sum, seg_n),
         seg_sum=seg_sum,
         seg_n=seg_n,
         aji=aji_from_parts(aji_intersection, aji_union),
         aji_intersection=aji_intersection,
         aji_union=aji_union,
-        dsb_mean_accuracy=dsb_mean_accuracy(table),
+        dsb_mean_accuracy=dsb_mean_accuracy(table, known_rows=rows),
     )
 
 
@@ -171,13 +172,15 @@ def evaluate_dataset(
     image_scores: list[ImageScores] = []
     names: set[str] = set()
     for index, pair in enumerate(pairs):
-        if not (isinstance(pair, tuple) and len(pair) == 3):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 3):
             raise MetricInputError(
                 f"pairs[{index}]: expected a (name, gt, pred) tuple, got {type(pair).__name__}"
             )
         name, gt, pred = pair
         if name in names:
-            raise MetricInputError(f"pairs[{index}]: image name {name!r} repeats; names must be unique")
+            raise MetricInputError(
+                f"pairs[{index}]: image name {name!r} repeats; names must be unique"
+            )
         names.add(name)
         try:
             scores = evaluate_image(gt, pred, thresholds, criterion)

@@ -12,7 +12,9 @@ from .scores import score_row
 from .validation import check_criterion, check_thresholds
 
 
-def match(gt, pred, thresholds: float | Sequence[float] = (0.5,), criterion: str = "iou") -> list[dict]:
+def match(
+    gt, pred, thresholds: float | Sequence[float] = (0.5,), criterion: str = "iou"
+) -> list[dict]:
     """Match the objects of a prediction to those of its ground truth.
 
     For each threshold ``t`` the objects are paired one-to-one so that the

@@ -5,8 +5,8 @@ of label pairs ``(gt[i], pred[i])`` over all pixels ``i``: its non-zero cells
 give the object areas (a label against anything) and the intersections of
 every overlapping pair of objects.
 
-The histogram is built in one vectorised pass over the pixels: along the
-flattened image, consecutive pixels mostly carry the same label pair, so the
+The histogram is built in one vectorised pass over the pixels (in chunks
+that stay in the CPU cache): along the flattened image, consecutive pixels mostly carry the same label pair, so the
 pass finds the runs of equal pairs (two comparisons per pixel; the runs
 also hold every label value, which is where negative values are caught) and
 the histogram is a ``np.bincount`` over the runs weighted by their lengths,
@@ -25,6 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .validation import check_criterion, check_label_pair, check_non_negative
+
+# Pixels per chunk of the pass over the images: the chunk's two boolean
+# buffers (256 KiB each) stay in the CPU cache.
+_CHUNK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -154,21 +158,31 @@ def overlap_table(gt, pred) -> OverlapTable:
 
 
 def _runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of equal ``(g, p)`` along two flat label arrays of one length.
+    """Runs of equal ``(g, p)`` along two flat label arrays of one length.
 
     Returns the labels of each run (``g``'s and ``p``'s dtypes, shape
-    (n_runs,)) and its length in pixels (intp).
+    (n_runs,)) and its length in pixels (intp). The arrays are scanned in
+    chunks whose boolean buffers stay in the CPU cache; a run also ends at
+    the end of a chunk, which keeps the counts exact.
     """
-    starts_run = np.empty(g.size, np.bool_)
-    starts_run[:1] = True
-    np.not_equal(g[1:], g[:-1], out=starts_run[1:])
-    p_changes = np.not_equal(p[1:], p[:-1])
-    np.logical_or(starts_run[1:], p_changes, out=starts_run[1:])
-    starts = np.flatnonzero(starts_run)
-    lengths = np.empty_like(starts)
-    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
-    lengths[-1:] = g.size - starts[-1:]
-    return g[starts], p[starts], lengths
+    new_run = np.empty(min(_CHUNK, g.size), np.bool_)
+    p_changes = np.empty_like(new_run)
+    run_g, run_p, run_lengths = [g[:0]], [p[:0]], [np.zeros(0, np.intp)]
+    for start in range(0, g.size, _CHUNK):
+        g_part, p_part = g[start : start + _CHUNK], p[start : start + _CHUNK]
+        n = g_part.size
+        new_run[0] = True
+        np.not_equal(g_part[1:], g_part[:-1], out=new_run[1:n])
+        np.not_equal(p_part[1:], p_part[:-1], out=p_changes[1:n])
+        np.logical_or(new_run[1:n], p_changes[1:n], out=new_run[1:n])
+        starts = np.flatnonzero(new_run[:n])
+        lengths = np.empty_like(starts)
+        np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+        lengths[-1] = n - starts[-1]
+        run_g.append(g_part[starts])
+        run_p.append(p_part[starts])
+        run_lengths.append(lengths)
+    return np.concatenate(run_g), np.concatenate(run_p), np.concatenate(run_lengths)
 
 
 def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 Usage (from the repository root; about a minute on one CPU thread)::
 
     OMP_NUM_THREADS=1 .venv/bin/python plugins/gan/scripts/make_docs.py \
-        --reference /tmp/gan-reference-64 --out plugins/gan/docs
+        --reference /tmp/gan-reference --out plugins/gan/docs
 
 ``--reference`` is a procedural dataset made with the same parameters as the
 training data but another seed (the command is printed when it is missing).
@@ -29,8 +29,8 @@ from segbench_gan.realism import load_labelled, realism_report
 from segbench_gan.snapshots import save_image_grid
 
 REFERENCE_COMMAND = (
-    "segbench generate procedural --n 256 --out {ref} --seed 1 "
-    "--param shape=[64,64] n_objects=[3,8] radius=7.0 radius_std=1.0 min_gap=2.0"
+    "segbench generate procedural --n 256 --out {ref} --seed 2 "
+    "--param shape=[64,64] n_objects=[3,10] radius=6.0 radius_std=1.0 touching_fraction=0.2"
 )
 
 

@@ -42,8 +42,10 @@ def options(**kw):
 def test_toy_training_writes_a_usable_checkpoint(tmp_path):
     out = train_images(toy_dataset(), tmp_path / "ckpt", TOY, options())
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["config.json", "features.npz", "latest_net_D.pth", "latest_net_E.pth", "latest_net_G.pth",
-                     "samples", "stats.jsonl", "training_state.pth"]
+    assert files == ["config.json", "features.npz", "latest_net_G.pth", "samples", "stats.jsonl",
+                     "training_state.pth"]
+    state = torch.load(out / "training_state.pth", weights_only=True)
+    assert state["step"] == 4 and {"G", "D", "E", "opt_G", "opt_D", "rng"} <= set(state)
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-0000002.png", "step-0000004.png"]
     grid = iio.imread(out / "samples" / "step-0000004.png")
     assert grid.shape == (3 * 34 - 2, 4 * 34 - 2) and grid.dtype == np.uint8  # 3 rows x 4 images of 32 px

@@ -89,6 +89,7 @@ class StarDistSegmenter(segbench.Segmenter):
         self._network: Any = None
         self._source: str | None = None
         self._training: dict[str, Any] | None = None
+        self._weights_sha256: str | None = None
 
     # ----------------------------------------------------------------- weights
     def fit(
@@ -144,6 +145,7 @@ class StarDistSegmenter(segbench.Segmenter):
             seed=seed,
         )
         workdir = Path(workdir)
+        self._weights_sha256 = None
         self._network, self._training = train_or_load(
             train, workdir, settings, self.pmin, self.pmax, self.spacing
         )
@@ -259,16 +261,26 @@ class StarDistSegmenter(segbench.Segmenter):
             info["source"] = "untrained (fit has not run)"
             return info
         model = self._model()
+        if self._weights_sha256 is None:
+            self._weights_sha256 = weights_sha256(model.keras_model)
         info.update(
             source=self._source,
             model_class=type(model).__name__,
             config=dict(vars(model.config)),
-            weights_sha256=weights_sha256(model.keras_model),
+            weights_sha256=self._weights_sha256,
             thresholds=self.thresholds,
             devices=devices(),
         )
         if self._training is not None:
-            info["training"] = {k: v for k, v in self._training.items() if k != "key"}
+            record = self._training
+            info["training"] = {
+                "settings": record["settings"],
+                "anisotropy": record["anisotropy"],
+                "n_train": len(record["train_images"]),
+                "n_validation": len(record["validation_images"]),
+                "train_seconds": record["train_seconds"],
+                "threshold_seconds": record["threshold_seconds"],
+            }
         return info
 
 

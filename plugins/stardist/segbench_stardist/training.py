@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -407,7 +408,10 @@ def _train(
 
     keras.utils.set_random_seed(int(settings.seed))
     started = time.perf_counter()
-    with quiet(f"training StarDist into {folder}"):
+    with quiet(f"training StarDist into {folder}"), warnings.catch_warnings():
+        # StarDist hands Keras a generator that shuffles itself; Keras warns that its own
+        # shuffle=True is then unused.
+        warnings.filterwarnings("ignore", message=".*shuffle=True.* was passed, but will be ignored")
         try:
             model = cls(config, name=folder.name, basedir=str(folder.parent))
         except (ValueError, TypeError) as err:

@@ -24,9 +24,10 @@ def test_3d_prediction_equals_predict_instances(trained_3d, data_3d):
     raw = segmenter.predict_raw(volume)
     assert raw["prob"].shape == (16, 24, 24) and raw["dist"].shape == (16, 24, 24, 16)
     model = segmenter._model()
-    top = float(raw["prob"].max())
     x = normalize_image(volume, "ZYX", 1, 99.8)
-    for prob_thresh in (0.5 * top, 0.9 * top):
+    # A model trained for a few steps: take thresholds from its own output away from
+    # the border (StarDist ignores candidates within 2 grid cells of it), so there are objects.
+    for prob_thresh in np.quantile(raw["prob"][2:-2, 2:-2, 2:-2], [0.97, 0.99]):
         labels = segmenter.postprocess(raw, prob_thresh=prob_thresh, nms_thresh=0.3)
         assert labels.shape == volume.shape and labels.dtype == np.int32 and labels.max() >= 1
         expected, _ = model.predict_instances(x, prob_thresh=prob_thresh, nms_thresh=0.3, sparse=False)

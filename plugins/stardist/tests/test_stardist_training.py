@@ -38,7 +38,8 @@ def test_trained_model_finds_the_nuclei(trained_2d, data_2d):
     for sample in data_2d[1]:
         labels = segmenter.predict(sample.image)
         assert labels.shape == sample.image.shape and labels.dtype == np.int32
-        assert match(sample.labels, labels, thresholds=(0.5,))[0]["f1"] >= 0.8
+        at_half = segmenter.postprocess(segmenter.predict_raw(sample.image), prob_thresh=0.5)
+        assert match(sample.labels, at_half, thresholds=(0.5,))[0]["f1"] >= 0.9
 
 
 def test_model_folder_reloads_to_identical_predictions(trained_2d, data_2d):
@@ -120,7 +121,7 @@ def test_anisotropy_from_voxel_size_and_from_label_extents():
     [
         ({"epochs": 0}, "train.epochs: expected a positive integer, got 0"),
         ({"n_rays": 2.5}, "train.n_rays: expected a positive integer"),
-        ({"grid": [2, 3]}, "train.grid: values must be powers of 2, got [2, 3]"),
+        ({"grid": [2, 3]}, r"train.grid: values must be powers of 2, got \[2, 3\]"),
         ({"patch_size": [64, -1]}, "train.patch_size: expected a positive integer or a list"),
         ({"augment": "yes"}, "train.augment: expected true or false"),
         ({"validation_fraction": 1.0}, r"train.validation_fraction: expected a number in \(0, 1\)"),

@@ -17,22 +17,38 @@ from segbench_stardist import StarDistSegmenter
 URL = "https://github.com/stardist/stardist-models/releases/download/v0.1/python_2D_versatile_fluo.zip"
 
 
-def _offline(*args, **kwargs):
-    """What keras.utils.get_file raises without network (checked on a machine without it)."""
-    raise Exception(f"URL fetch failure on {URL}: None -- [Errno -2] Name or service not known")
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: the download inside keras.utils.get_file fails as it does offline."""
+    import socket
+    import urllib.error
+
+    import keras.src.utils.file_utils as file_utils
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
 
 
-def test_offline_pretrained_fails_with_one_clear_line(monkeypatch):
-    import csbdeep.models.pretrained as pretrained
-
-    monkeypatch.setattr(pretrained, "get_file", _offline)
+def test_offline_pretrained_fails_with_one_clear_line(offline):
     segmenter = StarDistSegmenter(model="2D_versatile_fluo")  # no download yet
     with pytest.raises(SegbenchError) as info:
         segmenter.predict(np.zeros((32, 32), np.uint16))
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith("stardist: could not fetch the pretrained weights '2D_versatile_fluo' (URL fetch failure")
-    assert f"download {URL} where there is network, unzip it, and set model_dir" in message
+    assert message == (
+        "stardist: could not fetch the pretrained weights '2D_versatile_fluo' (URL fetch failure on "
+        f"{URL}: None -- [Errno -2] Name or service not known); download {URL} where there is "
+        "network, unzip it, and set model_dir to the unzipped folder (config.json + weights_best.h5)"
+    )
+
+
+def test_downloads_go_to_keras_home_not_the_home_directory(offline):
+    with pytest.raises(SegbenchError, match="could not fetch"):
+        StarDistSegmenter(model="3D_demo").predict(np.zeros((8, 32, 32)))
+    assert (Path(os.environ["KERAS_HOME"]) / "models" / "StarDist3D" / "3D_demo").is_dir()
+    assert not (Path.home() / ".keras" / "models" / "StarDist3D" / "3D_demo").exists()
 
 
 def test_pretrained_name_loads_through_from_pretrained(trained_2d, data_2d, tmp_path, monkeypatch):
@@ -55,13 +71,6 @@ def test_pretrained_name_loads_through_from_pretrained(trained_2d, data_2d, tmp_
 def test_unknown_pretrained_name_lists_the_registered_ones():
     with pytest.raises(SegbenchError, match=r"unknown pretrained model '2D_versatile'; registered: .*2D_versatile_fluo.*3D_demo"):
         StarDistSegmenter(model="2D_versatile").predict(np.zeros((32, 32)))
-
-
-def test_keras_downloads_go_to_keras_home_not_the_home_directory():
-    import keras
-
-    assert Path(keras.config.keras_home()) == Path(os.environ["KERAS_HOME"])
-    assert not Path(keras.config.keras_home()).is_relative_to(Path.home() / ".keras")
 
 
 def test_model_dir_problems_name_the_folder(tmp_path, trained_2d):

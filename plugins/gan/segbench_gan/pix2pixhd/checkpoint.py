@@ -5,10 +5,11 @@ A checkpoint folder holds:
 - ``config.json``: ``{"format": "segbench-gan/pix2pixhd", "config": {...},
   "intensity": {"low": ..., "high": ...}}`` (architecture and the intensity range
   that ``[-1, 1]`` maps to);
-- ``latest_net_G.pth`` (generator state dict, pix2pixHD key layout),
-  ``latest_net_E.pth`` and ``features.npz`` when ``feat_num > 0``;
-- while training: ``latest_net_D.pth``, ``training_state.pth`` (step, optimiser
-  and random states), ``stats.jsonl`` and ``samples/*.png``.
+- ``latest_net_G.pth`` (generator state dict, pix2pixHD key layout), and
+  ``features.npz`` (appearance clusters) when ``feat_num > 0``;
+- from training: ``training_state.pth`` (step, generator, discriminator and
+  encoder weights, optimiser and random states, in one file written last at
+  every snapshot), ``stats.jsonl`` and ``samples/*.png``.
 
 Every weight file is read with ``torch.load(weights_only=True)``.
 """
@@ -43,8 +44,6 @@ __all__ = [
 FORMAT = "segbench-gan/pix2pixhd"
 INFO_FILE = "config.json"
 G_FILE = "latest_net_G.pth"
-D_FILE = "latest_net_D.pth"
-E_FILE = "latest_net_E.pth"
 FEATURES_FILE = "features.npz"
 STATE_FILE = "training_state.pth"
 

@@ -10,7 +10,8 @@ trained with the generator, and every snapshot re-clusters the instance
 features of the training set.
 
 Every ``snapshot_every`` steps (and at the end) the output folder gets the
-weights, the optimiser and random states, and ``samples/step-NNNNNNN.png``
+generator weights (and feature clusters) for sampling, ``training_state.pth``
+(all weights, the optimiser and random states), and ``samples/step-NNNNNNN.png``
 (rows: mask outlines, real, generated); a later call with the same folder
 resumes from there, bit-identically on the CPU. ``stats.jsonl`` gets one line
 every ``log_every`` steps.
@@ -31,8 +32,7 @@ from segbench.errors import InputError
 
 from ..snapshots import StatsLog, atomic_save, save_image_grid
 from .checkpoint import (
-    D_FILE, E_FILE, FEATURES_FILE, G_FILE, STATE_FILE, CheckpointInfo, load_into, load_weights_file,
-    read_info, write_info,
+    FEATURES_FILE, G_FILE, STATE_FILE, CheckpointInfo, load_into, load_weights_file, read_info, write_info,
 )
 from .config import Pix2PixHDConfig
 from .data import Pair, center_crop, load_pairs, random_batch
@@ -214,25 +214,27 @@ def _sample_grid(models: _Models, grid: list[Pair], crop: int, info: CheckpointI
 
 def _snapshot(out: Path, models: _Models, step: int, rng: np.random.Generator, pairs: list[Pair],
               info: CheckpointInfo, options: TrainOptions, device: torch.device, elapsed: float) -> None:
+    """Write the sampling files, a sample grid, and (last, in one atomic file) everything
+    a resumed run needs, so a run killed mid-snapshot resumes from the previous one."""
     atomic_save(models.G.state_dict(), out / G_FILE)
-    atomic_save(models.D.state_dict(), out / D_FILE)
     if models.E is not None:
-        atomic_save(models.E.state_dict(), out / E_FILE)
         _cluster_features(models, pairs, info, device, options.seed).save(out / FEATURES_FILE)
     _sample_grid(models, pairs[: options.grid_size], options.crop, info, device,
                  out / SAMPLES_DIR / f"step-{step:07d}.png")
-    atomic_save({"step": step, "elapsed": elapsed, "opt_G": models.opt_G.state_dict(),
-                 "opt_D": models.opt_D.state_dict(), "rng": rng.bit_generator.state,
-                 "options": asdict(options)}, out / STATE_FILE)
+    atomic_save({"step": step, "elapsed": elapsed, "G": models.G.state_dict(), "D": models.D.state_dict(),
+                 "E": models.E.state_dict() if models.E is not None else None,
+                 "opt_G": models.opt_G.state_dict(), "opt_D": models.opt_D.state_dict(),
+                 "rng": rng.bit_generator.state, "options": asdict(options)}, out / STATE_FILE)
 
 
 def _resume(out: Path, models: _Models, rng: np.random.Generator) -> tuple[int, float]:
     """Load the last snapshot of ``out`` into ``models`` and ``rng``; returns (step, elapsed)."""
-    state = load_weights_file(out / STATE_FILE)
-    load_into(models.G, load_weights_file(out / G_FILE), out / G_FILE)
-    load_into(models.D, load_weights_file(out / D_FILE), out / D_FILE)
+    path = out / STATE_FILE
+    state = load_weights_file(path)
+    load_into(models.G, state["G"], path)
+    load_into(models.D, state["D"], path)
     if models.E is not None:
-        load_into(models.E, load_weights_file(out / E_FILE), out / E_FILE)
+        load_into(models.E, state["E"], path)
     models.opt_G.load_state_dict(state["opt_G"])
     models.opt_D.load_state_dict(state["opt_D"])
     rng.bit_generator.state = state["rng"]

@@ -15,9 +15,14 @@ images only, valid because rotated or mirrored cell masks are just as real.
 
 from __future__ import annotations
 
-import torch
+import math
 
-__all__ = ["AdaptiveAugment", "random_dihedral"]
+import torch
+import torch.nn.functional as F
+
+from .ops import upfirdn2d
+
+__all__ = ["AdaptiveAugment", "random_dihedral", "soften"]
 
 
 def _uniform(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -67,6 +72,28 @@ def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     flip = _uniform(n, generator) < 0.5
     k = torch.randint(0, 4, (n,), generator=generator)
     return _rotate90(_select(flip, x.flip(3), x), k)
+
+
+def soften(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of standard deviation ``sigma`` pixels (replicated borders).
+
+    Real masks are binary with step edges, which a band-limited generator cannot draw;
+    softening them gives the discriminator no such giveaway, and a straight edge still
+    crosses 0 where the binary edge was, so thresholding at 0 recovers the mask.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(N, C, H, W)``.
+    sigma : float
+        Standard deviation in pixels; 0 returns ``x``.
+    """
+    if sigma <= 0:
+        return x
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    taps = torch.exp(-0.5 * (t / sigma) ** 2)
+    return upfirdn2d(F.pad(x, [radius] * 4, mode="replicate"), taps / taps.sum())
 
 
 class AdaptiveAugment:

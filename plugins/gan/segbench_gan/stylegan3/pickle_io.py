@@ -12,7 +12,7 @@ runs code:
   replaced by a version that reads the storage bytes with
   ``torch.load(weights_only=True)``;
 - numpy arrays, scalars and dtypes (``_reconstruct``, ``scalar``, ``ndarray``,
-  ``dtype``) and ``_codecs.encode`` (bytes in protocol-2 pickles);
+  ``dtype``) and ``_codecs.encode`` limited to latin-1 (bytes in protocol-2 pickles);
 - ``collections.OrderedDict`` and the builtin containers;
 - two stand-ins for the official helper code: ``dnnlib.util.EasyDict`` becomes a plain
   dict, and ``torch_utils.persistence._reconstruct_persistent_obj`` becomes
@@ -41,7 +41,6 @@ ignored: the networks here run in float32.
 from __future__ import annotations
 
 import builtins
-import codecs
 import importlib
 import io
 import pickle
@@ -99,6 +98,14 @@ def _storage_from_bytes(data: bytes) -> Any:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
+def _latin1_encode(text: Any, encoding: str = "latin1") -> bytes:
+    """Stand-in for ``_codecs.encode`` (how protocol-2 pickles store bytes), limited to
+    the latin-1 codec those pickles use."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
 def _numpy_globals() -> dict[tuple[str, str], Any]:
     """numpy's array/scalar rebuild functions under both module names numpy has used
     (``numpy.core`` before 2.0, ``numpy._core`` since)."""
@@ -125,7 +132,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("torch", "Size"): torch.Size,
         ("torch", "device"): torch.device,
         ("collections", "OrderedDict"): OrderedDict,
-        ("_codecs", "encode"): codecs.encode,
+        ("_codecs", "encode"): _latin1_encode,
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): _record_persistent_object,
         ("dnnlib.util", "EasyDict"): _PlainDict,
     }

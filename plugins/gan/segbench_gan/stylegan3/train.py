@@ -36,7 +36,7 @@ from segbench.api import Dataset, Sample
 from segbench.errors import InputError
 
 from ..snapshots import StatsLog, atomic_save
-from .augment import AdaptiveAugment, random_dihedral
+from .augment import AdaptiveAugment, random_dihedral, soften
 from .checkpoint import FORMAT_SNAPSHOT, latest_snapshot, read_checkpoint, snapshot_path
 from .config import StyleGAN3Config
 from .data import mask_tiles
@@ -79,6 +79,8 @@ class TrainingOptions:
         Steps between adjustments of ``p``.
     mirror : bool
         Random flips and 90-degree rotations of the real tiles (dataset augmentation).
+    mask_blur : float
+        Gaussian blur of the real tiles, pixels (:func:`.augment.soften`).
     scale : float
         Resampling factor of the label images before tiling.
     border_gap : bool
@@ -105,6 +107,7 @@ class TrainingOptions:
     augment_speed_kimg: float
     augment_interval: int
     mirror: bool
+    mask_blur: float
     scale: float
     border_gap: bool
     tick_every: int
@@ -244,7 +247,7 @@ class _Trainer:
         x = self.tiles[index].unsqueeze(1).float() * 2 - 1
         if self.opts.mirror:
             x = random_dihedral(x, self.rng)
-        return x.to(self.device)
+        return soften(x.to(self.device), self.opts.mask_blur)
 
     def _d(self, images: torch.Tensor) -> torch.Tensor:
         return self.D(self.augment(images, self.rng))
@@ -372,6 +375,7 @@ def train_masks(
     augment_speed_kimg: float = 100.0,
     augment_interval: int = 4,
     mirror: bool = True,
+    mask_blur: float = 0.7,
     scale: float = 1.0,
     border_gap: bool = True,
     tick_every: int | None = None,
@@ -421,6 +425,9 @@ def train_masks(
         ``augment=False``, ``augment_p`` is a fixed probability (0 = no augmentation).
     mirror : bool
         Random flips/90-degree rotations of real tiles.
+    mask_blur : float
+        Gaussian blur of the real tiles in pixels, so their edges are as soft as the
+        band-limited generator can draw (0: binary tiles).
     scale : float
         Resampling factor of the label images before tiling.
     border_gap : bool
@@ -470,7 +477,7 @@ def train_masks(
         ema_rampup=ema_rampup,
         augment=augment, augment_p=augment_p, augment_target=augment_target,
         augment_speed_kimg=augment_speed_kimg, augment_interval=augment_interval,
-        mirror=mirror, scale=scale, border_gap=border_gap,
+        mirror=mirror, mask_blur=float(mask_blur), scale=scale, border_gap=border_gap,
         tick_every=tick_every, snapshot_every=snapshot_every or 10 * tick_every,
         grid_size=grid_size, seed=seed,
     )

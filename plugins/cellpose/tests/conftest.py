@@ -1,0 +1,64 @@
+"""Shared fixtures: small procedural images and one tiny CPnet trained once per session.
+
+The repository's top-level conftest points CELLPOSE_LOCAL_MODELS_PATH at a
+temporary folder before cellpose is imported, so nothing here reads or writes
+~/.cellpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import segbench
+from segbench.builtin.procedural import Procedural
+
+#: Small, well separated nuclei: diameter about 11 px.
+GENERATOR_2D = dict(shape=(64, 64), n_objects=8, radius=5.5, touching_fraction=0.0)
+#: Settings that train a standard CPnet for a couple of steps in seconds.
+TINY_TRAINING = dict(epochs=2, crop_size=32, batch_size=4, min_train_masks=1)
+
+
+def procedural(n: int, seed: int, **params) -> list[segbench.Sample]:
+    return list(Procedural(**{**GENERATOR_2D, **params}).generate(n, seed=seed))
+
+
+@pytest.fixture(scope="session")
+def tiny_training() -> dict:
+    """fit settings that train a standard CPnet for two steps (seconds on a CPU)."""
+    return dict(TINY_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def make_samples():
+    """``make_samples(n, seed, **generator_params)``: procedural 2D samples."""
+    return procedural
+
+
+@pytest.fixture(scope="session")
+def train_2d() -> segbench.Dataset:
+    return segbench.Dataset("train-2d", procedural(4, seed=0))
+
+
+@pytest.fixture(scope="session")
+def test_image() -> np.ndarray:
+    return procedural(1, seed=1)[0].image
+
+
+@pytest.fixture(scope="session")
+def volume() -> segbench.Sample:
+    """A small ZYX stack, voxel size (dz, dy, dx) = (1.0, 0.5, 0.5) micrometres."""
+    return list(
+        Procedural(shape=(8, 40, 40), n_objects=5, radius=5.0, pixel_size=0.5, z_step=1.0).generate(1, seed=2)
+    )[0]
+
+
+@pytest.fixture(scope="session")
+def trained(train_2d, tmp_path_factory):
+    """A segmenter trained from scratch (tiny), and the workdir holding its weights."""
+    from segbench_cellpose import CellposeSegmenter
+
+    workdir = tmp_path_factory.mktemp("cellpose-train")
+    segmenter = CellposeSegmenter(bsize=64)
+    segmenter.fit(train_2d, workdir, **TINY_TRAINING)
+    return segmenter, workdir

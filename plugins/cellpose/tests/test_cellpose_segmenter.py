@@ -1,0 +1,181 @@
+"""Training, reloading and predicting with a tiny CPnet trained from scratch on
+procedural images; the network pass checked against CellposeModel.eval, in 2D
+and on a ZYX stack."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from cellpose import utils
+
+import segbench
+from segbench.errors import SegbenchError
+from segbench_cellpose import CellposeSegmenter
+from segbench_cellpose.training import RECORD_FILE, WEIGHTS_FILE, training_planes
+from segbench_cellpose.weights import file_sha256
+
+
+def no_training(*args, **kwargs):
+    raise AssertionError("train_seg was called, but the weights were cached")
+
+
+def weights_of(workdir):
+    (path,) = workdir.glob(f"cellpose-*/{WEIGHTS_FILE}")
+    return path
+
+
+def test_fit_trains_saves_and_a_rerun_reloads(trained, train_2d, test_image, tiny_training, monkeypatch):
+    segmenter, workdir = trained
+    weights = weights_of(workdir)
+    record = json.loads((weights.parent / RECORD_FILE).read_text())
+    assert record["start"] == "scratch" and record["weights"] == WEIGHTS_FILE
+    assert record["n_planes"] == 4 and record["train_seconds"] > 0
+    # the diameter is cellpose's: mean over images of the median 2*sqrt(area/pi)
+    expected = np.mean([max(utils.diameters(s.labels)[0], 5.0) for s in train_2d])
+    assert record["diameter"] == pytest.approx(expected, rel=1e-12)
+    # trained at that diameter, so images are not resized
+    assert float(segmenter.model.diam_mean) == pytest.approx(expected, rel=1e-6)
+    assert float(segmenter.model.diam_labels) == float(segmenter.model.diam_mean)
+
+    raw = segmenter.predict_raw(test_image)
+    assert raw["scaling"] == 1.0
+
+    monkeypatch.setattr("cellpose.train.train_seg", no_training)
+    rerun = CellposeSegmenter(bsize=64)
+    rerun.fit(train_2d, workdir, **tiny_training)
+    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    for other in (rerun, loaded):
+        again = other.predict_raw(test_image)
+        for key in ("dP", "cellprob", "scaling"):
+            np.testing.assert_array_equal(again[key], raw[key])
+    labels = loaded.predict(test_image)
+    assert labels.shape == test_image.shape and labels.dtype == np.int32
+    assert sorted(p.name for p in workdir.iterdir()) == [weights.parent.name]  # no staging left
+
+
+def test_training_is_seeded(trained, train_2d, tiny_training, tmp_path):
+    _, workdir = trained
+    CellposeSegmenter().fit(train_2d, tmp_path, **tiny_training)
+    assert file_sha256(weights_of(tmp_path)) == file_sha256(weights_of(workdir))
+
+
+def test_raw_pass_is_cellpose_eval(trained, test_image):
+    segmenter, workdir = trained
+    raw = segmenter.predict_raw(test_image)
+    _, flows, _ = segmenter.model.eval(test_image, channels=[0, 0], bsize=64, compute_masks=False)
+    np.testing.assert_array_equal(raw["dP"], flows[1])
+    np.testing.assert_array_equal(raw["cellprob"], flows[2])
+    assert raw["dP"].shape == (2, *test_image.shape) and raw["dP"].dtype == np.float32
+
+    scaled = CellposeSegmenter(pretrained_model=str(weights_of(workdir)), diameter=8.0, bsize=64)
+    raw = scaled.predict_raw(test_image)
+    _, flows, _ = scaled.model.eval(test_image, channels=[0, 0], diameter=8.0, bsize=64, compute_masks=False)
+    np.testing.assert_array_equal(raw["dP"], flows[1])
+    assert float(raw["scaling"]) == pytest.approx(float(scaled.model.diam_mean) / 8.0)
+    assert raw["dP"].shape == (2, *test_image.shape)  # flows come back at the image's size
+
+
+def test_threshold_sweep_runs_the_network_once(trained, test_image):
+    segmenter, _ = trained
+    calls = []
+    hook = segmenter.model.net.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        raw = segmenter.predict_raw(test_image)
+        assert len(calls) == 1  # one 64 x 64 tile
+        sweep = {
+            (c, f): segmenter.postprocess(raw, cellprob_threshold=c, flow_threshold=f)
+            for c in (-2.0, -1.0, 0.0, 1.0)
+            for f in (0.4, 0.6, 0.8)
+        }
+    finally:
+        hook.remove()
+    assert len(calls) == 1
+    assert all(labels.shape == test_image.shape and labels.dtype == np.int32 for labels in sweep.values())
+
+
+def test_3d_stack_with_anisotropy_from_spacing(trained, volume):
+    segmenter, workdir = trained
+    weights = str(weights_of(workdir))
+    seg3d = CellposeSegmenter(pretrained_model=weights, spacing=volume.spacing, bsize=64)
+    assert seg3d.anisotropy == 2.0  # dz / dx = 1.0 / 0.5
+    raw = seg3d.predict_raw(volume.image)
+    assert raw["dP"].shape == (3, *volume.image.shape) and raw["cellprob"].shape == volume.image.shape
+    _, flows, _ = seg3d.model.eval(
+        volume.image, channels=[0, 0], z_axis=0, do_3D=True, anisotropy=2.0, bsize=64, compute_masks=False
+    )
+    np.testing.assert_array_equal(raw["dP"], flows[1])
+    np.testing.assert_array_equal(raw["cellprob"], flows[2])
+    labels = seg3d.postprocess(raw, cellprob_threshold=-1.0)
+    assert labels.shape == volume.image.shape and labels.dtype == np.int32
+
+    planes = CellposeSegmenter(pretrained_model=weights, do_3D=False, bsize=64)
+    raw = planes.predict_raw(volume.image)
+    assert raw["dP"].shape == (2, *volume.image.shape)
+    _, flows, _ = planes.model.eval(
+        volume.image, channels=[0, 0], z_axis=0, stitch_threshold=0.25, bsize=64, compute_masks=False
+    )
+    np.testing.assert_array_equal(raw["dP"], flows[1])
+    assert planes.postprocess(raw, stitch_threshold=0.5).shape == volume.image.shape
+
+
+def test_fine_tuning_and_diameter_only(trained, train_2d, test_image, tmp_path):
+    _, workdir = trained
+    weights = weights_of(workdir)
+    calibrated = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    (tmp_path / "calibrate").mkdir()
+    calibrated.fit(train_2d, tmp_path / "calibrate", epochs=0, min_train_masks=1)
+    (folder,) = (tmp_path / "calibrate").iterdir()
+    record = json.loads((folder / RECORD_FILE).read_text())
+    assert record["weights"] is None and record["start"] == f"file:{file_sha256(weights)}"
+    assert calibrated.describe()["diameter_source"] == "train split"
+    assert calibrated.effective_diameter == record["diameter"]
+
+    (tmp_path / "tune").mkdir()
+    tuned = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    tuned.fit(train_2d, tmp_path / "tune", epochs=1, crop_size=32, batch_size=4, min_train_masks=1)
+    assert file_sha256(weights_of(tmp_path / "tune")) != file_sha256(weights)
+    assert tuned.describe()["training"]["start"] == f"file:{file_sha256(weights)}"
+
+
+def test_training_planes_of_a_stack(volume):
+    images, labels = training_planes(
+        [volume], channels=None, normalize={"normalize": True}, anisotropy=2.0
+    )
+    z, y, x = volume.image.shape
+    assert len(images) == z + y + x
+    assert images[0].shape == (2, y, x) and images[z].shape == (2, 2 * z, x)
+    assert images[-1].shape == (2, 2 * z, y) and labels[-1].shape == (2 * z, y)
+    assert all(im.dtype == np.float32 for im in images)
+    assert not images[0][1].any()  # cellpose 3's empty nuclear channel
+    # the XY planes carry the stack's labels unchanged
+    np.testing.assert_array_equal(np.stack(labels[:z]), volume.labels)
+
+
+def test_bad_training_inputs_are_named(train_2d, make_samples, tmp_path):
+    segmenter = CellposeSegmenter()
+    with pytest.raises(SegbenchError, match=r"no training image has at least min_train_masks=100 objects \(most: \d+\)"):
+        segmenter.fit(train_2d, tmp_path, epochs=1, min_train_masks=100)
+    with pytest.raises(ValueError, match="training from scratch needs epochs >= 1"):
+        segmenter.fit(train_2d, tmp_path, epochs=0, min_train_masks=1)
+    with pytest.raises(ValueError, match=r"train.crop_size: must be a multiple of 16"):
+        segmenter.fit(train_2d, tmp_path, crop_size=40)
+    sample = make_samples(1, seed=9)[0]
+    broken = segbench.Dataset("b", [segbench.Sample("x", sample.image, sample.labels[:10])])
+    with pytest.raises(SegbenchError, match="train sample 'x': labels of shape \\(10, 64\\) do not match"):
+        segmenter.fit(broken, tmp_path, epochs=1)
+    with pytest.raises(SegbenchError, match="train split of 'e' is empty"):
+        segmenter.fit(segbench.Dataset("e", []), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_describe_is_json_and_names_weights(trained):
+    segmenter, workdir = trained
+    info = segmenter.describe()
+    json.dumps(info)
+    assert info["cellpose"].startswith("3.1.1") and info["torch"].startswith("2.")
+    assert info["weights_sha256"] == file_sha256(weights_of(workdir))
+    assert info["diameter"] == pytest.approx(float(segmenter.model.diam_labels))
+    assert info["diameter_source"] == "train split" and info["scaling"] == 1.0
+    assert info["training"]["start"] == "scratch" and info["training"]["n_planes"] == 4
