@@ -30,7 +30,10 @@ Timed, per case:
 Every method runs twice in a row in each of ``--repeat`` rounds, the
 rounds alternating between the methods so that the changing load of a
 shared machine hits all of them alike, and its fastest run is kept; the
-peers' numba code is compiled by a warm-up call first. Peak
+peers' numba code is compiled by a warm-up call first. The ratios use CPU
+time (``time.process_time``; every method runs on one thread), which the
+load of other processes on a shared machine disturbs far less than wall
+time; the fastest wall times are printed too. Peak
 memory is what tracemalloc sees numpy allocate during segbench's ``match``
 + ``pool`` of one pair, relative to the bytes of its two input label
 images. The script also checks that the three libraries agree on tp at
@@ -147,23 +150,25 @@ def bincount_floor(pairs):
         np.bincount(gt.ravel().astype(np.intp) * (int(pred.max()) + 1) + pred.ravel())
 
 
-def fastest_rounds(functions: dict, pairs, rounds: int, runs: int = 2) -> tuple[dict, dict]:
-    """Fastest time of each function and its last result, by name.
+def fastest_rounds(functions: dict, pairs, rounds: int, runs: int = 2):
+    """Fastest CPU time and wall time of each function, and its last result, by name.
 
     In each round every function runs ``runs`` times in a row (so it meets
     its own warm caches and allocator, as in a loop over many images), and
     rounds alternate between the functions (so that the changing load of a
     shared machine hits all of them alike).
     """
-    best = {name: float("inf") for name in functions}
+    cpu = {name: float("inf") for name in functions}
+    wall = dict(cpu)
     results = {}
     for _ in range(rounds):
         for name, function in functions.items():
             for _ in range(runs):
-                start = time.perf_counter()
+                start_cpu, start_wall = time.process_time(), time.perf_counter()
                 results[name] = function(pairs)
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best, results
+                cpu[name] = min(cpu[name], time.process_time() - start_cpu)
+                wall[name] = min(wall[name], time.perf_counter() - start_wall)
+    return cpu, wall, results
 
 
 def peak_memory(function, pairs) -> int:
@@ -198,7 +203,7 @@ def run_case(title: str, pairs, repeat: int, peers: dict[str, bool]) -> None:
         functions["stardist"] = stardist_pooled
     if peers["cellpose"]:
         functions["cellpose"] = cellpose_ap
-    times, results = fastest_rounds(functions, pairs, repeat)
+    times, wall, results = fastest_rounds(functions, pairs, repeat)
     ours = results["segbench"]
     agree = []
     if "stardist" in results:
@@ -206,8 +211,9 @@ def run_case(title: str, pairs, repeat: int, peers: dict[str, bool]) -> None:
     if "cellpose" in results:
         _, tp, _, _ = results["cellpose"]
         agree.append(("cellpose", [int(v) for v in np.atleast_2d(tp).sum(axis=0)]))
+    print(f"  {'':13s} {'CPU ms':>10s} {'wall ms':>10s}")
     for name, seconds in times.items():
-        print(f"  {name:13s} {seconds * 1e3:10.1f} ms")
+        print(f"  {name:13s} {seconds * 1e3:10.1f} {wall[name] * 1e3:10.1f}")
     peer_times = [times[name] for name in ("stardist", "cellpose") if name in times]
     if peer_times:
         print(f"  faster peer / segbench     : {min(peer_times) / times['segbench']:8.1f}x")

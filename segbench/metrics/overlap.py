@@ -154,7 +154,7 @@ def overlap_table(gt, pred) -> OverlapTable:
         cells, inverse = np.unique(key, return_inverse=True)
         counts = np.bincount(inverse.reshape(-1), weights=lengths)
     rows, cols = np.divmod(cells, n_cols)
-    return _table(rows, cols, counts.astype(np.int64), g_ids, p_ids)
+    return _table(rows, cols, counts.astype(np.int64), g_max + 1, n_cols, g_ids, p_ids)
 
 
 def _runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,26 +207,27 @@ def _relabel(labels: np.ndarray, top: int, limit: int) -> tuple[np.ndarray, np.n
     return ids, relabelled
 
 
-def _table(rows, cols, counts, g_ids, p_ids) -> OverlapTable:
-    """Build the table from the non-zero histogram cells ``(rows, cols) -> counts``."""
-    true_rows, true_areas = _areas(rows, counts)
-    pred_cols, pred_areas = _areas(cols, counts)
+def _table(rows, cols, counts, n_rows, n_cols, g_ids, p_ids) -> OverlapTable:
+    """Build the table from the non-zero histogram cells ``(rows, cols) -> counts``.
+
+    ``rows < n_rows`` and ``cols < n_cols`` are label ids, relabelled ones
+    when ``g_ids`` / ``p_ids`` (new id -> original id) are given.
+    """
+    true_areas = np.bincount(rows, weights=counts, minlength=n_rows).astype(np.int64)
+    pred_areas = np.bincount(cols, weights=counts, minlength=n_cols).astype(np.int64)
+    true_labels = np.flatnonzero(true_areas[1:]) + 1
+    pred_labels = np.flatnonzero(pred_areas[1:]) + 1
+    true_index = np.zeros(n_rows, np.intp)
+    true_index[true_labels] = np.arange(len(true_labels))
+    pred_index = np.zeros(n_cols, np.intp)
+    pred_index[pred_labels] = np.arange(len(pred_labels))
     pairs = (rows > 0) & (cols > 0)
     return OverlapTable(
-        true_ids=true_rows if g_ids is None else g_ids[true_rows],
-        pred_ids=pred_cols if p_ids is None else p_ids[pred_cols],
-        true_areas=true_areas,
-        pred_areas=pred_areas,
-        pair_true=np.searchsorted(true_rows, rows[pairs]),
-        pair_pred=np.searchsorted(pred_cols, cols[pairs]),
+        true_ids=true_labels if g_ids is None else g_ids[true_labels],
+        pred_ids=pred_labels if p_ids is None else p_ids[pred_labels],
+        true_areas=true_areas[true_labels],
+        pred_areas=pred_areas[pred_labels],
+        pair_true=true_index[rows[pairs]],
+        pair_pred=pred_index[cols[pairs]],
         intersections=counts[pairs],
     )
-
-
-def _areas(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (> 0) present in ``index`` and their summed counts."""
-    labels, inverse = np.unique(index, return_inverse=True)
-    areas = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(labels))
-    areas = areas.astype(np.int64)
-    keep = labels > 0
-    return labels[keep], areas[keep]

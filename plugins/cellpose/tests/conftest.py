@@ -7,6 +7,8 @@ temporary folder before cellpose is imported, so nothing here reads or writes
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,26 @@ TINY_TRAINING = dict(epochs=2, crop_size=32, batch_size=4, min_train_masks=1)
 
 def procedural(n: int, seed: int, **params) -> list[segbench.Sample]:
     return list(Procedural(**{**GENERATOR_2D, **params}).generate(n, seed=seed))
+
+
+@contextmanager
+def one_torch_thread():
+    """Small networks run as fast on one thread, which does not fight other jobs
+    for the cores (two threads on two busy cores were several times slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread_per_module():
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +71,15 @@ def test_image() -> np.ndarray:
 def volume() -> segbench.Sample:
     """A small ZYX stack, voxel size (dz, dy, dx) = (1.0, 0.5, 0.5) micrometres."""
     return list(
-        Procedural(shape=(8, 40, 40), n_objects=5, radius=5.0, pixel_size=0.5, z_step=1.0).generate(1, seed=2)
+        Procedural(shape=(6, 32, 32), n_objects=4, radius=5.0, pixel_size=0.5, z_step=1.0).generate(1, seed=3)
+    )[0]
+
+
+@pytest.fixture(scope="session")
+def small_volume() -> segbench.Sample:
+    """A smaller ZYX stack for the (costlier) network passes, same voxel size."""
+    return list(
+        Procedural(shape=(4, 24, 24), n_objects=2, radius=5.0, pixel_size=0.5, z_step=1.0).generate(1, seed=4)
     )[0]
 
 
@@ -59,6 +89,7 @@ def trained(train_2d, tmp_path_factory):
     from segbench_cellpose import CellposeSegmenter
 
     workdir = tmp_path_factory.mktemp("cellpose-train")
-    segmenter = CellposeSegmenter(bsize=64)
-    segmenter.fit(train_2d, workdir, **TINY_TRAINING)
+    segmenter = CellposeSegmenter(bsize=80)
+    with one_torch_thread():  # session fixtures are set up before the module's thread setting
+        segmenter.fit(train_2d, workdir, **TINY_TRAINING)
     return segmenter, workdir

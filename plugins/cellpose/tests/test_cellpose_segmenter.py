@@ -43,9 +43,9 @@ def test_fit_trains_saves_and_a_rerun_reloads(trained, train_2d, test_image, tin
     assert raw["scaling"] == 1.0
 
     monkeypatch.setattr("cellpose.train.train_seg", no_training)
-    rerun = CellposeSegmenter(bsize=64)
+    rerun = CellposeSegmenter(bsize=80)
     rerun.fit(train_2d, workdir, **tiny_training)
-    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
     for other in (rerun, loaded):
         again = other.predict_raw(test_image)
         for key in ("dP", "cellprob", "scaling"):
@@ -64,14 +64,14 @@ def test_training_is_seeded(trained, train_2d, tiny_training, tmp_path):
 def test_raw_pass_is_cellpose_eval(trained, test_image):
     segmenter, workdir = trained
     raw = segmenter.predict_raw(test_image)
-    _, flows, _ = segmenter.model.eval(test_image, channels=[0, 0], bsize=64, compute_masks=False)
+    _, flows, _ = segmenter.model.eval(test_image, channels=[0, 0], bsize=80, compute_masks=False)
     np.testing.assert_array_equal(raw["dP"], flows[1])
     np.testing.assert_array_equal(raw["cellprob"], flows[2])
     assert raw["dP"].shape == (2, *test_image.shape) and raw["dP"].dtype == np.float32
 
-    scaled = CellposeSegmenter(pretrained_model=str(weights_of(workdir)), diameter=8.0, bsize=64)
+    scaled = CellposeSegmenter(pretrained_model=str(weights_of(workdir)), diameter=8.0, bsize=80)
     raw = scaled.predict_raw(test_image)
-    _, flows, _ = scaled.model.eval(test_image, channels=[0, 0], diameter=8.0, bsize=64, compute_masks=False)
+    _, flows, _ = scaled.model.eval(test_image, channels=[0, 0], diameter=8.0, bsize=80, compute_masks=False)
     np.testing.assert_array_equal(raw["dP"], flows[1])
     assert float(raw["scaling"]) == pytest.approx(float(scaled.model.diam_mean) / 8.0)
     assert raw["dP"].shape == (2, *test_image.shape)  # flows come back at the image's size
@@ -83,7 +83,7 @@ def test_threshold_sweep_runs_the_network_once(trained, test_image):
     hook = segmenter.model.net.register_forward_hook(lambda *args: calls.append(1))
     try:
         raw = segmenter.predict_raw(test_image)
-        assert len(calls) == 1  # one 64 x 64 tile
+        assert len(calls) == 1  # the padded 80 x 80 image is one tile
         sweep = {
             (c, f): segmenter.postprocess(raw, cellprob_threshold=c, flow_threshold=f)
             for c in (-2.0, -1.0, 0.0, 1.0)
@@ -95,35 +95,35 @@ def test_threshold_sweep_runs_the_network_once(trained, test_image):
     assert all(labels.shape == test_image.shape and labels.dtype == np.int32 for labels in sweep.values())
 
 
-def test_3d_stack_with_anisotropy_from_spacing(trained, volume):
+def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
     segmenter, workdir = trained
     weights = str(weights_of(workdir))
-    seg3d = CellposeSegmenter(pretrained_model=weights, spacing=volume.spacing, bsize=64)
+    seg3d = CellposeSegmenter(pretrained_model=weights, spacing=small_volume.spacing, bsize=80)
     assert seg3d.anisotropy == 2.0  # dz / dx = 1.0 / 0.5
-    raw = seg3d.predict_raw(volume.image)
-    assert raw["dP"].shape == (3, *volume.image.shape) and raw["cellprob"].shape == volume.image.shape
+    raw = seg3d.predict_raw(small_volume.image)
+    assert raw["dP"].shape == (3, *small_volume.image.shape) and raw["cellprob"].shape == small_volume.image.shape
     _, flows, _ = seg3d.model.eval(
-        volume.image, channels=[0, 0], z_axis=0, do_3D=True, anisotropy=2.0, bsize=64, compute_masks=False
+        small_volume.image, channels=[0, 0], z_axis=0, do_3D=True, anisotropy=2.0, bsize=80, compute_masks=False
     )
     np.testing.assert_array_equal(raw["dP"], flows[1])
     np.testing.assert_array_equal(raw["cellprob"], flows[2])
     labels = seg3d.postprocess(raw, cellprob_threshold=-1.0)
-    assert labels.shape == volume.image.shape and labels.dtype == np.int32
+    assert labels.shape == small_volume.image.shape and labels.dtype == np.int32
 
-    planes = CellposeSegmenter(pretrained_model=weights, do_3D=False, bsize=64)
-    raw = planes.predict_raw(volume.image)
-    assert raw["dP"].shape == (2, *volume.image.shape)
+    planes = CellposeSegmenter(pretrained_model=weights, do_3D=False, bsize=80)
+    raw = planes.predict_raw(small_volume.image)
+    assert raw["dP"].shape == (2, *small_volume.image.shape)
     _, flows, _ = planes.model.eval(
-        volume.image, channels=[0, 0], z_axis=0, stitch_threshold=0.25, bsize=64, compute_masks=False
+        small_volume.image, channels=[0, 0], z_axis=0, stitch_threshold=0.25, bsize=80, compute_masks=False
     )
     np.testing.assert_array_equal(raw["dP"], flows[1])
-    assert planes.postprocess(raw, stitch_threshold=0.5).shape == volume.image.shape
+    assert planes.postprocess(raw, stitch_threshold=0.5).shape == small_volume.image.shape
 
 
 def test_fine_tuning_and_diameter_only(trained, train_2d, test_image, tmp_path):
     _, workdir = trained
     weights = weights_of(workdir)
-    calibrated = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    calibrated = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
     (tmp_path / "calibrate").mkdir()
     calibrated.fit(train_2d, tmp_path / "calibrate", epochs=0, min_train_masks=1)
     (folder,) = (tmp_path / "calibrate").iterdir()
@@ -133,7 +133,7 @@ def test_fine_tuning_and_diameter_only(trained, train_2d, test_image, tmp_path):
     assert calibrated.effective_diameter == record["diameter"]
 
     (tmp_path / "tune").mkdir()
-    tuned = CellposeSegmenter(pretrained_model=str(weights), bsize=64)
+    tuned = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
     tuned.fit(train_2d, tmp_path / "tune", epochs=1, crop_size=32, batch_size=4, min_train_masks=1)
     assert file_sha256(weights_of(tmp_path / "tune")) != file_sha256(weights)
     assert tuned.describe()["training"]["start"] == f"file:{file_sha256(weights)}"

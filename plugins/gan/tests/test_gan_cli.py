@@ -123,7 +123,10 @@ def test_train_export_generate_and_measure(pairs, tmp_path, capsys):
     assert main(["gan", "train-images", "--data", str(pairs), "--out", str(images), "--steps", "1", *TINY]) == 0
     assert main(["gan", "export", "--masks", str(masks), "--images", str(images), "--out", str(ship)]) == 0
     assert sorted(str(p.relative_to(ship)) for p in ship.rglob("*") if p.is_file()) == [
-        "images/config.json", "images/latest_net_G.pth", "masks/generator.pt"]
+        "images/config.json", "images/latest_net_G.pth", "images/stats.jsonl", "images/training.json",
+        "masks/generator.pt"]
+    provenance = json.loads((ship / "images" / "training.json").read_text())
+    assert provenance["step"] == 1 and provenance["options"]["crop"] == 16
     assert main(["generate", "gan", "--n", "2", "--out", str(fake), "--param", f"checkpoint={ship}",
                  "device=cpu", "shape=[32,32]"]) == 0
     capsys.readouterr()

@@ -20,7 +20,7 @@ def test_two_touching_disks_become_two_objects():
     assert sorted(np.unique(labels).tolist()) == [0, 1, 2]
     # Each object is (nearly all of) one disk: the cut runs along the neck.
     for disk in (left, right):
-        ids, counts = np.unique(labels[disk], return_counts=True)
+        _, counts = np.unique(labels[disk], return_counts=True)
         assert counts.max() / disk.sum() > 0.95
     assert (labels > 0).sum() == (left | right).sum()
     assert masks_to_labels(logits, split_touching=False).max() == 1

@@ -67,6 +67,13 @@ def test_training_writes_snapshots_grids_and_stats(trained):
     assert config["options"]["r1_gamma"] == pytest.approx(0.0002 * 32**2 / 4)
 
 
+def test_config_r_trains_with_finite_losses(masks, tmp_path):
+    result = train_masks(masks, tmp_path / "r", config="r", steps=2, **{**TOY, "channel_base": 1024})
+    line = json.loads((tmp_path / "r" / "stats.jsonl").read_text().splitlines()[-1])
+    assert result.step == 2 and all(math.isfinite(line[k]) for k in ("loss_G", "loss_D", "r1"))
+    assert read_checkpoint(result.snapshot)["config"]["architecture"] == "r"
+
+
 def test_snapshot_is_weights_only_and_rebuilds_the_same_generator(trained):
     out, result, _ = trained
     data = read_checkpoint(result.snapshot)

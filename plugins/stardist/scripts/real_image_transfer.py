@@ -20,8 +20,9 @@ Prints Markdown tables (pooled counts per IoU threshold).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,27 @@ def _table(title: str, rows) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", default="suites/fluorescent.yaml", help="suite YAML (default: %(default)s)")
-    parser.add_argument("--dataset", default="nuclei-clean", help="procedural dataset to train on (default: %(default)s)")
-    parser.add_argument("--segmenter", default="stardist", help="label of the StarDist entry with train: (default: %(default)s)")
-    parser.add_argument("--output", help="override the suite's output folder")
-    args = parser.parse_args(argv)
+@dataclass
+class Transfer:
+    """What :func:`transfer` measured."""
 
+    train_settings: dict
+    record: dict
+    thresholds: dict
+    procedural: list
+    real: list
+    real_sweep: dict
+
+
+def transfer(suite_file: str, dataset: str, segmenter_label: str, output: str | None = None) -> Transfer:
+    """Train (or reload) the suite's StarDist on ``dataset`` and score it on the held-out
+    procedural images and on StarDist's real test image.
+
+    Raises
+    ------
+    LookupError
+        When the suite has no entry ``segmenter_label`` with ``train:`` for ``dataset``.
+    """
     from segbench.plugins import load_registry
     from segbench.run.jobs import run_training
     from segbench.run.runner import plan_suite
@@ -67,45 +81,69 @@ def main(argv: list[str] | None = None) -> int:
     from stardist.data import test_image_nuclei_2d
 
     from segbench_stardist import StarDistSegmenter
+    from segbench_stardist.training import MODEL_NAME, RECORD_NAME
 
     registry = load_registry()
-    suite = load_suite(args.suite, registry, args.output)
+    suite = load_suite(suite_file, registry, output)
     plan = plan_suite(suite, registry)
     jobs = [
-        job for (dataset, _), job in plan.trainings.items()
-        if dataset == args.dataset and job.config.label == args.segmenter
+        cell.job.train for cell in plan.cells
+        if cell.job.dataset == dataset and cell.job.config.label == segmenter_label and cell.job.train
     ]
     if not jobs:
-        print(f"no trained entry {args.segmenter!r} on dataset {args.dataset!r} in {args.suite}", file=sys.stderr)
-        return 2
+        raise LookupError(f"no entry {segmenter_label!r} with train: on dataset {dataset!r} in {suite_file}")
     job = jobs[0]
-    started = time.perf_counter()
-    record = run_training(job)
-    print(
-        f"StarDist `train: {job.config.train}` on {args.dataset} ({len(job.train_refs)} images): "
-        f"{'cached from the suite run' if record['cached'] else 'trained now'}, "
-        f"training took {record['seconds']:.0f} s ({time.perf_counter() - started:.0f} s this call)\n"
-    )
-    segmenter = StarDistSegmenter(model_dir=Path(job.workdir) / "stardist")
+    run_training(job)  # trains, or loads what the suite (or an earlier call) trained
+    folder = Path(job.workdir) / MODEL_NAME
+    segmenter = StarDistSegmenter(model_dir=folder)
     thresholds = (0.5, 0.75, 0.9)
-    print(f"model thresholds (optimize_thresholds on the validation images): {segmenter.thresholds}\n")
 
-    test = [ref.load(job.spacing) for ref in plan.datasets[args.dataset].test]
+    test = [ref.load(job.spacing) for ref in plan.datasets[dataset].test]
     raws = [segmenter.predict_raw(s.image) for s in test]
-    rows = _pooled_rows(segmenter, raws, [s.labels for s in test], thresholds)
-    print(_table(f"{args.dataset}: {len(test)} held-out procedural images", rows))
-    print()
-
     image, truth = test_image_nuclei_2d(return_mask=True)
-    raw = [segmenter.predict_raw(image)]
-    rows = _pooled_rows(segmenter, raw, [truth], thresholds)
-    print(_table("stardist.data.test_image_nuclei_2d (real, DSB 2018), model thresholds", rows))
+    real_raw = [segmenter.predict_raw(image)]
+    return Transfer(
+        train_settings=job.config.train,
+        record=json.loads((folder / RECORD_NAME).read_text()),
+        thresholds=segmenter.thresholds,
+        procedural=_pooled_rows(segmenter, raws, [s.labels for s in test], thresholds),
+        real=_pooled_rows(segmenter, real_raw, [truth], thresholds),
+        real_sweep={
+            float(p): _pooled_rows(segmenter, real_raw, [truth], (0.5,), prob_thresh=float(p))[0]
+            for p in np.round(np.arange(0.1, 0.95, 0.1), 2)
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="suites/fluorescent.yaml", help="suite YAML (default: %(default)s)")
+    parser.add_argument("--dataset", default="nuclei-clean", help="procedural dataset to train on (default: %(default)s)")
+    parser.add_argument("--segmenter", default="stardist", help="label of the StarDist entry with train: (default: %(default)s)")
+    parser.add_argument("--output", help="override the suite's output folder")
+    args = parser.parse_args(argv)
+    try:
+        result = transfer(args.suite, args.dataset, args.segmenter, args.output)
+    except LookupError as err:
+        print(err, file=sys.stderr)
+        return 2
+    record = result.record
+    print(
+        f"StarDist `train: {result.train_settings}` on {args.dataset} "
+        f"({len(record['train_images']) + len(record['validation_images'])} images, "
+        f"{len(record['validation_images'])} of them for validation): training took "
+        f"{record['train_seconds']:.0f} s + {record['threshold_seconds']:.0f} s optimize_thresholds "
+        f"on {', '.join(record['devices'])}\n"
+    )
+    print(f"model thresholds (optimize_thresholds on the validation images): {result.thresholds}\n")
+    print(_table(f"{args.dataset}: held-out procedural images", result.procedural))
+    print()
+    print(_table("stardist.data.test_image_nuclei_2d (real, DSB 2018), model thresholds", result.real))
     print()
     print("Same image, prob_thresh swept (an oracle choice on the test image itself; for orientation only):\n")
     print("| prob_thresh | F1@0.5 | accuracy@0.5 |")
     print("|---|---|---|")
-    for prob in np.round(np.arange(0.1, 0.95, 0.1), 2):
-        (row,) = _pooled_rows(segmenter, raw, [truth], (0.5,), prob_thresh=float(prob))
+    for prob, row in result.real_sweep.items():
         print(f"| {prob:.1f} | {row['f1']:.3f} | {row['accuracy']:.3f} |")
     return 0
 

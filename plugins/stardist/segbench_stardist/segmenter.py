@@ -151,8 +151,15 @@ class StarDistSegmenter(segbench.Segmenter):
         )
         self._source = f"trained:{(workdir / MODEL_NAME).resolve()}"
 
-    def _model(self) -> Any:
-        """The StarDist model, loaded on first use."""
+    @property
+    def stardist_model(self) -> Any:
+        """The underlying ``StarDist2D``/``StarDist3D`` model, loaded on first use.
+
+        Raises
+        ------
+        SegbenchError
+            When no weights are configured, or pretrained weights cannot be fetched.
+        """
         if self._network is None:
             if self.model_name is not None:
                 self._network = load_pretrained(self.model_name)
@@ -171,7 +178,7 @@ class StarDistSegmenter(segbench.Segmenter):
     def thresholds(self) -> dict[str, float]:
         """The model's default ``prob`` and ``nms`` thresholds (its ``thresholds.json``,
         else StarDist's 0.5 and 0.4)."""
-        model = self._model()
+        model = self.stardist_model
         return {"prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
 
     # --------------------------------------------------------------- inference
@@ -191,7 +198,7 @@ class StarDistSegmenter(segbench.Segmenter):
             distances in (rescaled) pixels; ``image_shape``: int64, the spatial
             shape of ``image``; ``scale``: float64, the zoom per spatial axis.
         """
-        model = self._model()
+        model = self.stardist_model
         image = np.asarray(image)
         axes = image_axes(image, model.config.n_dim, model.config.n_channel_in)
         factors = zoom_factors(self.scale, axes)
@@ -234,7 +241,7 @@ class StarDistSegmenter(segbench.Segmenter):
         ndarray of int32
             Labels of the image's spatial shape, 0 = background.
         """
-        model = self._model()
+        model = self.stardist_model
         prob, dist, shape, scale = _unpack_raw(raw, model.config.n_dim, model.config.n_rays)
         thresholds = model.thresholds
         prob_thresh = thresholds.prob if prob_thresh is None else _unit_interval("prob_thresh", prob_thresh)
@@ -260,7 +267,7 @@ class StarDistSegmenter(segbench.Segmenter):
         if self._network is None and self.model_name is None and self.model_dir is None:
             info["source"] = "untrained (fit has not run)"
             return info
-        model = self._model()
+        model = self.stardist_model
         if self._weights_sha256 is None:
             self._weights_sha256 = weights_sha256(model.keras_model)
         info.update(

@@ -29,7 +29,7 @@ def _count_network_passes(model, monkeypatch) -> list[int]:
 def test_a_sweep_runs_the_network_once(trained_2d, data_2d, monkeypatch):
     segmenter, _ = trained_2d
     image = data_2d[1][0].image
-    calls = _count_network_passes(segmenter._model(), monkeypatch)
+    calls = _count_network_passes(segmenter.stardist_model, monkeypatch)
     raw = segmenter.predict_raw(image)
     sweep = {(p, n): segmenter.postprocess(raw, prob_thresh=p, nms_thresh=n) for p, n in itertools.product(PROB, NMS)}
     assert len(calls) == 1
@@ -40,7 +40,7 @@ def test_a_sweep_runs_the_network_once(trained_2d, data_2d, monkeypatch):
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 def test_postprocess_equals_predict_instances(trained_2d, data_2d, sparse):
     segmenter, _ = trained_2d
-    model = segmenter._model()
+    model = segmenter.stardist_model
     image = data_2d[1][1].image
     raw = segmenter.predict_raw(image)
     x = normalize_image(image, "YX", 1, 99.8)
@@ -76,7 +76,7 @@ def test_scale_and_tiles_match_stardist(trained_2d, data_2d, options):
 
     _, workdir = trained_2d
     segmenter = StarDistSegmenter(model_dir=workdir / "stardist", **options)
-    model = segmenter._model()
+    model = segmenter.stardist_model
     image = data_2d[1][0].image
     labels = segmenter.predict(image)
     assert labels.shape == image.shape

@@ -205,19 +205,25 @@ def config_from_state_dict(state: Mapping[str, torch.Tensor], *, label_nc: int =
 
 
 def export_for_sampling(folder: str | Path, dest: str | Path) -> Path:
-    """Copy what sampling needs (``config.json``, ``latest_net_G.pth`` and, with a
-    feature encoder, ``features.npz``) from a training folder to ``dest``; returns ``dest``.
+    """Copy what sampling needs from a training folder to ``dest``; returns ``dest``.
 
-    The discriminator, encoder, optimiser state, stats and sample grids stay behind,
-    which makes the checkpoint small enough to ship.
+    Copies ``config.json``, ``latest_net_G.pth`` and, with a feature encoder,
+    ``features.npz``; adds the provenance: ``stats.jsonl`` and ``training.json``
+    (step, training seconds and training options of the last snapshot). The
+    discriminator, encoder, optimiser states and sample grids stay behind, which
+    makes the checkpoint small enough to ship.
     """
     folder, dest = Path(folder), Path(dest)
     info = read_info(folder)
     names = [INFO_FILE, G_FILE] + ([FEATURES_FILE] if info.config.feat_num else [])
-    for name in names:
+    for name in names + [STATE_FILE]:
         if not (folder / name).is_file():
             raise InputError(folder / name, "not found", "train (or resume) until a snapshot is written")
+    state = load_weights_file(folder / STATE_FILE)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in names:
+    for name in names + (["stats.jsonl"] if (folder / "stats.jsonl").is_file() else []):
         shutil.copyfile(folder / name, dest / name)
+    provenance = {"step": int(state["step"]), "seconds": round(float(state["elapsed"]), 1),
+                  "options": state.get("options", {})}
+    (dest / "training.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return dest
