@@ -348,7 +348,7 @@ class _progress:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("pix2pixHD"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            self.bar = Progress(TextColumn("pix2pixHD"), BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
                                 TimeRemainingColumn(), TextColumn("{task.fields[losses]}"))
             self.bar.__enter__()
             self.task = self.bar.add_task("train", total=self.total, completed=self.done, losses="")
@@ -356,7 +356,10 @@ class _progress:
 
     def update(self, step: int, losses: dict[str, float]) -> None:
         if self.enabled:
-            text = " ".join(f"{k.removeprefix('loss_')}={v:.3f}" for k, v in losses.items())
+            text = (f"D real/fake {losses['loss_D_real']:.2f}/{losses['loss_D_fake']:.2f} "
+                    f"G {losses['loss_G_GAN']:.2f} FM {losses['loss_G_FM']:.2f}")
+            if "loss_G_VGG" in losses:
+                text += f" VGG {losses['loss_G_VGG']:.2f}"
             self.bar.update(self.task, completed=step, losses=text)
 
     def __exit__(self, *exc):
