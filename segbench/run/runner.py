@@ -227,7 +227,8 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
                     f"or remove train: ({config.label} skipped on {ds.name})",
                 ))
                 continue
-            workdir = suite.output / "train" / ds.name / f"{_slug(config.label)}-{config.config_id}-{ds.train_hash[:8]}"
+            # keyed by what the model is, not by its label: two labels of one config share it
+            workdir = suite.output / "train" / ds.name / f"{_slug(config.name)}-{config.config_id}-{ds.train_hash[:8]}"
             train_job = TrainJob(
                 ds.name, config, info.cls, ds.train, ds.spacing, str(workdir),
                 derive_seed(suite.seed, "train", ds.name, config.config_id),

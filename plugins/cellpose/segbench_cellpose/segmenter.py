@@ -113,11 +113,7 @@ class CellposeSegmenter(segbench.Segmenter):
         if model is not None and pretrained_model is not None:
             raise ValueError("model and pretrained_model: give one of them, not both")
         if model is not None:
-            if model not in weights.builtin_names():
-                raise ValueError(
-                    f"model: {model!r} is not a built-in cellpose model (built-in: "
-                    f"{', '.join(weights.builtin_names())}); for a file use pretrained_model"
-                )
+            weights.check_builtin_name(model)
         if diameter is not None and not (float(diameter) > 0 and math.isfinite(float(diameter))):
             raise ValueError(f"diameter: must be a positive number of pixels, got {diameter!r}")
         if channels is not None:

@@ -142,14 +142,7 @@ def training_planes(
     images: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for sample in samples:
-        axes = image_axes(sample.image)
-        spatial = sample.image.shape[: len(axes.replace("C", ""))]
-        if sample.labels is None or tuple(sample.labels.shape) != tuple(spatial):
-            got = None if sample.labels is None else sample.labels.shape
-            raise SegbenchError(
-                f"train sample {sample.name!r}: labels of shape {got} do not match image axes "
-                f"{axes} of shape {sample.image.shape}; give every train image its label image"
-            )
+        axes = check_train_sample(sample)
         x = transforms.convert_image(
             sample.image, do_3D="Z" in axes, **cellpose_axes(axes), **compat.convert_kwargs(major, channels)
         )
@@ -163,6 +156,19 @@ def training_planes(
             images.append(np.ascontiguousarray(plane_x.transpose(2, 0, 1)))
             labels.append(np.ascontiguousarray(plane_lab))
     return images, labels
+
+
+def check_train_sample(sample: Sample) -> str:
+    """The image's axes; :class:`SegbenchError` unless its labels have its spatial shape."""
+    axes = image_axes(sample.image)
+    spatial = sample.image.shape[: len(axes.replace("C", ""))]
+    if sample.labels is None or tuple(sample.labels.shape) != tuple(spatial):
+        got = None if sample.labels is None else sample.labels.shape
+        raise SegbenchError(
+            f"train sample {sample.name!r}: labels of shape {got} do not match image axes "
+            f"{axes} of shape {sample.image.shape}; give every train image its label image"
+        )
+    return axes
 
 
 def _orthogonal_planes(volume: np.ndarray, labels: np.ndarray, anisotropy: float | None):
@@ -270,6 +276,13 @@ def train_or_load(
         The record's folder.
     record : TrainingRecord
     """
+    if settings.epochs == 0 and start == "scratch":
+        raise ValueError(
+            "train.epochs: 0 only measures the diameter for given weights; "
+            "training from scratch needs epochs >= 1 (or set model / pretrained_model)"
+        )
+    for sample in samples:
+        check_train_sample(sample)
     fields = {
         "settings": asdict(settings), "start": start, "channels": channels,
         "normalize": normalize, "anisotropy": anisotropy, "cellpose": compat.cellpose_version(),
@@ -281,11 +294,6 @@ def train_or_load(
 
     images, labels = training_planes(samples, channels=channels, normalize=normalize, anisotropy=anisotropy)
     diameter, n_planes = measured_diameter(labels, settings.min_train_masks)
-    if settings.epochs == 0 and start == "scratch":
-        raise ValueError(
-            "train.epochs: 0 only measures the diameter for given weights; "
-            "training from scratch needs epochs >= 1 (or set model / pretrained_model)"
-        )
     staging = Path(tempfile.mkdtemp(prefix=".cellpose-training-", dir=workdir))
     try:
         weights, seconds, loss = None, 0.0, None

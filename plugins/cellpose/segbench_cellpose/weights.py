@@ -38,6 +38,16 @@ def builtin_names() -> list[str]:
     return list(dict.fromkeys(models.MODEL_NAMES))
 
 
+def check_builtin_name(name: str) -> None:
+    """:class:`ValueError` naming the choices unless ``name`` is a built-in model."""
+    names = builtin_names()
+    if name not in names:
+        raise ValueError(
+            f"model: {name!r} is not a built-in cellpose model (built-in: {', '.join(names)}); "
+            "for a weights file use pretrained_model: path/to/weights"
+        )
+
+
 def model_folder() -> Path:
     """The folder cellpose keeps fetched weights in."""
     from cellpose import models
@@ -57,12 +67,7 @@ def load_builtin(name: str, device, **model_kwargs: Any):
     """
     from cellpose import models
 
-    names = builtin_names()
-    if name not in names:
-        raise ValueError(
-            f"model: {name!r} is not a built-in cellpose model (built-in: {', '.join(names)}); "
-            "for a weights file use pretrained_model: path/to/weights"
-        )
+    check_builtin_name(name)
     weights_arg = {"pretrained_model": name} if compat.major_version() >= 4 else {"model_type": name}
     try:
         return models.CellposeModel(device=device, **weights_arg, **model_kwargs)

@@ -165,6 +165,9 @@ def test_bad_training_inputs_are_named(train_2d, make_samples, tmp_path):
     broken = segbench.Dataset("b", [segbench.Sample("x", sample.image, sample.labels[:10])])
     with pytest.raises(SegbenchError, match="train sample 'x': labels of shape \\(10, 64\\) do not match"):
         segmenter.fit(broken, tmp_path, epochs=1)
+    unlabelled = segbench.Dataset("u", [segbench.Sample("y", sample.image, None)])
+    with pytest.raises(SegbenchError, match="train sample 'y': labels of shape None do not match image axes YX"):
+        segmenter.fit(unlabelled, tmp_path, epochs=1)
     with pytest.raises(SegbenchError, match="train split of 'e' is empty"):
         segmenter.fit(segbench.Dataset("e", []), tmp_path)
     assert list(tmp_path.iterdir()) == []
