@@ -3,16 +3,17 @@
 The plugin is tested against cellpose 3.1.1.x (a CPnet of 6.6 M parameters
 that trains from scratch on a CPU). Cellpose 4 replaced the network with a
 300 M parameter SAM encoder and changed the API; these functions give the
-keyword arguments each major version expects, so the rest of the plugin does
-not branch on versions:
+keyword arguments each major version expects, so the rest of the plugin
+branches on the version only in ``weights.py`` (how a built-in model is named,
+and that cellpose 4 cannot train from scratch):
 
 ============================  =================================  ==============================
                               cellpose 3                         cellpose 4
 ============================  =================================  ==============================
 ``CellposeModel(...)``        ``nchan=2``, ``diam_mean``,        ``use_bfloat16`` (default True);
                               ``mkldnn``, ``model_type``         no ``nchan``/``diam_mean``
-``eval(...)``                 ``channels=[seg, nuc]``,           no ``channels`` (first three
-                              ``rescale = diam_mean/diameter``   channels), ``diameter`` only
+``eval(...)``,                ``channels=[seg, nuc]``,           no ``channels`` (first three
+``convert_image(...)``        ``rescale = diam_mean/diameter``   channels), ``diameter`` only
 default ``niter``             ``200 / rescale``                  ``int(200 / (30 / diameter))``
 ``dynamics.compute_masks``    ``interp=True``                    no ``interp``
 training from scratch         yes                                no (fine-tuning only)
