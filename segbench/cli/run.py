@@ -47,7 +47,16 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+#: quiet the libraries' own progress bars and C++ logs in `segbench run` (segbench shows
+#: its own progress); a value the user set is kept. Workers inherit them.
+QUIET_LIBRARIES = {"TQDM_DISABLE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 def run(args) -> int:
+    import os
+
+    for name, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(name, value)
     from ..plugins import load_registry
     from ..suite import SuiteLoadError, load_suite
 

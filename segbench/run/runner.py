@@ -271,6 +271,7 @@ def run_suite(
     summary.n_cached = sum(c.cached for c in plan.cells)
     pending = [c.job for c in plan.cells if not c.cached]
     store = ResultStore(suite.output)
+    fresh = {}  # cells computed now, kept for the final table
 
     if pending:
         ex = suite.executor
@@ -290,10 +291,10 @@ def run_suite(
                 if exc is not None:
                     summary.failures.append(_failure(job, exc))
                     continue
-                store.write(job.dataset, job.key, rows)
+                fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, rows)
                 summary.n_done += 1
 
-    store.combine(plan.keys, csv=csv)
+    store.combine(plan.keys, csv=csv, loaded=fresh)
     summary.seconds = time.perf_counter() - start
     atomic_write_text(suite.output / "run.json", json.dumps(summary.as_dict(), indent=2))
     return summary

@@ -54,26 +54,40 @@ class ResultStore:
     def has(self, dataset: str, key: str) -> bool:
         return self.cell_path(dataset, key).is_file()
 
-    def write(self, dataset: str, key: str, rows: list[dict]) -> Path:
-        """Store the rows of one finished cell (atomic)."""
-        path = self.cell_path(dataset, key)
-        _write_table(path, pa.Table.from_pylist(rows))
-        return path
+    def write(self, dataset: str, key: str, rows: list[dict]) -> pa.Table:
+        """Store the rows of one finished cell (atomic); returns them as a table."""
+        table = pa.Table.from_pylist(rows)
+        _write_table(self.cell_path(dataset, key), table)
+        return table
 
-    def read(self, keys: Iterable[tuple[str, str]] | None = None) -> pd.DataFrame:
-        """All stored rows, or those of the given (dataset, key) cells."""
+    def read(
+        self, keys: Iterable[tuple[str, str]] | None = None, loaded: dict[tuple[str, str], pa.Table] | None = None
+    ) -> pd.DataFrame:
+        """All stored rows, or those of the given (dataset, key) cells.
+
+        ``loaded`` maps cells already in memory (e.g. just written) to their
+        tables, so only the others are read from disk."""
+        loaded = loaded or {}
         if keys is None:
-            paths = sorted(self.cells.glob("*/*.parquet"))
-        else:
-            paths = [p for p in (self.cell_path(d, k) for d, k in keys) if p.is_file()]
-        if not paths:
+            keys = [(p.parent.name, p.stem) for p in sorted(self.cells.glob("*/*.parquet"))]
+        tables = []
+        for dataset, key in keys:
+            if (dataset, key) in loaded:
+                tables.append(loaded[(dataset, key)])
+            elif self.has(dataset, key):
+                tables.append(pq.read_table(self.cell_path(dataset, key)))
+        if not tables:
             return pd.DataFrame()
-        tables = [pq.read_table(p) for p in paths]
         return pa.concat_tables(tables, promote_options="default").to_pandas()
 
-    def combine(self, keys: Iterable[tuple[str, str]] | None = None, csv: bool = False) -> pd.DataFrame:
+    def combine(
+        self,
+        keys: Iterable[tuple[str, str]] | None = None,
+        csv: bool = False,
+        loaded: dict[tuple[str, str], pa.Table] | None = None,
+    ) -> pd.DataFrame:
         """Write ``results.parquet`` (and ``results.csv`` when asked) from the cells."""
-        frame = self.read(keys)
+        frame = self.read(keys, loaded)
         if not frame.empty:
             _write_table(self.root / "results.parquet", pa.Table.from_pandas(frame, preserve_index=False))
             if csv:
