@@ -98,7 +98,9 @@ class TrainableThreshold(Segmenter):
         self.threshold: float | None = None
         self.call_log = call_log
 
-    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0) -> None:
+    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0, fail: bool = False) -> None:
+        if fail:
+            raise RuntimeError("deliberate training failure")
         cached = workdir / "threshold.json"
         if cached.is_file():
             self.threshold = json.loads(cached.read_text())["threshold"]

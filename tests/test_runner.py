@@ -122,6 +122,18 @@ def test_training_runs_once_and_is_cached(tmp_path, registry):
     assert log.read_text().count("fit") == 1
 
 
+def test_failed_training_skips_its_cells_and_the_rest_runs(tmp_path, registry):
+    segs = "- name: trainable-threshold\n  train: {fail: true}\n- name: blob-threshold\n"
+    summary = run_suite(load_suite(make_suite(tmp_path, segs), registry), registry)
+    assert summary.n_done == 4 and summary.n_cells == 8
+    (failure,) = summary.failures
+    assert str(failure) == (
+        "blobs: training 'trainable-threshold': RuntimeError: deliberate training failure; its 4 cells were skipped"
+    )
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert set(results["segmenter"]) == {"blob-threshold"}
+
+
 def test_train_without_split_fails_that_config_only(tmp_path, registry):
     extra = "  - name: nosplit\n    generator: procedural\n    params: {n_images: 2, shape: [48, 48]}\n"
     path = make_suite(tmp_path, "- name: trainable-threshold\n  train: {}\n", extra_datasets=extra)

@@ -24,7 +24,7 @@ from ..api import Dataset, Sample, Segmenter
 from ..errors import SegbenchError
 from ..suite import SegmenterConfig
 
-__all__ = ["SampleRef", "TrainJob", "PredictJob", "run_training", "run_prediction", "CellFailure"]
+__all__ = ["SampleRef", "TrainJob", "PredictJob", "run_job", "run_training", "run_prediction", "CellFailure"]
 
 TRAIN_RECORD = "segbench-train.json"
 
@@ -273,3 +273,9 @@ def _describe(model: Segmenter) -> dict[str, Any]:
         return dict(model.describe() or {})
     except Exception as exc:  # noqa: BLE001 - provenance must not fail a cell
         return {"describe_error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_job(job: TrainJob | PredictJob):
+    """Run either kind of job, so one executor stream can carry trainings and the
+    predictions that need none side by side."""
+    return run_training(job) if isinstance(job, TrainJob) else run_prediction(job)

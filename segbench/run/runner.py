@@ -28,7 +28,7 @@ from ..plugins import Registry
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from .data import PreparedDataset, prepare_dataset
 from .executors import make_executor
-from .jobs import CellFailure, PredictJob, TrainJob, run_prediction, run_training
+from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .store import ResultStore, atomic_write_text
 
 __all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
@@ -276,23 +276,7 @@ def run_suite(
     if pending:
         ex = suite.executor
         with make_executor(ex.kind, ex.workers, ex.address) as executor, _progress(console) as progress:
-            trained = _train(plan, pending, executor, progress, summary)
-            runnable = []
-            for job in pending:
-                key = (job.dataset, job.config.config_id)
-                if job.train is not None and key not in trained:
-                    continue  # its training failed; already reported once
-                if job.train is not None:
-                    job.provenance["train_seconds"] = trained[key]
-                runnable.append(job)
-            task = progress.add_task("predict", total=len(runnable))
-            for job, rows, exc in executor.run(run_prediction, runnable):
-                progress.advance(task)
-                if exc is not None:
-                    summary.failures.append(_failure(job, exc))
-                    continue
-                fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, rows)
-                summary.n_done += 1
+            _execute(plan, pending, executor, progress, store, summary, fresh)
 
     store.combine(plan.keys, csv=csv, loaded=fresh)
     summary.seconds = time.perf_counter() - start
@@ -300,24 +284,48 @@ def run_suite(
     return summary
 
 
-def _train(plan: Plan, pending: list[PredictJob], executor, progress, summary: RunSummary) -> dict:
-    """Run the trainings the pending cells need; returns {(dataset, config_id): seconds}."""
+def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, summary, fresh) -> None:
+    """Trainings first, with the predictions that need no training beside them;
+    then the predictions of every config whose training succeeded. Each result
+    is stored the moment it arrives."""
     needed = {(j.dataset, j.config.config_id) for j in pending if j.train is not None}
-    jobs = [plan.trainings[k] for k in needed]
+    trainings = [plan.trainings[key] for key in sorted(needed)]
+    free = [j for j in pending if j.train is None]
+    waiting = [j for j in pending if j.train is not None]
+    train_task = progress.add_task("train", total=len(trainings), visible=bool(trainings))
+    predict_task = progress.add_task("predict", total=len(pending))
     trained: dict[tuple[str, str], float] = {}
-    if not jobs:
-        return trained
-    task = progress.add_task("train", total=len(jobs))
-    for job, record, exc in executor.run(run_training, jobs):
-        progress.advance(task)
-        if exc is not None:
+
+    def record(job, result, exc) -> None:
+        if isinstance(job, TrainJob):
+            progress.advance(train_task)
+            if exc is None:
+                trained[(job.dataset, job.config.config_id)] = float(result["seconds"])
+                return
+            skipped = [j for j in waiting if j.train is job]
+            progress.advance(predict_task, len(skipped))
             summary.failures.append(Failure(
                 f"{job.dataset}: training {job.config.label!r}",
-                f"{_one_line(exc)}; its {sum(1 for j in pending if j.train is job)} cells were skipped",
+                f"{_one_line(exc)}; its {len(skipped)} cells were skipped",
             ))
-            continue
-        trained[(job.dataset, job.config.config_id)] = float(record["seconds"])
-    return trained
+            return
+        progress.advance(predict_task)
+        if exc is not None:
+            summary.failures.append(_failure(job, exc))
+            return
+        fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, result)
+        summary.n_done += 1
+
+    for outcome in executor.run(run_job, [*trainings, *free]):
+        record(*outcome)
+    runnable = []
+    for job in waiting:
+        key = (job.dataset, job.config.config_id)
+        if key in trained:  # a failed training was reported once, with its cells
+            job.provenance["train_seconds"] = trained[key]
+            runnable.append(job)
+    for outcome in executor.run(run_job, runnable):
+        record(*outcome)
 
 
 def _one_line(exc: BaseException) -> str:
