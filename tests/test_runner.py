@@ -143,6 +143,16 @@ def test_train_without_split_fails_that_config_only(tmp_path, registry):
     assert str(failure).startswith("segmenters.trainable-threshold.train: dataset 'nosplit' has no train split")
 
 
+def test_rejected_generator_params_fail_that_dataset_only(tmp_path, registry):
+    extra = "  - name: bad\n    generator: procedural\n    params: {n_images: 2, touching_fraction: 1.5}\n"
+    summary = run_suite(load_suite(make_suite(tmp_path, "- name: blob-threshold\n", extra_datasets=extra), registry), registry)
+    assert summary.n_done == 4
+    (failure,) = summary.failures
+    assert str(failure).startswith("datasets.bad.params: generator 'procedural' rejected them: ")
+    assert "touching_fraction" in str(failure)
+    assert not (tmp_path / "out" / "data" / "bad").exists()
+
+
 def test_dry_run_plans_without_generating(tmp_path, registry):
     path = make_suite(tmp_path, "- name: blob-threshold\n")
     plan = plan_suite(load_suite(path, registry), registry, generate=False)

@@ -137,11 +137,15 @@ def _generated_folder(spec, suite_seed, output, registry, progress) -> Path:
         "n_images": n,
         "seed": seed,
     }
-    try:
-        generator = info.cls(**params)
-    except (TypeError, ValueError, SegbenchError) as exc:
-        raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
-    return _materialise(output / "data" / spec.name, meta, lambda: _counted(generator.generate(n, seed), n, progress))
+
+    def samples():  # built only when the folder is not already there (a GAN loads weights)
+        try:
+            generator = info.cls(**params)
+        except (TypeError, ValueError, SegbenchError) as exc:
+            raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
+        return _counted(generator.generate(n, seed), n, progress)
+
+    return _materialise(output / "data" / spec.name, meta, samples)
 
 
 def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
