@@ -129,11 +129,8 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     except SegbenchError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
-    results_path = suite.output / "results.parquet"
-    if results_path.is_file():
-        import pandas as pd
-
-        results = pd.read_parquet(results_path)
+    results = summary.results
+    if results is not None and not results.empty:
         boards = build_leaderboards(results, suite.metrics.rank_by, suite.metrics.iou_thresholds)
         print_boards(boards, args.format)
         if args.plots:

@@ -102,7 +102,7 @@ def pooled_by_threshold(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(pool(frame[list(POOL_COLUMNS)].to_dict("records")), key=lambda r: r["threshold"])
 
 
-def _variant_row(frame: pd.DataFrame, thresholds: tuple[float, ...]) -> dict[str, Any]:
+def _variant_row(frame: pd.DataFrame) -> dict[str, Any]:
     """Pooled scores of one variant on one dataset."""
     images = frame.drop_duplicates("image")
     row: dict[str, Any] = {
@@ -142,7 +142,7 @@ def build_leaderboards(results: pd.DataFrame, rank_by: str, thresholds: tuple[fl
     rank_col = f"{column}@{_t(threshold)}" if threshold is not None else column
     boards = []
     for dataset, frame in results.groupby("dataset", sort=False):
-        rows = [_variant_row(group, thresholds) for _, group in frame.groupby("variant", sort=False)]
+        rows = [_variant_row(group) for _, group in frame.groupby("variant", sort=False)]
         rows.sort(key=lambda r: (-_num(r.get(rank_col)), r["variant"]))
         for i, row in enumerate(rows, 1):
             row["rank"] = i

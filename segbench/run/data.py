@@ -29,7 +29,6 @@ class PreparedDataset:
     """A dataset ready to run: sample references split into train and test."""
 
     name: str
-    folder: Path
     train: tuple[SampleRef, ...]
     test: tuple[SampleRef, ...]
     spacing: tuple[float, ...] | None
@@ -83,7 +82,7 @@ def prepare_dataset(
     spacing = _dataset_spacing(refs)
     hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
     train, test = _split(spec, refs, suite_seed)
-    return PreparedDataset(spec.name, folder, train, test, spacing, hashes, tuple(problems))
+    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
 
 
 def _dataset_spacing(refs: list[SampleRef]) -> tuple[float, ...] | None:

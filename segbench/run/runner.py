@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -62,10 +63,6 @@ class Cell:
 
     job: PredictJob
     cached: bool
-
-    @property
-    def dataset(self) -> str:
-        return self.job.dataset
 
 
 @dataclass
@@ -122,6 +119,8 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the suite's combined results table (what results.parquet holds)
+    results: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def n_failed(self) -> int:
@@ -278,7 +277,7 @@ def run_suite(
         with make_executor(ex.kind, ex.workers, ex.address) as executor, _progress(console) as progress:
             _execute(plan, pending, executor, progress, store, summary, fresh)
 
-    store.combine(plan.keys, csv=csv, loaded=fresh)
+    summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
     summary.seconds = time.perf_counter() - start
     atomic_write_text(suite.output / "run.json", json.dumps(summary.as_dict(), indent=2))
     return summary
