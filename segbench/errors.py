@@ -28,3 +28,19 @@ class InputError(SegbenchError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{self.path}: {problem}" + (f"; {fix}" if fix else ""))
+
+
+def did_you_mean(word: str, choices, cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or ``""``.
+
+    The one place segbench suggests names (suite keys, plugin names, params).
+
+    Examples
+    --------
+    >>> did_you_mean("cellpse", ["cellpose", "stardist"])
+    " (did you mean 'cellpose'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(word), sorted(map(str, choices)), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import pluggy
 
 from .api import DatasetSource, Generator, Metric, Segmenter
+from .errors import did_you_mean
 
 PROJECT = "segbench"
 ENTRY_POINT_GROUP = "segbench"
@@ -127,7 +128,7 @@ class Registry:
             return self.plugins[kind][name]
         except KeyError:
             installed = ", ".join(sorted(self.plugins[kind])) or "none"
-            hint = _did_you_mean(name, self.plugins[kind])
+            hint = did_you_mean(name, self.plugins[kind])
             raise PluginError(
                 f"unknown {kind} {name!r}{hint}; installed: {installed}"
             ) from None
@@ -137,13 +138,6 @@ class Registry:
 
     def all(self) -> list[PluginInfo]:
         return [info for kind in KINDS for info in self.plugins[kind].values()]
-
-
-def _did_you_mean(name: str, choices: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _distribution_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:

@@ -1,10 +1,5 @@
-"""Suites: the YAML schema, its validation, and the expansion into a matrix.
-
-A suite names datasets, segmenters (with parameter sweeps and optional training),
-metrics, a seed, an output folder and an executor; see the README's "Suites"
-section for every key. :func:`load_suite` reads a file with ``yaml.safe_load``
-semantics, validates everything it can before anything runs, and reports each
-problem as one line ``FILE:LINE: KEY: what is wrong; how to fix it``.
+"""Validation of a suite file: every problem found before anything runs, each
+as one line ``FILE:LINE: KEY: what is wrong; how to fix it``.
 
 Problems confined to one dataset or segmenter entry (an unknown plugin, a
 misspelt parameter) drop that entry and let the rest run; problems with the
@@ -13,254 +8,38 @@ suite as a whole (bad YAML, a missing ``name``) stop it.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import itertools
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
-from .plugins import PluginError, Registry
+from ..errors import did_you_mean
+from ..plugins import PluginError, Registry
+from .grid import grid
+from .model import (
+    CRITERIA,
+    DATASET_KEYS,
+    DATASET_SOURCES,
+    EXECUTOR_KEYS,
+    EXECUTOR_KINDS,
+    GENERATOR_COMMON,
+    METRICS_KEYS,
+    RESERVED_TRAIN_SETTINGS,
+    SEGMENTER_KEYS,
+    TOP_KEYS,
+    DatasetSpec,
+    ExecutorSpec,
+    MetricsSpec,
+    SegmenterConfig,
+    SegmenterSpec,
+    Suite,
+    SuiteLoadError,
+    SuiteProblem,
+)
+from .ranking import parse_rank_key
+from .yamlfile import line_index
 
-__all__ = [
-    "Suite",
-    "DatasetSpec",
-    "SegmenterSpec",
-    "SegmenterConfig",
-    "MetricsSpec",
-    "ExecutorSpec",
-    "SuiteProblem",
-    "SuiteLoadError",
-    "load_suite",
-    "derive_seed",
-    "parse_rank_key",
-    "stable_hash",
-]
-
-TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor"}
-DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional"}
-DATASET_SOURCES = ("generator", "path", "dataset")
-SEGMENTER_KEYS = {"name", "label", "params", "train", "timeout", "optional"}
-METRICS_KEYS = {"iou_thresholds", "criterion", "rank_by"}
-EXECUTOR_KEYS = {"kind", "workers", "address"}
-EXECUTOR_KINDS = ("local", "processes", "dask")
-CRITERIA = ("iou", "iot", "iop")
-#: Generator params every generator understands; ``n_images`` goes to generate().
-GENERATOR_COMMON = {"n_images", "shape"}
-
-
-@dataclass(frozen=True)
-class SuiteProblem:
-    """One validation problem, rendered as ``FILE:LINE: KEY: message``."""
-
-    file: str
-    line: int | None
-    key: str
-    message: str
-    #: True when the problem only drops one entry and the rest can run.
-    entry_only: bool = False
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class SuiteLoadError(Exception):
-    """The suite cannot run at all; ``problems`` lists why."""
-
-    def __init__(self, problems: list[SuiteProblem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One entry of ``datasets:``."""
-
-    name: str
-    source: str  # "generator" | "path" | "dataset"
-    target: str  # generator name, folder path, or registered dataset name
-    params: dict[str, Any]
-    split: dict[str, int] | None
-
-    @property
-    def n_images(self) -> int | None:
-        if "n_images" in self.params:
-            return int(self.params["n_images"])
-        if self.split is not None:
-            return sum(self.split.values())
-        return None
-
-
-@dataclass(frozen=True)
-class SegmenterConfig:
-    """One point of a segmenter's constructor grid: what one model is.
-
-    ``postprocess_grid`` lists the post-processing variants swept over one
-    ``predict_raw`` output (a single empty dict when there are none).
-    """
-
-    label: str
-    name: str
-    params: dict[str, Any]
-    train: dict[str, Any] | None
-    postprocess_grid: tuple[dict[str, Any], ...]
-    timeout: float | None
-
-    @property
-    def config_id(self) -> str:
-        """Stable id of the model (constructor params + train settings)."""
-        return stable_hash({"name": self.name, "params": self.params, "train": self.train})[:12]
-
-    def variant_label(self, variant: dict[str, Any]) -> str:
-        """Display name: the label plus every swept/set value that tells rows apart."""
-        shown = {**self.params, **variant}
-        if not shown:
-            return self.label
-        return self.label + " " + " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
-
-
-@dataclass(frozen=True)
-class SegmenterSpec:
-    """One entry of ``segmenters:`` before grid expansion."""
-
-    name: str
-    label: str
-    params: dict[str, Any]
-    train: dict[str, Any] | None
-    timeout: float | None
-    configs: tuple[SegmenterConfig, ...]
-
-
-@dataclass(frozen=True)
-class MetricsSpec:
-    iou_thresholds: tuple[float, ...] = (0.5, 0.75, 0.9)
-    criterion: str = "iou"
-    rank_by: str = "f1@0.5"
-
-
-@dataclass(frozen=True)
-class ExecutorSpec:
-    kind: str = "local"
-    workers: int = 1
-    address: str | None = None
-
-
-@dataclass
-class Suite:
-    """A validated suite, ready to expand into jobs."""
-
-    name: str
-    path: Path
-    seed: int
-    output: Path
-    datasets: list[DatasetSpec]
-    segmenters: list[SegmenterSpec]
-    metrics: MetricsSpec
-    executor: ExecutorSpec
-    description: str = ""
-    #: entry-level problems (those entries were dropped) and skipped optional entries
-    problems: list[SuiteProblem] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def configs(self) -> list[SegmenterConfig]:
-        return [c for s in self.segmenters for c in s.configs]
-
-
-# ---------------------------------------------------------------------------
-# helpers
-
-#: metrics that take a threshold (``f1@0.5``), with their aliases
-THRESHOLD_METRICS = {
-    "f1": "f1",
-    "precision": "precision",
-    "recall": "recall",
-    "accuracy": "accuracy",
-    "ap": "accuracy",
-    "pq": "panoptic_quality",
-    "panoptic_quality": "panoptic_quality",
-    "mean_matched_iou": "mean_matched_iou",
-}
-#: dataset-level metrics without a threshold
-SUMMARY_METRICS = {"seg": "seg", "aji": "aji", "dsb": "dsb_mean_accuracy", "dsb_mean_accuracy": "dsb_mean_accuracy"}
-
-
-def parse_rank_key(key: str, thresholds: tuple[float, ...]) -> tuple[str, float | None]:
-    """Parse ``metric@threshold`` (e.g. ``f1@0.5``, ``ap@0.75``) or a summary
-    metric (``seg``, ``aji``, ``dsb``) into ``(column, threshold or None)``.
-
-    Raises ValueError naming the accepted forms.
-    """
-    metric, _, at = key.partition("@")
-    metric = metric.strip().lower()
-    if not at:
-        if metric in SUMMARY_METRICS:
-            return SUMMARY_METRICS[metric], None
-        raise ValueError(
-            f"cannot rank by {key!r}{_did_you_mean(metric, [*SUMMARY_METRICS, *THRESHOLD_METRICS])}; "
-            f"use METRIC@THRESHOLD with METRIC in {', '.join(THRESHOLD_METRICS)} (e.g. f1@0.5), "
-            f"or one of {', '.join(SUMMARY_METRICS)}"
-        )
-    if metric not in THRESHOLD_METRICS:
-        raise ValueError(
-            f"cannot rank by {key!r}: unknown metric {metric!r}{_did_you_mean(metric, THRESHOLD_METRICS)}; "
-            f"use one of {', '.join(THRESHOLD_METRICS)}"
-        )
-    try:
-        threshold = float(at)
-    except ValueError:
-        raise ValueError(f"cannot rank by {key!r}: {at!r} is not a number") from None
-    if not any(abs(threshold - t) < 1e-9 for t in thresholds):
-        raise ValueError(
-            f"cannot rank by {key!r}: {threshold} is not among metrics.iou_thresholds "
-            f"{list(thresholds)}; add it there or rank at one of those"
-        )
-    return THRESHOLD_METRICS[metric], threshold
-
-
-def stable_hash(obj: Any) -> str:
-    """sha256 hex digest of a JSON rendering with sorted keys (stable across runs)."""
-    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def derive_seed(seed: int, *parts: Any) -> int:
-    """A seed in ``[0, 2**31)`` derived from the suite seed and the matrix cell."""
-    return int(stable_hash([seed, *parts])[:8], 16) & 0x7FFFFFFF
-
-
-def _fmt(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _line_index(text: str) -> dict[tuple, int]:
-    """Map each key path (tuple of keys / list indices) to its 1-based line."""
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                sub = path + (key_node.value,)
-                lines[sub] = key_node.start_mark.line + 1
-                walk(value_node, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
-    return lines
+__all__ = ["load_suite"]
 
 
 def _key(path: tuple) -> str:
@@ -291,7 +70,7 @@ class _Checker:
             if key not in allowed:
                 self.add(
                     path + (key,),
-                    f"unknown key{_did_you_mean(str(key), allowed)}; allowed: {', '.join(sorted(allowed))}",
+                    f"unknown key{did_you_mean(str(key), allowed)}; allowed: {', '.join(sorted(allowed))}",
                     entry_only,
                 )
 
@@ -338,7 +117,7 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
         raise SuiteLoadError([SuiteProblem(file, None, "", f"cannot read suite: {exc.strerror}")]) from None
     try:
         data = yaml.safe_load(text)
-        lines = _line_index(text)
+        lines = line_index(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -368,7 +147,7 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
 
     skipped: list[str] = []
     datasets = _datasets(check, data.get("datasets"), registry, skipped)
-    segmenters = _segmenters(check, data.get("segmenters"), registry, skipped)
+    segmenters = _segmenters(check, data.get("segmenters"), registry, skipped, datasets)
 
     fatal = [p for p in check.problems if not p.entry_only]
     if fatal:
@@ -439,7 +218,7 @@ def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
     check.unknown_keys(data, EXECUTOR_KEYS, path)
     kind = data.get("kind", "local")
     if kind not in EXECUTOR_KINDS:
-        check.add(path + ("kind",), f"must be one of {', '.join(EXECUTOR_KINDS)}{_did_you_mean(str(kind), EXECUTOR_KINDS)}, got {kind!r}")
+        check.add(path + ("kind",), f"must be one of {', '.join(EXECUTOR_KINDS)}{did_you_mean(str(kind), EXECUTOR_KINDS)}, got {kind!r}")
         kind = "local"
     workers = data.get("workers", 1 if kind == "local" else 2)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
@@ -478,7 +257,7 @@ def _unknown_params(check: _Checker, path: tuple, given, accepted, what: str, no
         if key not in accepted:
             check.add(
                 path + (key,),
-                f"unknown {noun} for {what}{_did_you_mean(key, accepted)}; accepted: {', '.join(sorted(accepted)) or 'none'}",
+                f"unknown {noun} for {what}{did_you_mean(key, accepted)}; accepted: {', '.join(sorted(accepted)) or 'none'}",
                 True,
             )
 
@@ -573,7 +352,9 @@ def _check_plugin_params(check, registry, kind, name, params, path, extra=frozen
     _unknown_params(check, path + ("params",), params, allowed, f"{kind} {name!r}")
 
 
-def _segmenters(check: _Checker, raw: Any, registry: Registry, skipped: list[str]) -> list[SegmenterSpec]:
+def _segmenters(
+    check: _Checker, raw: Any, registry: Registry, skipped: list[str], datasets: list[DatasetSpec]
+) -> list[SegmenterSpec]:
     specs: list[SegmenterSpec] = []
     labels: set[str] = set()
     for path, entry, n_before in _entries(check, raw, "segmenters", "at least a name", SEGMENTER_KEYS):
@@ -592,21 +373,48 @@ def _segmenters(check: _Checker, raw: Any, registry: Registry, skipped: list[str
         elif label in labels:
             check.add(path + ("label",), f"{label!r} is used twice; give each entry a unique label", True)
         params = check.mapping(entry.get("params"), path + ("params",), True)
-        train = entry.get("train")
+        train_on = _train_on(check, entry.get("train_on"), path + ("train_on",), datasets)
+        train = None
         if "train" in entry:
-            train = check.mapping(train, path + ("train",), True)
+            train = check.mapping(entry["train"], path + ("train",), True)
+        elif train_on is not None:
+            train = {}  # train_on alone trains with the segmenter's default settings
         timeout = entry.get("timeout")
         if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
             check.add(path + ("timeout",), f"must be a positive number of seconds per image, got {timeout!r}", True)
         if cls is not None and params is not None:
-            _check_segmenter_params(check, cls, params, train if "train" in entry else None, path)
+            _check_segmenter_params(check, cls, params, train, path)
         if len(check.problems) > n_before or cls is None:
             continue
         labels.add(label)
-        post_names = set(cls.postprocess_params())
-        configs = _expand(label, name, params or {}, train if "train" in entry else None, post_names, timeout)
-        specs.append(SegmenterSpec(name, label, dict(params or {}), train, timeout, configs))
+        configs = _expand(label, name, params or {}, train, set(cls.postprocess_params()), timeout, train_on)
+        specs.append(SegmenterSpec(name, label, dict(params or {}), train, timeout, configs, train_on))
     return specs
+
+
+def _train_on(check: _Checker, value: Any, path: tuple, datasets: list[DatasetSpec]) -> str | None:
+    """The dataset named by ``train_on`` (None when absent or invalid, reported)."""
+    if value is None:
+        return None
+    by_name = {d.name: d for d in datasets}
+    if not isinstance(value, str) or value not in by_name:
+        check.add(
+            path,
+            f"no dataset named {value!r} in this suite{did_you_mean(str(value), by_name)}; "
+            f"name one of: {', '.join(by_name) or 'none'}",
+            True,
+        )
+        return None
+    split = by_name[value].split
+    if split is None or split["train"] == 0:
+        check.add(
+            path,
+            f"dataset {value!r} has no train split to train on; give it split: {{train: N, test: M}} "
+            "or name a dataset that has one",
+            True,
+        )
+        return None
+    return value
 
 
 def _check_segmenter_params(check, cls, params, train, path) -> None:
@@ -618,21 +426,21 @@ def _check_segmenter_params(check, cls, params, train, path) -> None:
     if not cls.can_fit():
         check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained (it has no fit method); remove train:", True)
         return
+    for reserved in RESERVED_TRAIN_SETTINGS:
+        if reserved in train:
+            check.add(path + ("train", reserved), f"{reserved!r} is passed by segbench itself; remove it", True)
     _unknown_params(check, path + ("train",), train, cls.train_params(), repr(cls.name), "training setting")
 
 
-def _grid(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Cartesian product over list values (a list is a sweep)."""
-    keys = list(params)
-    values = [v if isinstance(v, list) else [v] for v in params.values()]
-    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
-def _expand(label, name, params, train, post_names, timeout) -> tuple[SegmenterConfig, ...]:
+def _expand(label, name, params, train, post_names, timeout, train_on) -> tuple[SegmenterConfig, ...]:
+    """One config per point of the constructor grid; post-processing params
+    form each config's ``postprocess_grid``."""
     ctor = {k: v for k, v in params.items() if k not in post_names}
     post = {k: v for k, v in params.items() if k in post_names}
-    post_grid = tuple(_grid(post))
+    post_grid = tuple(grid(post))
     return tuple(
-        SegmenterConfig(label, name, point, train, post_grid, float(timeout) if timeout else None)
-        for point in _grid(ctor)
+        SegmenterConfig(label, name, point, train, post_grid, float(timeout) if timeout else None, train_on)
+        for point in grid(ctor)
     )

@@ -1,0 +1,43 @@
+"""Suites: the YAML schema, its validation, and the expansion into a matrix.
+
+A suite names datasets, segmenters (with parameter sweeps and optional
+training), metrics, a seed, an output folder and an executor; docs/suites.md
+documents every key. :func:`load_suite` reads a file with ``yaml.safe_load``
+semantics, validates everything it can before anything runs, and reports each
+problem as one line ``FILE:LINE: KEY: what is wrong; how to fix it``.
+
+Modules: ``model`` (the validated suite as data), ``validate`` (checks and
+loading), ``yamlfile`` (YAML with line numbers), ``grid`` (sweeps), ``ranking``
+(rank keys such as ``f1@0.5``), ``hashing`` (stable hashes and derived seeds).
+"""
+
+from .hashing import derive_seed, stable_hash
+from .model import (
+    EXECUTOR_KINDS,
+    DatasetSpec,
+    ExecutorSpec,
+    MetricsSpec,
+    SegmenterConfig,
+    SegmenterSpec,
+    Suite,
+    SuiteLoadError,
+    SuiteProblem,
+)
+from .ranking import parse_rank_key
+from .validate import load_suite
+
+__all__ = [
+    "Suite",
+    "DatasetSpec",
+    "SegmenterSpec",
+    "SegmenterConfig",
+    "MetricsSpec",
+    "ExecutorSpec",
+    "SuiteProblem",
+    "SuiteLoadError",
+    "EXECUTOR_KINDS",
+    "load_suite",
+    "derive_seed",
+    "parse_rank_key",
+    "stable_hash",
+]

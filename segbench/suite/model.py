@@ -1,0 +1,149 @@
+"""The validated suite as plain data: what the runner expands into jobs, and the
+problems found while validating it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .grid import format_value
+from .hashing import stable_hash
+
+TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor"}
+DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional"}
+DATASET_SOURCES = ("generator", "path", "dataset")
+SEGMENTER_KEYS = {"name", "label", "params", "train", "train_on", "timeout", "optional"}
+#: ``fit`` keywords the runner passes itself; a suite may set ``seed`` but not these
+RESERVED_TRAIN_SETTINGS = ("progress",)
+METRICS_KEYS = {"iou_thresholds", "criterion", "rank_by"}
+EXECUTOR_KEYS = {"kind", "workers", "address"}
+EXECUTOR_KINDS = ("local", "processes", "dask")
+CRITERIA = ("iou", "iot", "iop")
+#: Generator params every generator understands; ``n_images`` goes to generate().
+GENERATOR_COMMON = {"n_images", "shape"}
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One validation problem, rendered as ``FILE:LINE: KEY: message``."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+    #: True when the problem only drops one entry and the rest can run.
+    entry_only: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class SuiteLoadError(Exception):
+    """The suite cannot run at all; ``problems`` lists why."""
+
+    def __init__(self, problems: list[SuiteProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of ``datasets:``."""
+
+    name: str
+    source: str  # "generator" | "path" | "dataset"
+    target: str  # generator name, folder path, or registered dataset name
+    params: dict[str, Any]
+    split: dict[str, int] | None
+
+    @property
+    def n_images(self) -> int | None:
+        if "n_images" in self.params:
+            return int(self.params["n_images"])
+        if self.split is not None:
+            return sum(self.split.values())
+        return None
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """One point of a segmenter's constructor grid: what one model is.
+
+    ``postprocess_grid`` lists the post-processing variants swept over one
+    ``predict_raw`` output (a single empty dict when there are none).
+    ``train`` is None for a segmenter used as it is (no training); ``train_on``
+    names the dataset whose train split trains it (None: each test dataset's own).
+    """
+
+    label: str
+    name: str
+    params: dict[str, Any]
+    train: dict[str, Any] | None
+    postprocess_grid: tuple[dict[str, Any], ...]
+    timeout: float | None
+    train_on: str | None = None
+
+    @property
+    def config_id(self) -> str:
+        """Stable id of the model (constructor params + train settings)."""
+        return stable_hash({"name": self.name, "params": self.params, "train": self.train})[:12]
+
+    def variant_label(self, variant: dict[str, Any]) -> str:
+        """Display name: the label plus every swept/set value that tells rows apart."""
+        shown = {**self.params, **variant}
+        if not shown:
+            return self.label
+        return self.label + " " + " ".join(f"{k}={format_value(v)}" for k, v in shown.items())
+
+
+@dataclass(frozen=True)
+class SegmenterSpec:
+    """One entry of ``segmenters:`` before grid expansion."""
+
+    name: str
+    label: str
+    params: dict[str, Any]
+    train: dict[str, Any] | None
+    timeout: float | None
+    configs: tuple[SegmenterConfig, ...]
+    train_on: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    iou_thresholds: tuple[float, ...] = (0.5, 0.75, 0.9)
+    criterion: str = "iou"
+    rank_by: str = "f1@0.5"
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    kind: str = "local"
+    workers: int = 1
+    address: str | None = None
+
+
+@dataclass
+class Suite:
+    """A validated suite, ready to expand into jobs."""
+
+    name: str
+    path: Path
+    seed: int
+    output: Path
+    datasets: list[DatasetSpec]
+    segmenters: list[SegmenterSpec]
+    metrics: MetricsSpec
+    executor: ExecutorSpec
+    description: str = ""
+    #: entry-level problems (those entries were dropped) and skipped optional entries
+    problems: list[SuiteProblem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def configs(self) -> list[SegmenterConfig]:
+        return [c for s in self.segmenters for c in s.configs]
+
+
