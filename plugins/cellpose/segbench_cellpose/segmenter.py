@@ -1,6 +1,7 @@
 """The ``cellpose`` segmenter: cellpose's network for flows and cell probability
 (``predict_raw``), cellpose's dynamics for masks (``postprocess``), and
-cellpose's ``train_seg`` for training on a suite's train split (``fit``).
+cellpose's ``train_seg`` for training on a suite's train split (``fit``, and
+``load`` to use that training in another process).
 
 cellpose and torch are imported on first use, so listing plugins stays fast.
 """
@@ -143,7 +144,7 @@ class CellposeSegmenter(segbench.Segmenter):
         self.batch_size = int(batch_size)
         self.device = weights.resolve_device(device)
         self._model = None
-        self._training: training.TrainingRecord | None = None
+        self._training: training.TrainedModel | None = None
         self._weights_path: Path | None = None
 
     # -- weights -----------------------------------------------------------------
@@ -187,6 +188,7 @@ class CellposeSegmenter(segbench.Segmenter):
         self,
         train: segbench.Dataset,
         workdir: Path,
+        *,
         epochs: int = 100,
         learning_rate: float = 0.005,
         weight_decay: float = 1e-5,
@@ -195,21 +197,24 @@ class CellposeSegmenter(segbench.Segmenter):
         min_train_masks: int = 5,
         nimg_per_epoch: int | None = None,
         seed: int = 0,
+        progress: training.Progress | None = None,
     ) -> None:
-        """Train on ``train`` with cellpose's ``train_seg``, or load the cached result.
+        """Train on ``train`` with cellpose's ``train_seg``, into ``workdir``.
 
         Starts from scratch (a standard CPnet, trained at the train split's
         object diameter) unless ``model`` or ``pretrained_model`` was given, in
-        which case those weights are fine-tuned. Afterwards the trained weights
-        and the measured diameter are used for prediction.
+        which case those weights are fine-tuned. Always trains (segbench's core
+        decides when a training can be reused); afterwards the trained weights
+        and the measured diameter are used for prediction, and :meth:`load`
+        restores them in another process.
 
         Parameters
         ----------
         train : segbench.Dataset
             Images with labels; ZYX stacks contribute their XY, ZY and ZX planes.
         workdir : Path
-            Existing folder; the weights and ``training.json`` are kept under
-            ``workdir/cellpose-<key>/`` and reused when the inputs are the same.
+            Folder for ``weights`` (cellpose's file format) and ``cellpose.json``
+            (the measured diameter and the starting weights); created when missing.
         epochs : int, default 100
             Passes over the training planes (``train_seg``'s ``n_epochs``). 0 trains
             nothing: it only measures the diameter, for given weights.
@@ -226,6 +231,9 @@ class CellposeSegmenter(segbench.Segmenter):
             Planes drawn per epoch; default all.
         seed : int, default 0
             Seeds the network's initial weights (cellpose seeds its augmentations per epoch).
+        progress : callable, optional
+            ``progress(epoch, total, loss)`` after each epoch (from 1 to ``epochs``),
+            with that epoch's training loss as ``train_seg`` computes it.
         """
         settings = training.TrainSettings(
             epochs=int(epochs), learning_rate=float(learning_rate), weight_decay=float(weight_decay),
@@ -238,15 +246,39 @@ class CellposeSegmenter(segbench.Segmenter):
                 f"train: the train split of {getattr(train, 'name', 'the dataset')!r} is empty; "
                 "give the dataset a split with train images"
             )
-        folder, record = training.train_or_load(
+        training.train(
             samples, Path(workdir), settings, start=self._start_identity(),
             start_model=self._start_model, channels=self.channels, normalize=self.normalize,
-            anisotropy=self.anisotropy,
+            anisotropy=self.anisotropy, progress=progress,
         )
-        if record.weights is not None:
-            self._weights_path = folder / record.weights
+        self.load(workdir)
+
+    def load(self, workdir: Path) -> None:
+        """Use what :meth:`fit` left in ``workdir``: its weights, or (``epochs: 0``)
+        the starting weights with the diameter measured on the train split.
+
+        Raises
+        ------
+        InputError
+            ``workdir`` holds no finished training.
+        SegbenchError
+            The starting weights (``model`` / ``pretrained_model``) are not those
+            the training started from, e.g. the file changed since.
+        """
+        workdir = Path(workdir)
+        trained = training.TrainedModel.read(workdir)
+        start = self._start_identity()
+        if trained.start != start:
+            raise SegbenchError(
+                f"cellpose: {workdir} was trained from {trained.start}, but this entry's starting "
+                f"weights are {start}; delete {workdir} to train again"
+            )
+        if trained.weights is None:
+            self._model, self._weights_path = None, None  # the starting weights, loaded on first use
+        else:
+            self._weights_path = workdir / trained.weights
             self._model = weights.load_file(self._weights_path, self.device, **self._model_kwargs)
-        self._training = record
+        self._training = trained
 
     # -- prediction --------------------------------------------------------------
 
@@ -401,10 +433,8 @@ class CellposeSegmenter(segbench.Segmenter):
         if self._training is not None:
             info["training"] = {
                 "start": self._training.start,
-                "train_seconds": round(self._training.train_seconds, 3),
                 "n_planes": self._training.n_planes,
                 "final_loss": self._training.final_loss,
-                "key": self._training.key,
             }
         return info
 

@@ -1,43 +1,46 @@
 """Training a cellpose network on a segbench train split with cellpose's own
-``train.train_seg``, cached on disk.
+``train.train_seg``.
 
 Cellpose trains on 2D planes: a 2D sample is one plane; a ZYX sample gives its
 XY planes and, after resampling Z by the anisotropy, its ZY and ZX planes (the
 three views cellpose's 3D mode runs the network on). Images are converted and
 normalised exactly as ``CellposeModel.eval`` does before its network pass.
 
-A finished training leaves ``<workdir>/cellpose-<key>/`` holding ``weights``
-(cellpose's file format) and ``training.json`` (what was trained, the diameter
-and the time it took). The key hashes the train split's pixels, the starting
-weights and every setting, so a rerun loads the folder instead of training.
-Training writes into a temporary folder that is renamed into place when done,
-so a killed run leaves nothing that looks finished.
+A training leaves two files in its work directory (segbench's core decides when
+to train and keeps its own record beside them):
+
+- ``weights``: the trained network in cellpose's file format (absent when
+  ``epochs`` is 0: the starting weights are used with the measured diameter);
+- ``cellpose.json``: what prediction needs besides the weights (the measured
+  diameter, the identity of the starting weights) and what ``describe`` reports.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tempfile
-import time
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from segbench.api import Sample
-from segbench.errors import SegbenchError
+from segbench.errors import InputError, SegbenchError
 
 from . import compat
 from .layout import cellpose_axes, image_axes
 
 WEIGHTS_FILE = "weights"
-RECORD_FILE = "training.json"
+MODEL_FILE = "cellpose.json"
 #: cellpose's floor on a training image's median diameter (pixels).
 MIN_DIAMETER = 5.0
+
+#: ``progress(epoch, total, loss)``: called after each epoch, epochs counted from 1.
+Progress = Callable[[int, int, "float | None"], None]
 
 
 @dataclass(frozen=True)
@@ -78,46 +81,53 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
-class TrainingRecord:
-    """The contents of ``training.json``.
+class TrainedModel:
+    """The contents of ``cellpose.json``.
 
     Attributes
     ----------
-    key : str
-        Hash of the inputs (train split, starting weights, settings).
     weights : str or None
-        File name of the weights in the record's folder; None when ``epochs`` was
-        0 (the starting weights are used as they are, with the measured diameter).
+        File name of the trained weights in the work directory; None when
+        ``epochs`` was 0 (the starting weights are used as they are, with the
+        measured diameter).
     diameter : float
         Mean over training planes of their median object diameter (pixels),
         the way cellpose defines it (``utils.diameters``, floored at 5).
     n_planes : int
         Training planes with at least ``min_train_masks`` objects.
-    train_seconds : float
-        Wall time of ``train_seg``.
     final_loss : float or None
-        Training loss of the last epoch.
+        ``train_seg``'s training loss of the last epoch.
     start : str
-        ``scratch``, ``builtin:<name>`` or ``file:<sha256>``.
+        The starting weights: ``scratch``, ``builtin:<name>`` or ``file:<sha256>``.
     cellpose : str
         Cellpose version that trained it.
     """
 
-    key: str
     weights: str | None
     diameter: float
     n_planes: int
-    train_seconds: float
     final_loss: float | None
     start: str
     cellpose: str
 
     @classmethod
-    def read(cls, folder: Path) -> "TrainingRecord":
-        return cls(**json.loads((folder / RECORD_FILE).read_text()))
+    def read(cls, workdir: Path) -> "TrainedModel":
+        """What :func:`train` left in ``workdir``; :class:`InputError` naming the file otherwise."""
+        path = Path(workdir) / MODEL_FILE
+        try:
+            model = cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise InputError(
+                workdir, f"no {MODEL_FILE}: no cellpose training finished here", "train again (fit)"
+            ) from None
+        except (ValueError, TypeError) as exc:
+            raise InputError(path, f"not a cellpose training description ({exc})", "train again (fit)") from None
+        if model.weights is not None and not (Path(workdir) / model.weights).is_file():
+            raise InputError(Path(workdir) / model.weights, "trained weights missing", "train again (fit)")
+        return model
 
-    def write(self, folder: Path) -> None:
-        (folder / RECORD_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+    def write(self, workdir: Path) -> None:
+        (Path(workdir) / MODEL_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
 def training_planes(
@@ -225,42 +235,29 @@ def measured_diameter(labels: Sequence[np.ndarray], min_train_masks: int) -> tup
     return float(np.mean(np.asarray(diameters)[keep])), int(keep.sum())
 
 
-def cache_key(samples: Sequence[Sample], fields: dict[str, Any]) -> str:
-    """SHA-256 over the train split's names, pixels, labels and spacing, and ``fields``."""
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
-    for sample in samples:
-        digest.update(sample.name.encode() + b"\0")
-        for array in (sample.image, sample.labels):
-            array = np.ascontiguousarray(array)
-            digest.update(f"{array.dtype.str}{array.shape}".encode())
-            digest.update(array.tobytes())
-        digest.update(repr(sample.spacing).encode())
-    return digest.hexdigest()
 
 
-def record_folder(workdir: Path, key: str) -> Path:
-    return Path(workdir) / f"cellpose-{key[:16]}"
-
-
-def train_or_load(
+def train(
     samples: Sequence[Sample],
     workdir: Path,
     settings: TrainSettings,
     *,
     start: str,
-    start_model: Callable[[], Any],
+    start_model: Callable[[float], Any],
     channels: Sequence[int] | None,
     normalize: dict[str, Any],
     anisotropy: float | None,
-) -> tuple[Path, TrainingRecord]:
-    """The cached training for these inputs, training it first when missing.
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Train with ``train_seg`` (or, with 0 epochs, only measure the diameter) into ``workdir``.
 
     Parameters
     ----------
     samples : sequence of Sample
         The train split.
     workdir : Path
-        An existing folder; the training is kept in a subfolder named by its key.
+        Folder for ``weights`` and ``cellpose.json`` (created when missing; earlier
+        ones are replaced).
     settings : TrainSettings
     start : str
         Identity of the starting weights: ``scratch``, ``builtin:<name>``, ``file:<sha256>``.
@@ -269,12 +266,14 @@ def train_or_load(
         called only when training actually runs.
     channels, normalize, anisotropy
         As the segmenter uses them at inference.
+    progress : callable, optional
+        ``progress(epoch, total, loss)`` after each epoch, with ``train_seg``'s
+        training loss of that epoch.
 
     Returns
     -------
-    folder : Path
-        The record's folder.
-    record : TrainingRecord
+    TrainedModel
+        What was written to ``cellpose.json``.
     """
     if settings.epochs == 0 and start == "scratch":
         raise ValueError(
@@ -283,61 +282,128 @@ def train_or_load(
         )
     for sample in samples:
         check_train_sample(sample)
-    fields = {
-        "settings": asdict(settings), "start": start, "channels": channels,
-        "normalize": normalize, "anisotropy": anisotropy, "cellpose": compat.cellpose_version(),
-    }
-    key = cache_key(samples, fields)
-    folder = record_folder(workdir, key)
-    if (folder / RECORD_FILE).is_file():
-        return folder, TrainingRecord.read(folder)
-
     images, labels = training_planes(samples, channels=channels, normalize=normalize, anisotropy=anisotropy)
     diameter, n_planes = measured_diameter(labels, settings.min_train_masks)
-    staging = Path(tempfile.mkdtemp(prefix=".cellpose-training-", dir=workdir))
-    try:
-        weights, seconds, loss = None, 0.0, None
-        if settings.epochs > 0:
-            seconds, loss = _train(start_model, diameter, images, labels, settings, staging)
-            weights = WEIGHTS_FILE
-        record = TrainingRecord(
-            key=key, weights=weights, diameter=diameter, n_planes=n_planes, train_seconds=seconds,
-            final_loss=loss, start=start, cellpose=compat.cellpose_version(),
-        )
-        record.write(staging)
-        try:
-            os.replace(staging, folder)
-        except OSError:  # another process finished the same training first: use theirs
-            if not (folder / RECORD_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder, TrainingRecord.read(folder)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, WEIGHTS_FILE):  # a half-finished earlier training is not reused
+        (workdir / name).unlink(missing_ok=True)
+    weights, loss = None, None
+    if settings.epochs > 0:
+        loss = _train_seg(start_model, diameter, images, labels, settings, workdir, progress)
+        weights = WEIGHTS_FILE
+    model = TrainedModel(
+        weights=weights, diameter=diameter, n_planes=n_planes, final_loss=loss, start=start,
+        cellpose=compat.cellpose_version(),
+    )
+    model.write(workdir)  # last: its presence means the training finished
+    return model
 
 
-def _train(start_model, diameter, images, labels, settings: TrainSettings, staging: Path):
-    """Run ``train_seg``; leave ``staging/weights``; return (seconds, final loss)."""
+def _train_seg(start_model, diameter, images, labels, settings: TrainSettings, workdir: Path, progress) -> float:
+    """Run ``train_seg`` from ``start_model(diameter)``; leave ``workdir/weights``; return the final loss."""
     import torch
     from cellpose import train
 
     numpy_state = np.random.get_state()  # train_seg reseeds numpy's global RNG every epoch
     try:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(settings.seed)
+            torch.manual_seed(settings.seed)  # the initial weights of a network trained from scratch
             model = start_model(diameter)
-            tic = time.perf_counter()
-            path, losses, _ = train.train_seg(
-                model.net, train_data=images, train_labels=labels,
-                normalize={"normalize": False},  # already normalised as eval does; a dict
-                # also keeps train_seg from changing cellpose's global normalize defaults
-                n_epochs=settings.epochs, learning_rate=settings.learning_rate,
-                weight_decay=settings.weight_decay, batch_size=settings.batch_size,
-                bsize=settings.crop_size, min_train_masks=settings.min_train_masks,
-                nimg_per_epoch=settings.nimg_per_epoch, save_path=staging, model_name=WEIGHTS_FILE,
-            )
-            seconds = time.perf_counter() - tic
+            with _epoch_losses(model.net, settings.epochs, progress):
+                path, losses, _ = train.train_seg(
+                    model.net, train_data=images, train_labels=labels,
+                    normalize={"normalize": False},  # already normalised as eval does; a dict
+                    # also keeps train_seg from changing cellpose's global normalize defaults
+                    n_epochs=settings.epochs, learning_rate=settings.learning_rate,
+                    weight_decay=settings.weight_decay, batch_size=settings.batch_size,
+                    bsize=settings.crop_size, min_train_masks=settings.min_train_masks,
+                    nimg_per_epoch=settings.nimg_per_epoch, save_path=workdir, model_name=WEIGHTS_FILE,
+                )
     finally:
         np.random.set_state(numpy_state)
-    os.replace(path, staging / WEIGHTS_FILE)
-    shutil.rmtree(staging / "models", ignore_errors=True)
-    return seconds, float(losses[-1])
+    os.replace(path, workdir / WEIGHTS_FILE)
+    shutil.rmtree(workdir / "models", ignore_errors=True)
+    return float(losses[-1])
+
+
+# -- per-epoch losses ---------------------------------------------------------------
+#
+# train_seg logs its loss only every tenth epoch and returns the per-epoch losses
+# at the end. To report each epoch as it ends, the batch losses are read where
+# train_seg computes them (its module-level ``_loss_fn_seg``, wrapped while any
+# thread reports progress; each thread sees only its own training's batches), and
+# an epoch ends where train_seg starts the next one (its ``net.train()`` call).
+
+_LOSS_LOCK = threading.Lock()
+_LOSS_USERS = 0
+_THREAD = threading.local()
+
+
+@contextmanager
+def _epoch_losses(net, total: int, progress: Progress | None) -> Iterator[None]:
+    """While active, call ``progress(epoch, total, loss)`` after each epoch of
+    ``train_seg`` on ``net``; ``loss`` is train_seg's own per-epoch training loss
+    (the batch losses weighted by batch size, averaged over the epoch's crops)."""
+    if progress is None:
+        yield
+        return
+    epoch = {"done": 0, "sum": 0.0, "crops": 0}
+
+    def batch(loss: float, crops: int) -> None:
+        epoch["sum"] += loss * crops
+        epoch["crops"] += crops
+
+    def epoch_end() -> None:
+        if epoch["crops"]:
+            epoch["done"] += 1
+            progress(epoch["done"], total, epoch["sum"] / epoch["crops"])
+            epoch.update(sum=0.0, crops=0)
+
+    module_train = type(net).train
+
+    def train_mode(mode: bool = True):
+        if mode:  # train_seg calls net.train() at the start of every epoch
+            epoch_end()
+        return module_train(net, mode)
+
+    net.train = train_mode
+    _install_loss_wrapper()
+    _THREAD.batch = batch
+    try:
+        yield
+        epoch_end()
+    finally:
+        _THREAD.batch = None
+        _remove_loss_wrapper()
+        del net.train
+
+
+def _install_loss_wrapper() -> None:
+    global _LOSS_USERS
+    from cellpose import train
+
+    with _LOSS_LOCK:
+        if _LOSS_USERS == 0:
+            original = train._loss_fn_seg
+
+            def recorded(lbl, y, device):
+                loss = original(lbl, y, device)
+                batch = getattr(_THREAD, "batch", None)
+                if batch is not None:
+                    batch(loss.item(), len(lbl))
+                return loss
+
+            recorded.original = original
+            train._loss_fn_seg = recorded
+        _LOSS_USERS += 1
+
+
+def _remove_loss_wrapper() -> None:
+    global _LOSS_USERS
+    from cellpose import train
+
+    with _LOSS_LOCK:
+        _LOSS_USERS -= 1
+        if _LOSS_USERS == 0:
+            train._loss_fn_seg = train._loss_fn_seg.original

@@ -5,60 +5,79 @@ and on a ZYX stack."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from cellpose import utils
 
 import segbench
-from segbench.errors import SegbenchError
+from segbench.errors import InputError, SegbenchError
 from segbench_cellpose import CellposeSegmenter
-from segbench_cellpose.training import RECORD_FILE, WEIGHTS_FILE, training_planes
+from segbench_cellpose.training import MODEL_FILE, WEIGHTS_FILE, training_planes
 from segbench_cellpose.weights import file_sha256
 
 
-def no_training(*args, **kwargs):
-    raise AssertionError("train_seg was called, but the weights were cached")
-
-
-def weights_of(workdir):
-    (path,) = workdir.glob(f"cellpose-*/{WEIGHTS_FILE}")
-    return path
-
-
-def test_fit_trains_saves_and_a_rerun_reloads(trained, train_2d, test_image, tiny_training, monkeypatch):
+def test_fit_leaves_weights_and_diameter_that_load_restores(trained, train_2d, test_image):
     segmenter, workdir = trained
-    weights = weights_of(workdir)
-    record = json.loads((weights.parent / RECORD_FILE).read_text())
-    assert record["start"] == "scratch" and record["weights"] == WEIGHTS_FILE
-    assert record["n_planes"] == 4 and record["train_seconds"] > 0
+    assert sorted(p.name for p in workdir.iterdir()) == [MODEL_FILE, WEIGHTS_FILE]  # nothing else left
+    model = json.loads((workdir / MODEL_FILE).read_text())
+    assert model["start"] == "scratch" and model["weights"] == WEIGHTS_FILE and model["n_planes"] == 4
+    assert model["cellpose"] == "3.1.1.3" and model["final_loss"] > 0
     # the diameter is cellpose's: mean over images of the median 2*sqrt(area/pi)
     expected = np.mean([max(utils.diameters(s.labels)[0], 5.0) for s in train_2d])
-    assert record["diameter"] == pytest.approx(expected, rel=1e-12)
+    assert model["diameter"] == pytest.approx(expected, rel=1e-12)
     # trained at that diameter, so images are not resized
     assert float(segmenter.model.diam_mean) == pytest.approx(expected, rel=1e-6)
     assert float(segmenter.model.diam_labels) == float(segmenter.model.diam_mean)
 
     raw = segmenter.predict_raw(test_image)
     assert raw["scaling"] == 1.0
-
-    monkeypatch.setattr("cellpose.train.train_seg", no_training)
-    rerun = CellposeSegmenter(bsize=80)
-    rerun.fit(train_2d, workdir, **tiny_training)
-    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
-    for other in (rerun, loaded):
+    loaded = CellposeSegmenter(bsize=80)
+    loaded.load(workdir)
+    as_file = CellposeSegmenter(pretrained_model=str(workdir / WEIGHTS_FILE), bsize=80)
+    for other in (loaded, as_file):
         again = other.predict_raw(test_image)
         for key in ("dP", "cellprob", "scaling"):
             np.testing.assert_array_equal(again[key], raw[key])
-    labels = loaded.predict(test_image)
-    assert labels.shape == test_image.shape and labels.dtype == np.int32
-    assert sorted(p.name for p in workdir.iterdir()) == [weights.parent.name]  # no staging left
+    np.testing.assert_array_equal(loaded.predict(test_image), segmenter.predict(test_image))
+    assert loaded.describe() == segmenter.describe()
 
 
-def test_training_is_seeded(trained, train_2d, tiny_training, tmp_path):
+def test_training_is_seeded_and_reports_each_epoch(trained, train_2d, tiny_training, tmp_path, monkeypatch):
+    from cellpose import train
+
     _, workdir = trained
-    CellposeSegmenter().fit(train_2d, tmp_path, **tiny_training)
-    assert file_sha256(weights_of(tmp_path)) == file_sha256(weights_of(workdir))
+    epoch_losses, train_seg = [], train.train_seg
+
+    def spy(*args, **kwargs):
+        result = train_seg(*args, **kwargs)
+        epoch_losses.append(result[1])
+        return result
+
+    monkeypatch.setattr(train, "train_seg", spy)
+    calls = []
+    CellposeSegmenter().fit(train_2d, tmp_path, **tiny_training, progress=lambda *args: calls.append(args))
+    # reporting progress does not change the training: same weights as the fixture's, trained without it
+    assert file_sha256(tmp_path / WEIGHTS_FILE) == file_sha256(workdir / WEIGHTS_FILE)
+    (losses,) = epoch_losses
+    assert calls == [(1, 2, losses[0]), (2, 2, losses[1])]  # train_seg's own per-epoch losses, exactly
+    assert json.loads((tmp_path / MODEL_FILE).read_text())["final_loss"] == losses[1]
+    assert train._loss_fn_seg.__name__ == "_loss_fn_seg"  # cellpose's loss is left as it was
+
+
+def test_load_refuses_missing_or_other_trainings(trained, tmp_path):
+    _, workdir = trained
+    with pytest.raises(InputError, match=f"^{tmp_path}: no cellpose.json: no cellpose training finished here"):
+        CellposeSegmenter().load(tmp_path)
+    other = tmp_path / "other"
+    shutil.copytree(workdir, other)
+    with pytest.raises(SegbenchError, match=f"cellpose: {other} was trained from scratch, but this entry's "
+                       "starting weights are builtin:cyto3; delete"):
+        CellposeSegmenter(model="cyto3").load(other)
+    (other / WEIGHTS_FILE).unlink()
+    with pytest.raises(InputError, match="weights: trained weights missing"):
+        CellposeSegmenter().load(other)
 
 
 def test_raw_pass_is_cellpose_eval(trained, test_image):
@@ -69,7 +88,7 @@ def test_raw_pass_is_cellpose_eval(trained, test_image):
     np.testing.assert_array_equal(raw["cellprob"], flows[2])
     assert raw["dP"].shape == (2, *test_image.shape) and raw["dP"].dtype == np.float32
 
-    scaled = CellposeSegmenter(pretrained_model=str(weights_of(workdir)), diameter=8.0, bsize=80)
+    scaled = CellposeSegmenter(pretrained_model=str(workdir / WEIGHTS_FILE), diameter=8.0, bsize=80)
     raw = scaled.predict_raw(test_image)
     _, flows, _ = scaled.model.eval(test_image, channels=[0, 0], diameter=8.0, bsize=80, compute_masks=False)
     np.testing.assert_array_equal(raw["dP"], flows[1])
@@ -97,7 +116,7 @@ def test_threshold_sweep_runs_the_network_once(trained, test_image):
 
 def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
     segmenter, workdir = trained
-    weights = str(weights_of(workdir))
+    weights = str(workdir / WEIGHTS_FILE)
     seg3d = CellposeSegmenter(pretrained_model=weights, spacing=small_volume.spacing, bsize=80)
     assert seg3d.anisotropy == 2.0  # dz / dx = 1.0 / 0.5
     raw = seg3d.predict_raw(small_volume.image)
@@ -122,21 +141,24 @@ def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
 
 def test_fine_tuning_and_diameter_only(trained, train_2d, test_image, tmp_path):
     _, workdir = trained
-    weights = weights_of(workdir)
+    weights = workdir / WEIGHTS_FILE
     calibrated = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
-    (tmp_path / "calibrate").mkdir()
     calibrated.fit(train_2d, tmp_path / "calibrate", epochs=0, min_train_masks=1)
-    (folder,) = (tmp_path / "calibrate").iterdir()
-    record = json.loads((folder / RECORD_FILE).read_text())
-    assert record["weights"] is None and record["start"] == f"file:{file_sha256(weights)}"
+    assert sorted(p.name for p in (tmp_path / "calibrate").iterdir()) == [MODEL_FILE]  # no weights of its own
+    model = json.loads((tmp_path / "calibrate" / MODEL_FILE).read_text())
+    assert model["weights"] is None and model["start"] == f"file:{file_sha256(weights)}"
     assert calibrated.describe()["diameter_source"] == "train split"
-    assert calibrated.effective_diameter == record["diameter"]
+    assert calibrated.effective_diameter == model["diameter"]
+    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
+    loaded.load(tmp_path / "calibrate")
+    assert loaded.describe() == calibrated.describe()
+    np.testing.assert_array_equal(loaded.predict_raw(test_image)["dP"], calibrated.predict_raw(test_image)["dP"])
 
-    (tmp_path / "tune").mkdir()
     tuned = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
     tuned.fit(train_2d, tmp_path / "tune", epochs=1, crop_size=32, batch_size=4, min_train_masks=1)
-    assert file_sha256(weights_of(tmp_path / "tune")) != file_sha256(weights)
+    assert file_sha256(tmp_path / "tune" / WEIGHTS_FILE) != file_sha256(weights)
     assert tuned.describe()["training"]["start"] == f"file:{file_sha256(weights)}"
+    assert tuned.describe()["weights_sha256"] == file_sha256(tmp_path / "tune" / WEIGHTS_FILE)
 
 
 def test_training_planes_of_a_stack(volume):
@@ -178,7 +200,8 @@ def test_describe_is_json_and_names_weights(trained):
     info = segmenter.describe()
     json.dumps(info)
     assert info["cellpose"].startswith("3.1.1") and info["torch"].startswith("2.")
-    assert info["weights_sha256"] == file_sha256(weights_of(workdir))
+    assert info["weights_sha256"] == file_sha256(workdir / WEIGHTS_FILE)
+    assert info["training"]["final_loss"] == json.loads((workdir / MODEL_FILE).read_text())["final_loss"]
     assert info["diameter"] == pytest.approx(float(segmenter.model.diam_labels))
     assert info["diameter_source"] == "train split" and info["scaling"] == 1.0
     assert info["training"]["start"] == "scratch" and info["training"]["n_planes"] == 4

@@ -1,6 +1,6 @@
-"""Cellpose through segbench's runner: trained on a suite's train split, a
-threshold sweep over one network pass per image, and a rerun that recomputes
-nothing."""
+"""Cellpose through segbench's runner: trained once on a suite's train split and
+loaded for predicting, a threshold sweep over one network pass per image, and a
+rerun that recomputes nothing."""
 
 from __future__ import annotations
 
@@ -39,14 +39,19 @@ def test_trained_cellpose_sweeps_thresholds_over_one_pass(tmp_path, monkeypatch,
         metrics: {{iou_thresholds: [0.5], rank_by: f1@0.5}}
         executor: {{kind: local}}
         """))
-    passes = []
-    original = CellposeSegmenter.predict_raw
+    passes, calls = [], []
+    original = {name: getattr(CellposeSegmenter, name) for name in ("predict_raw", "fit", "load")}
 
     def counted(self, image):
         passes.append(image.shape)
-        return original(self, image)
+        return original["predict_raw"](self, image)
 
     monkeypatch.setattr(CellposeSegmenter, "predict_raw", counted)
+    for name in ("fit", "load"):
+        monkeypatch.setattr(
+            CellposeSegmenter, name,
+            lambda self, *args, _name=name, **kwargs: calls.append(_name) or original[_name](self, *args, **kwargs),
+        )
     registry = load_registry()
     summary = run_suite(load_suite(suite_file, registry), registry)
     assert summary.ok, [str(f) for f in summary.failures]
@@ -60,7 +65,9 @@ def test_trained_cellpose_sweeps_thresholds_over_one_pass(tmp_path, monkeypatch,
     }
     describe = json.loads(at_half["describe"].iloc[0])
     assert describe["training"]["start"] == "scratch" and describe["cellpose"].startswith("3.1.1")
-    assert len(list((tmp_path / "out").rglob("cellpose-*/weights"))) == 1  # trained once
+    (workdir,) = [p.parent for p in (tmp_path / "out").rglob("cellpose.json")]
+    assert {"weights", "segbench-training.json"} <= {p.name for p in workdir.iterdir()}
+    assert calls == ["fit", "load", "load"]  # trained once (fit ends with load), loaded to predict
 
     again = run_suite(load_suite(suite_file, registry), registry)
-    assert (again.n_done, again.n_cached) == (0, 2) and len(passes) == 2
+    assert (again.n_done, again.n_cached) == (0, 2) and len(passes) == 2 and calls.count("fit") == 1
