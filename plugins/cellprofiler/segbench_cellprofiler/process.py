@@ -1,0 +1,177 @@
+"""The segbench side of the driver: one long-lived CellProfiler process per
+worker process and CellProfiler environment.
+
+:func:`driver_for` returns the running :class:`Driver` for a Python interpreter,
+starting one when there is none (or the last one crashed, timed out or was
+interrupted). Requests and replies are JSON lines (see ``driver.py``); images
+and labels travel as files in the driver's own temporary folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Driver", "DriverFailure", "driver_for", "DRIVER_SCRIPT"]
+
+#: The script run by CellProfiler's Python.
+DRIVER_SCRIPT = Path(__file__).with_name("driver.py")
+
+#: One driver per (worker process id, interpreter).
+_DRIVERS: dict[tuple[int, str], "Driver"] = {}
+
+
+class DriverFailure(Exception):
+    """CellProfiler crashed, timed out or answered nonsense; ``str()`` is one line."""
+
+
+class Driver:
+    """A CellProfiler process running ``driver.py``.
+
+    Parameters
+    ----------
+    python : str
+        The interpreter of a CellProfiler environment.
+    start_timeout : float
+        Seconds CellProfiler may take to start (import and register its readers).
+    """
+
+    def __init__(self, python: str, start_timeout: float):
+        self.python = python
+        self.workdir = Path(tempfile.mkdtemp(prefix="segbench-cellprofiler-"))
+        self.loaded: dict[str, dict[str, Any]] = {}
+        self.module = None  # the module a run is in, from the driver's progress lines
+        self._buffer = b""
+        self._stderr = open(self.workdir / "stderr.log", "wb")
+        env = {
+            **os.environ,
+            # keep CellProfiler's and matplotlib's files out of the home folder
+            "MPLCONFIGDIR": str(self.workdir / "matplotlib"),
+            "XDG_CONFIG_HOME": str(self.workdir / "config"),
+            "XDG_DATA_HOME": str(self.workdir / "data"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("PYTHONPATH", None)  # the worker's packages (numpy 2) must not leak in
+        try:
+            self.process = subprocess.Popen(
+                [python, str(DRIVER_SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches segbench, which stops us
+            )
+        except OSError as exc:
+            self.close()
+            raise DriverFailure(f"could not run {python} ({exc.strerror})") from None
+        self.owner = os.getpid()
+        reply = self.request({"op": "hello"}, start_timeout, "starting")
+        self.version = reply["version"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.owner == os.getpid()
+
+    def request(self, message: dict, timeout: float, doing: str) -> dict:
+        """Send one request and wait for its reply (``{"ok": ...}``) at most
+        ``timeout`` seconds. A reply with ``ok: false`` is returned as it is.
+
+        Raises DriverFailure when the process dies or the time runs out; any
+        other interruption (the runner's own per-image timeout, Ctrl-C) stops
+        the process too, since it may still be busy, and is re-raised."""
+        self.module = None
+        try:
+            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.flush()
+            deadline = time.monotonic() + timeout
+            while True:
+                line = self._read_line(deadline, doing, timeout)
+                reply = json.loads(line)
+                if "module" in reply:
+                    self.module = reply["module"]
+                    continue
+                return reply
+        except BrokenPipeError:
+            raise self._crashed(doing) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_line(self, deadline: float, doing: str, timeout: float) -> bytes:
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                where = f" in module {self.module}" if self.module else ""
+                raise DriverFailure(f"CellProfiler took longer than {timeout:g} s {doing}{where}; it was stopped")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise self._crashed(doing)
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _crashed(self, doing: str) -> DriverFailure:
+        code = self.process.wait()
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        where = f" in module {self.module}" if self.module else ""
+        last = self.stderr_tail()
+        self.close()
+        return DriverFailure(f"CellProfiler crashed ({how}) {doing}{where}" + (f": {last}" if last else ""))
+
+    def stderr_tail(self) -> str:
+        """The last non-empty line CellProfiler wrote to stderr."""
+        try:
+            lines = (self.workdir / "stderr.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
+
+    def close(self) -> None:
+        """Stop the process (if running) and remove its temporary folder."""
+        process = getattr(self, "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                process.kill()
+            process.wait()
+        if process is not None:
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def driver_for(python: str, start_timeout: float) -> Driver:
+    """The running driver of this process for ``python``; a new one if there is none."""
+    key = (os.getpid(), python)
+    driver = _DRIVERS.get(key)
+    if driver is None or not driver.alive:
+        _DRIVERS.pop(key, None)
+        driver = Driver(python, start_timeout)
+        _DRIVERS[key] = driver
+    return driver
+
+
+@atexit.register
+def _close_all() -> None:
+    for (pid, _), driver in list(_DRIVERS.items()):
+        if pid == os.getpid():
+            driver.close()
