@@ -1,0 +1,12 @@
+"""segbench-unet: U-Net (original and padded), V-Net and U2-Net as segbench segmenters.
+
+Networks are written from the papers in plain PyTorch, for 2D and 3D images:
+:mod:`.unet`, :mod:`.vnet`, :mod:`.u2net`. Shared: :mod:`.layers` (building
+blocks, anisotropic pooling), :mod:`.targets` and :mod:`.losses` (training
+targets and losses), :mod:`.data` and :mod:`.training` (patches, augmentation,
+the training loop), :mod:`.tiling` (whole-image and overlap-tile inference),
+:mod:`.instances` (watershed post-processing), :mod:`.checkpoint` (weights
+files) and :mod:`.segmenter` (the segbench classes).
+"""
+
+__version__ = "0.1.0"
