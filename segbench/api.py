@@ -137,9 +137,14 @@ class Segmenter:
 
     Optional methods, used when present (see DESIGN.md):
 
-    - ``fit(self, train: Dataset, workdir: Path, **train_settings)``: train on the
-      suite's train split; leave weights under ``workdir`` so a rerun with the
-      same inputs reuses them.
+    - ``fit(self, train: Dataset, workdir: Path, **train_settings)``: train on a
+      train split and leave under ``workdir`` everything needed to predict. The
+      core calls it once per (train-split content, segmenter config) and caches
+      the result; it passes ``seed`` and ``progress`` (a callable
+      ``progress(epoch, total, loss)``) when ``fit`` accepts them.
+    - ``load(self, workdir: Path)``: restore what ``fit`` left in ``workdir``;
+      called in every worker that predicts with a trained model (without it,
+      the worker calls ``fit`` again: the legacy path).
     - ``predict_raw(self, image) -> Any`` and
       ``postprocess(self, raw, **threshold_params) -> ndarray``: split the
       expensive network pass from cheap post-processing.
@@ -191,6 +196,11 @@ class Segmenter:
     @classmethod
     def can_fit(cls) -> bool:
         return callable(getattr(cls, "fit", None))
+
+    @classmethod
+    def can_load(cls) -> bool:
+        """True when the class restores trained models with ``load(workdir)``."""
+        return callable(getattr(cls, "load", None))
 
     @classmethod
     def postprocess_params(cls) -> tuple[str, ...]:

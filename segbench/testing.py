@@ -15,8 +15,13 @@ module to :func:`segbench.plugins.load_registry` as an extra plugin::
   appends one line per raw pass to that file (visible across processes).
 - ``misbehaving``: fails on purpose (``mode``: raise, shape, dtype, float,
   sleep), for the runner's failure handling.
-- ``trainable-threshold``: learns its threshold from the train split in ``fit``
-  and caches it as ``threshold.json`` in the workdir.
+- ``trainable-threshold``: learns its threshold from the train split in ``fit``,
+  leaves it as ``threshold.json`` in the workdir, restores it in ``load``.
+- ``legacy-trainable``: the same without ``load`` (workers call ``fit`` again).
+
+``BLOCK_AFTER_VARIABLE``: when set to N in the environment, ``blob-threshold``
+writes the file named by ``BLOCKED_VARIABLE`` at its (N+1)-th raw pass in a
+process and then blocks until killed: a deterministic kill point for tests.
 """
 
 from __future__ import annotations
@@ -34,6 +39,20 @@ from .plugins import hookimpl
 
 #: raw passes made in this process, by segmenter name
 RAW_CALLS: dict[str, int] = {}
+
+
+#: environment variables of the deterministic kill point (see the module docstring)
+BLOCK_AFTER_VARIABLE = "SEGBENCH_TESTING_BLOCK_AFTER"
+BLOCKED_VARIABLE = "SEGBENCH_TESTING_BLOCKED"
+
+
+def _block_if_asked(calls: int) -> None:
+    after = os.environ.get(BLOCK_AFTER_VARIABLE)
+    if after is None or calls <= int(after):
+        return
+    Path(os.environ[BLOCKED_VARIABLE]).write_text(str(os.getpid()))
+    while True:  # until the test kills this process
+        time.sleep(1)
 
 
 def _log_call(call_log: str | None, what: str) -> None:
@@ -54,6 +73,7 @@ class BlobThreshold(Segmenter):
 
     def predict_raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
         RAW_CALLS[self.name] = RAW_CALLS.get(self.name, 0) + 1
+        _block_if_asked(RAW_CALLS[self.name])
         _log_call(self.call_log, "raw")
         smooth = normalize(image, 1, 99.8)
         for _ in range(1 + self.work):
@@ -90,37 +110,78 @@ class Misbehaving(Segmenter):
 
 
 class TrainableThreshold(Segmenter):
-    """Learns a global threshold from the train split (a test reference)."""
+    """Learns a global threshold from the train split (a test reference).
+
+    ``fit`` logs ``fit LABEL``, reports one progress step per train image and
+    writes ``threshold.json``; ``load`` logs ``load LABEL`` and reads it back;
+    ``predict`` logs ``predict LABEL``. With ``wait_for`` set, ``fit`` first
+    waits (up to 60 s, else it fails) until that text appears in ``call_log``:
+    a training that can only end once another config's prediction has run.
+    """
 
     name = "trainable-threshold"
 
-    def __init__(self, call_log: str | None = None):
+    def __init__(self, call_log: str | None = None, tag: str = ""):
         self.threshold: float | None = None
         self.call_log = call_log
+        self.tag = tag
 
-    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0, fail: bool = False) -> None:
+    def fit(
+        self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0, fail: bool = False,
+        wait_for: str | None = None, progress=None,
+    ) -> None:
         if fail:
             raise RuntimeError("deliberate training failure")
-        cached = workdir / "threshold.json"
-        if cached.is_file():
-            self.threshold = json.loads(cached.read_text())["threshold"]
-            return
-        _log_call(self.call_log, "fit")
+        if wait_for:
+            _wait_for_call(self.call_log, wait_for)
+        _log_call(self.call_log, f"fit {self.tag}")
         fg, bg = [], []
-        for sample in train:
+        for i, sample in enumerate(train, 1):
             image = normalize(sample.image)
             fg.append(image[sample.labels > 0].mean())
             bg.append(image[sample.labels == 0].mean())
+            if progress is not None:
+                progress(i, len(train), float(np.mean(fg) - np.mean(bg)))
         self.threshold = float((np.mean(fg) + np.mean(bg)) / 2 + margin)
-        cached.write_text(json.dumps({"threshold": self.threshold, "seed": seed}))
+        (Path(workdir) / "threshold.json").write_text(json.dumps({"threshold": self.threshold, "seed": seed}))
+
+    def load(self, workdir: Path) -> None:
+        _log_call(self.call_log, f"load {self.tag}")
+        self.threshold = json.loads((Path(workdir) / "threshold.json").read_text())["threshold"]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         if self.threshold is None:
             raise RuntimeError("fit() first")
+        _log_call(self.call_log, f"predict {self.tag}")
         labels, _ = ndi.label(normalize(image) > self.threshold)
         return labels.astype(np.int32)
 
 
+class LegacyTrainable(TrainableThreshold):
+    """A trainable segmenter without ``load`` (the legacy path: workers call
+    ``fit`` again, and ``fit`` reuses what it left in the workdir)."""
+
+    name = "legacy-trainable"
+    load = None  # type: ignore[assignment]
+
+    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0) -> None:
+        cached = Path(workdir) / "threshold.json"
+        if cached.is_file():
+            _log_call(self.call_log, f"refit {self.tag}")
+            self.threshold = json.loads(cached.read_text())["threshold"]
+            return
+        super().fit(train, workdir, margin=margin, seed=seed)
+
+
+def _wait_for_call(call_log: str | None, text: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if call_log and os.path.exists(call_log) and text in Path(call_log).read_text():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{text!r} never appeared in {call_log}")
+
+
 @hookimpl
 def segbench_register_segmenters():
-    return [BlobThreshold, Misbehaving, TrainableThreshold]
+    return [BlobThreshold, Misbehaving, TrainableThreshold, LegacyTrainable]

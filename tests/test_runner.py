@@ -111,15 +111,129 @@ def test_training_runs_once_and_is_cached(tmp_path, registry):
     path = make_suite(tmp_path, f"- name: trainable-threshold\n  params: {{call_log: {log}}}\n  train: {{margin: 0.0}}\n")
     summary = run_suite(load_suite(path, registry), registry)
     assert summary.ok and summary.n_done == 4
-    assert log.read_text().count("fit") == 1
-    workdirs = list((tmp_path / "out" / "train" / "blobs").iterdir())
-    assert len(workdirs) == 1 and (workdirs[0] / "threshold.json").is_file()
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls].count("fit") == 1
+    assert [c.split()[0] for c in calls].count("load") == 1  # one worker, one model kept
+    (workdir,) = (tmp_path / "out" / "train" / "blobs").iterdir()
+    assert (workdir / "threshold.json").is_file()
+    record = json.loads((workdir / "segbench-training.json").read_text())
+    assert record["train_dataset"] == "blobs" and record["n_train_images"] == 2
+    assert record["segmenter"] == "trainable-threshold" and record["train_settings"] == {"margin": 0.0}
+    assert len(record["files_sha256"]) == 64 and record["plugin_distribution"] == "segbench-testing"
+    assert not (workdir / ".segbench-progress.json").exists()
     results = pd.read_parquet(tmp_path / "out" / "results.parquet")
-    assert results["train_seconds"].notna().all()
-    # a new output folder for the results but the same training inputs: changing only the
-    # post-hoc thresholds leaves the cell keys and the training untouched
-    run_suite(load_suite(path, registry), registry)
+    assert (results["train_seconds"] == record["seconds"]).all()
+    assert set(results["train_dataset"]) == {"blobs"}
+    # a second run trains nothing: the record says the model exists
+    (tmp_path / "out" / "cells").rename(tmp_path / "old-cells")
+    again = run_suite(load_suite(path, registry), registry)
+    assert again.ok and again.n_done == 4
+    assert [c.split()[0] for c in log.read_text().splitlines()].count("fit") == 1
+
+
+def test_unfinished_training_is_trained_again(tmp_path, registry):
+    """A workdir without a record (a run killed mid-training) is cleared and trained from scratch."""
+    log = tmp_path / "calls.log"
+    path = make_suite(tmp_path, f"- name: trainable-threshold\n  params: {{call_log: {log}}}\n  train: {{}}\n")
+    plan = plan_suite(load_suite(path, registry), registry)
+    (job,) = plan.trainings.values()
+    Path(job.workdir).mkdir(parents=True)
+    (Path(job.workdir) / "half-written.pt").write_text("x")
+    assert run_suite(load_suite(path, registry), registry).ok
+    assert not (Path(job.workdir) / "half-written.pt").exists()
     assert log.read_text().count("fit") == 1
+
+
+def test_legacy_segmenter_without_load_gets_fit_in_each_worker(tmp_path, registry):
+    log = tmp_path / "calls.log"
+    path = make_suite(tmp_path, f"- name: legacy-trainable\n  params: {{call_log: {log}}}\n  train: {{}}\n")
+    summary = run_suite(load_suite(path, registry), registry)
+    assert summary.ok and summary.n_done == 4
+    calls = [c.split()[0] for c in log.read_text().splitlines()]
+    assert calls.count("fit") == 1 and calls.count("refit") == 1 and "load" not in calls
+
+
+def test_progress_reports_reach_the_workdir(tmp_path):
+    from segbench.run.models import ProgressFile, read_progress
+
+    report = ProgressFile(tmp_path / "w")
+    assert read_progress(tmp_path / "w") is None
+    report(3, 40, 0.25)
+    progress = read_progress(tmp_path / "w")
+    assert (progress.epoch, progress.total, progress.loss) == (3, 40, 0.25)
+
+
+def test_train_on_trains_once_and_tests_on_every_dataset(tmp_path, registry):
+    """Procedural train split -> a folder dataset of other images: one training, both tested."""
+    from segbench.builtin.procedural import Procedural
+    from segbench.io import write_dataset
+
+    folder = tmp_path / "lab"
+    write_dataset(folder, Procedural(shape=(64, 64)).generate(3, seed=11))
+    log = tmp_path / "calls.log"
+    extra = f"  - name: lab\n    path: {folder}\n"
+    segs = f"- name: trainable-threshold\n  label: from-blobs\n  params: {{call_log: {log}}}\n  train_on: blobs\n"
+    summary = run_suite(load_suite(make_suite(tmp_path, segs, extra_datasets=extra), registry), registry)
+    assert summary.ok and summary.n_done == 4 + 3
+    assert [c.split()[0] for c in log.read_text().splitlines()].count("fit") == 1
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert set(results["dataset"]) == {"blobs", "lab"}
+    assert set(results["train_dataset"]) == {"blobs"}
+    assert [p.name for p in (tmp_path / "out" / "train").iterdir()] == ["blobs"]
+
+
+def test_train_on_validation_messages(tmp_path, registry):
+    from segbench.suite import SuiteLoadError
+
+    extra = "  - name: nosplit\n    generator: procedural\n    params: {n_images: 2, shape: [48, 48]}\n"
+    segs = "- name: trainable-threshold\n  train_on: blbos\n- name: trainable-threshold\n  label: b\n  train_on: nosplit\n"
+    with pytest.raises(SuiteLoadError) as info:
+        load_suite(make_suite(tmp_path, segs, extra_datasets=extra), registry)
+    lines = [str(p) for p in info.value.problems]
+    assert lines[0].endswith(
+        "segmenters[0].train_on: no dataset named 'blbos' in this suite (did you mean 'blobs'?); "
+        "name one of: blobs, nosplit"
+    )
+    assert lines[1].endswith(
+        "segmenters[1].train_on: dataset 'nosplit' has no train split to train on; "
+        "give it split: {train: N, test: M} or name a dataset that has one"
+    )
+    assert ":14: " in lines[0]  # the line of the train_on key
+
+
+def test_a_training_s_predictions_start_before_the_last_training_ends(tmp_path, registry):
+    """Two trainings on two workers; the 'slow' one can only finish after a prediction of
+    the 'fast' one's model has run (it waits for it in the call log and fails after 60 s),
+    so this passes only if each config's predictions start when its own training ends."""
+    log = tmp_path / "calls.log"
+    segs = (
+        f"- name: trainable-threshold\n  label: slow\n  params: {{call_log: {log}, tag: slow}}\n"
+        f"  train: {{wait_for: predict fast}}\n"
+        f"- name: trainable-threshold\n  label: fast\n  params: {{call_log: {log}, tag: fast}}\n  train: {{}}\n"
+    )
+    path = make_suite(tmp_path, segs, executor="processes", workers=2)
+    summary = run_suite(load_suite(path, registry), registry)
+    assert summary.ok, summary.failures
+    calls = log.read_text().splitlines()
+    assert _first(calls, "predict fast") < _first(calls, "fit slow")
+
+
+def test_predictions_that_need_no_training_run_beside_a_training(tmp_path, registry):
+    """blob-threshold needs no training: its predictions run while the training waits for them."""
+    log = tmp_path / "calls.log"
+    segs = (
+        f"- name: trainable-threshold\n  params: {{call_log: {log}, tag: t}}\n  train: {{wait_for: raw}}\n"
+        f"- name: blob-threshold\n  params: {{call_log: {log}}}\n"
+    )
+    summary = run_suite(load_suite(make_suite(tmp_path, segs, executor="processes", workers=2), registry), registry)
+    assert summary.ok, summary.failures
+    calls = log.read_text().splitlines()
+    assert _first(calls, "raw") < _first(calls, "fit t")
+
+
+def _first(calls: list[str], prefix: str) -> int:
+    """Index of the first call-log line (``WHAT TAG PID``) that starts with ``prefix``."""
+    return next(i for i, line in enumerate(calls) if line.startswith(prefix + " "))
 
 
 def test_failed_training_skips_its_cells_and_the_rest_runs(tmp_path, registry):
@@ -183,13 +297,13 @@ def test_parallel_executors_give_the_local_results(tmp_path, registry, executor)
 
 
 def test_killed_run_resumes_and_loses_nothing(tmp_path):
-    """SIGKILL a run mid-way; the rerun computes only the missing cells and the
-    final table equals an uninterrupted run's."""
-    segs = "- name: blob-threshold\n  params: {work: 60}\n"
+    """SIGKILL a run while its 4th cell is being computed (the test segmenter blocks
+    there, so the kill point is exact); the rerun computes only the missing cells
+    and the final table equals an uninterrupted run's."""
+    segs = "- name: blob-threshold\n  params: {threshold: [0.3, 0.6]}\n"
     path = make_suite(tmp_path, segs, n_images=14)
     script = textwrap.dedent(
         f"""
-        import sys
         from segbench import testing
         from segbench.plugins import load_registry
         from segbench.run.runner import run_suite
@@ -199,18 +313,20 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
         print(summary.n_done, summary.n_cached)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    cells = tmp_path / "out" / "cells" / "blobs"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(cells.glob("*.parquet"))) < 3:
+    blocked = tmp_path / "blocked"
+    env = {**os.environ, testing.BLOCK_AFTER_VARIABLE: "3", testing.BLOCKED_VARIABLE: str(blocked)}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300
+    while not blocked.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert blocked.exists(), "the run never reached its 4th cell"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(list(cells.glob("*.parquet")))
-    assert 3 <= done_before < 12, "the run should have been killed mid-way"
+    cells = tmp_path / "out" / "cells" / "blobs"
+    assert len(list(cells.glob("*.parquet"))) == 3
+    assert not list(cells.glob(".*"))  # no half-written cell left behind
     out = subprocess.run([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, check=True)
-    n_done, n_cached = map(int, out.stdout.split())
-    assert n_cached == done_before and n_done == 12 - done_before
+    assert out.stdout.split() == ["9", "3"]
     resumed = _rows(tmp_path)
     fresh_dir = tmp_path / "fresh"
     fresh_dir.mkdir()

@@ -1,8 +1,11 @@
 """Executors: run picklable jobs in-process, in a process pool, or on Dask.
 
-All three expose one method, :meth:`Executor.run`, which yields
-``(job, result, error)`` as jobs finish (in completion order), so the runner
-can store each result the moment it exists.
+All three expose :meth:`Executor.submit` and :meth:`Executor.wait`, which
+returns ``(job, result, error)`` for jobs as they finish (in completion order),
+so the runner can store each result the moment it exists and choose the next
+job from what has finished (a training unlocks its predictions).
+:attr:`Executor.slots` is how many jobs it runs at once; the runner keeps that
+many in flight and no more, so it decides the order in which they start.
 
 - ``local``: in this process, one job at a time (simplest to debug).
 - ``processes``: a pool of N worker processes (``spawn``, so no library state
@@ -44,19 +47,58 @@ class Executor:
     def close(self) -> None:
         pass
 
-    def run(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Outcome]:
+    @property
+    def slots(self) -> int:
+        """Jobs that run at the same time."""
+        return self.workers
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs submitted and not yet returned by :meth:`wait`."""
         raise NotImplementedError
+
+    def submit(self, fn: Callable[[Any], Any], job: Any) -> None:
+        """Start ``fn(job)`` (or queue it until a worker is free)."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Outcomes of the jobs that finished; blocks until at least one has,
+        or until ``timeout`` seconds passed (then possibly an empty list)."""
+        raise NotImplementedError
+
+    def run(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Outcome]:
+        """Run every job, ``slots`` at a time; yield outcomes as they finish."""
+        queue = list(jobs)[::-1]
+        while queue or self.in_flight:
+            while queue and self.in_flight < self.slots:
+                self.submit(fn, queue.pop())
+            yield from self.wait()
 
 
 class LocalExecutor(Executor):
+    """Runs each job inside :meth:`wait`, in this process, one at a time."""
+
     kind = "local"
 
-    def run(self, fn, jobs):
-        for job in jobs:
-            try:
-                yield job, fn(job), None
-            except Exception as exc:  # noqa: BLE001 - reported per job
-                yield job, None, exc
+    def __init__(self, workers: int = 1):
+        super().__init__(1)
+        self._queue: list[tuple[Callable, Any]] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def submit(self, fn, job) -> None:
+        self._queue.append((fn, job))
+
+    def wait(self, timeout=None):
+        if not self._queue:
+            return []
+        fn, job = self._queue.pop(0)
+        try:
+            return [(job, fn(job), None)]
+        except Exception as exc:  # noqa: BLE001 - reported per job
+            return [(job, None, exc)]
 
 
 #: thread-pool variables of numpy's BLAS, OpenMP (torch), MKL and TensorFlow
@@ -79,8 +121,7 @@ def _set_worker_env(env: dict[str, str]) -> None:
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``workers`` processes; at most ``2 * workers`` jobs in flight so
-    results stream back (and are stored) while later jobs wait."""
+    """A pool of ``workers`` processes."""
 
     kind = "processes"
 
@@ -92,29 +133,26 @@ class ProcessExecutor(Executor):
             initializer=_set_worker_env,
             initargs=(worker_thread_env(workers),),
         )
+        self._futures: dict = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def run(self, fn, jobs):
-        pending: dict = {}
-        job_iter = iter(jobs)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < 2 * self.workers:
-                try:
-                    job = next(job_iter)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending[self._pool.submit(fn, job)] = job
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                exc = future.exception()
-                yield job, (None if exc else future.result()), exc
+    @property
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def submit(self, fn, job) -> None:
+        self._futures[self._pool.submit(fn, job)] = job
+
+    def wait(self, timeout=None):
+        done, _ = wait(self._futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        outcomes = []
+        for future in done:
+            job = self._futures.pop(future)
+            exc = future.exception()
+            outcomes.append((job, None if exc else future.result(), exc))
+        return outcomes
 
 
 class DaskExecutor(Executor):
@@ -146,24 +184,42 @@ class DaskExecutor(Executor):
                 env=worker_thread_env(workers),
             )
             self._client = Client(self._cluster)
+        self._futures: dict = {}
 
     def close(self) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
 
-    def run(self, fn, jobs):
-        from dask.distributed import as_completed
+    @property
+    def slots(self) -> int:
+        """The cluster's worker threads (``workers`` for the local cluster)."""
+        if self._cluster is not None:
+            return self.workers
+        return max(1, sum(self._client.nthreads().values()))
 
-        futures = {}
-        for job in jobs:
-            futures[self._client.submit(fn, job, pure=False)] = job
-        for future in as_completed(futures):
-            job = futures[future]
+    @property
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def submit(self, fn, job) -> None:
+        self._futures[self._client.submit(fn, job, pure=False)] = job
+
+    def wait(self, timeout=None):
+        from dask.distributed import wait as dask_wait
+
+        try:
+            done, _ = dask_wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        outcomes = []
+        for future in done:
+            job = self._futures.pop(future)
             try:
-                yield job, future.result(), None
+                outcomes.append((job, future.result(), None))
             except Exception as exc:  # noqa: BLE001
-                yield job, None, exc
+                outcomes.append((job, None, exc))
+        return outcomes
 
 
 def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import signal
 import threading
 import time
@@ -23,10 +24,12 @@ import numpy as np
 from ..api import Dataset, Sample, Segmenter
 from ..errors import SegbenchError
 from ..suite import SegmenterConfig
+from .models import ProgressFile, read_training_record, write_training_record
 
-__all__ = ["SampleRef", "TrainJob", "PredictJob", "run_job", "run_training", "run_prediction", "CellFailure"]
-
-TRAIN_RECORD = "segbench-train.json"
+__all__ = [
+    "SampleRef", "TrainJob", "PredictJob", "CellFailure",
+    "run_job", "run_training", "run_prediction",
+]
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,12 @@ class SampleRef:
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Train (or reload) one segmenter config on one dataset's train split."""
+    """Train one segmenter config on one dataset's train split, once.
+
+    ``dataset`` is the train dataset; ``train_hash`` the content hash of its
+    train split; ``provenance`` the plugin's distribution and version (for the
+    training record).
+    """
 
     dataset: str
     config: SegmenterConfig
@@ -55,6 +63,8 @@ class TrainJob:
     spacing: tuple[float, ...] | None
     workdir: str
     seed: int
+    train_hash: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def train_dataset(self) -> Dataset:
         return Dataset(
@@ -68,7 +78,8 @@ class TrainJob:
 @dataclass(frozen=True)
 class PredictJob:
     """One prediction: (dataset, image, segmenter config), scored at every
-    post-processing variant and threshold."""
+    post-processing variant and threshold. ``train`` is the training whose
+    model it uses (None for a segmenter used as it is)."""
 
     dataset: str
     sample: SampleRef
@@ -104,12 +115,15 @@ def _build(cls: type[Segmenter], config: SegmenterConfig, spacing) -> Segmenter:
         raise CellFailure(f"segmenter {config.label!r}: bad parameters: {exc}") from None
 
 
-def _fit(model: Segmenter, job: TrainJob) -> float:
-    """Call fit; returns seconds spent. Settings come from the suite's train:."""
+def _fit(model: Segmenter, job: TrainJob, progress=None) -> float:
+    """Call ``fit`` with the suite's ``train:`` settings, plus ``seed`` and
+    ``progress`` where ``fit`` accepts them; returns the seconds it took."""
     settings = dict(job.config.train or {})
     accepted = type(model).train_params()
     if "seed" not in settings and (accepted is None or "seed" in accepted):
         settings["seed"] = job.seed
+    if progress is not None and (accepted is None or "progress" in accepted):
+        settings["progress"] = progress
     workdir = Path(job.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -118,6 +132,9 @@ def _fit(model: Segmenter, job: TrainJob) -> float:
 
 
 def _model_for(cls, config: SegmenterConfig, train: TrainJob | None, spacing) -> Segmenter:
+    """The model for a prediction: built, then restored with ``load(workdir)``
+    from what its training left (a plugin without ``load`` gets ``fit`` again:
+    the legacy path). One model is kept per worker process."""
     cache_key = json.dumps([cls.__module__, cls.__qualname__, config.config_id, train.workdir if train else None, spacing])
     cached = _MODEL_CACHE.get(cache_key)
     if cached is not None:
@@ -125,26 +142,26 @@ def _model_for(cls, config: SegmenterConfig, train: TrainJob | None, spacing) ->
     _MODEL_CACHE.clear()  # keep one model per worker: they can be large
     model = _build(cls, config, spacing)
     if train is not None:
-        _fit(model, train)
+        if type(model).can_load():
+            model.load(Path(train.workdir))  # type: ignore[attr-defined]
+        else:
+            _fit(model, train)
     _MODEL_CACHE[cache_key] = model
     return model
 
 
 def run_training(job: TrainJob) -> dict[str, Any]:
-    """Train one config (or reload its cached weights). Returns the training record
-    ``{"seconds": float, "cached": bool}`` also stored in the workdir."""
-    record_path = Path(job.workdir) / TRAIN_RECORD
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
-        return {**record, "cached": True}
+    """Train one config: clear its workdir, call ``fit`` once, and write the
+    training record (:data:`segbench.run.models.TRAIN_RECORD`). Returns the record.
+
+    The record is written last, so a workdir without one is an unfinished
+    training (a killed run) and is trained again from scratch."""
+    workdir = Path(job.workdir)
+    if workdir.is_dir():
+        shutil.rmtree(workdir)  # leftovers of an interrupted training
     model = _build(job.cls, job.config, job.spacing)
-    seconds = _fit(model, job)
-    record = {"seconds": seconds, "dataset": job.dataset, "config": job.config.label, "host": platform.node()}
-    from .store import atomic_write_text
-
-    atomic_write_text(record_path, json.dumps(record))
-    return {**record, "cached": False}
-
+    seconds = _fit(model, job, progress=ProgressFile(workdir))
+    return write_training_record(job, seconds)
 
 # ---------------------------------------------------------------------------
 # prediction
@@ -244,6 +261,7 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         raise CellFailure(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
     describe = _describe(model)
+    training = _training_columns(job.train)
     rows: list[dict[str, Any]] = []
     for variant, labels, post_seconds in outputs:
         labels = _check_labels(labels, sample.labels.shape, config.label)
@@ -257,6 +275,7 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
             "config_id": config.config_id,
             "params": json.dumps(params, sort_keys=True, default=str),
             "train_settings": json.dumps(config.train, sort_keys=True) if config.train is not None else "",
+            **training,
             "predict_seconds": raw_seconds,
             "postprocess_seconds": post_seconds,
             "describe": json.dumps(describe, sort_keys=True, default=str),
@@ -266,6 +285,15 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         }
         rows.extend({**base, **row} for row in _score_rows(job, sample.labels, labels))
     return rows
+
+
+def _training_columns(train: TrainJob | None) -> dict[str, Any]:
+    """``train_dataset`` ("" for an untrained segmenter) and ``train_seconds``
+    (NaN when unknown) of the model that made a prediction."""
+    if train is None:
+        return {"train_dataset": "", "train_seconds": float("nan")}
+    record = read_training_record(train.workdir) or {}
+    return {"train_dataset": train.dataset, "train_seconds": float(record.get("seconds", float("nan")))}
 
 
 def _describe(model: Segmenter) -> dict[str, Any]:

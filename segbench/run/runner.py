@@ -30,6 +30,7 @@ from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from .data import PreparedDataset, prepare_dataset
 from .executors import make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
+from .models import TRAIN_FOLDER, read_progress, read_training_record
 from .store import ResultStore, atomic_write_text
 
 __all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
@@ -160,7 +161,7 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterConfig, info, thresholds) -> str:
+def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterConfig, info, thresholds, train_hash) -> str:
     return stable_hash(
         {
             "image": ds.hashes[sample],
@@ -169,7 +170,7 @@ def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterC
             "params": config.params,
             "postprocess": list(config.postprocess_grid),
             "train": config.train,
-            "train_data": ds.train_hash if config.train is not None else None,
+            "train_data": train_hash,
             "thresholds": list(thresholds),
             "criterion": suite.metrics.criterion,
             "seed": suite.seed,
@@ -183,14 +184,13 @@ def plan_suite(
 ) -> Plan:
     """Expand the suite into cells, marking the ones already stored.
 
-    With ``generate=False`` (a dry run), generated datasets that do not exist yet
-    are listed in ``plan.pending_datasets`` instead of being generated.
+    Every dataset is prepared first (a segmenter may ``train_on`` another
+    dataset than the one it is tested on). With ``generate=False`` (a dry run),
+    generated datasets that do not exist yet are listed in
+    ``plan.pending_datasets`` instead of being generated.
     """
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     plan = Plan(suite)
-    store = ResultStore(suite.output)
-    thresholds = scoring_thresholds(suite)
-    metric_classes = tuple(info.cls for info in registry.plugins["metric"].values())
     with _progress(console) as progress:
         for spec in suite.datasets:
             if not generate and spec.source != "path" and not (suite.output / "data" / spec.name).is_dir():
@@ -210,8 +210,45 @@ def plan_suite(
             plan.datasets[spec.name] = ds
             for problem in ds.problems:
                 console.print(f"[yellow]warning:[/] datasets.{spec.name}: {problem}", highlight=False)
-            _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes)
+    store = ResultStore(suite.output)
+    thresholds = scoring_thresholds(suite)
+    metric_classes = tuple(info.cls for info in registry.plugins["metric"].values())
+    for ds in plan.datasets.values():
+        _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes)
     return plan
+
+
+def _training(plan: Plan, suite: Suite, config: SegmenterConfig, info, test_ds: PreparedDataset) -> TrainJob | None:
+    """The training whose model ``config`` predicts ``test_ds`` with (shared by
+    every dataset it is tested on); None, with a failure noted, when it cannot train."""
+    train_name = config.train_on or test_ds.name
+    train_ds = plan.datasets.get(train_name)
+    where = f"segmenters.{config.label}"
+    if train_ds is None:  # a train_on dataset that could not be prepared (reported above)
+        plan.failures.append(Failure(
+            f"{where}.train_on", f"dataset {train_name!r} is not available (see above); {config.label} skipped",
+        ))
+        return None
+    if not train_ds.train:
+        plan.failures.append(Failure(
+            f"{where}.train",
+            f"dataset {train_name!r} has no train split; add split: {{train: N, test: M}} to it, "
+            f"name another dataset with train_on:, or remove train: ({config.label} skipped on {test_ds.name})",
+        ))
+        return None
+    key = (train_name, config.config_id)
+    if key not in plan.trainings:
+        # keyed by what the model is, not by its label: two labels of one config share it
+        workdir = (
+            suite.output / TRAIN_FOLDER / train_name
+            / f"{_slug(config.name)}-{config.config_id}-{train_ds.train_hash[:8]}"
+        )
+        plan.trainings[key] = TrainJob(
+            train_name, config, info.cls, train_ds.train, train_ds.spacing, str(workdir),
+            derive_seed(suite.seed, "train", train_name, config.config_id), train_ds.train_hash,
+            {"plugin_distribution": info.distribution, "plugin_version": info.version},
+        )
+    return plan.trainings[key]
 
 
 def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) -> None:
@@ -219,20 +256,9 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
         info = registry.get("segmenter", config.name)
         train_job = None
         if config.train is not None:
-            if not ds.train:
-                plan.failures.append(Failure(
-                    f"segmenters.{config.label}.train",
-                    f"dataset {ds.name!r} has no train split; add split: {{train: N, test: M}} to it "
-                    f"or remove train: ({config.label} skipped on {ds.name})",
-                ))
+            train_job = _training(plan, suite, config, info, ds)
+            if train_job is None:
                 continue
-            # keyed by what the model is, not by its label: two labels of one config share it
-            workdir = suite.output / "train" / ds.name / f"{_slug(config.name)}-{config.config_id}-{ds.train_hash[:8]}"
-            train_job = TrainJob(
-                ds.name, config, info.cls, ds.train, ds.spacing, str(workdir),
-                derive_seed(suite.seed, "train", ds.name, config.config_id),
-            )
-            plan.trainings[(ds.name, config.config_id)] = train_job
         provenance = {
             "suite": suite.name,
             "seed": suite.seed,
@@ -240,8 +266,9 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
             "plugin_distribution": info.distribution,
             "plugin_version": info.version,
         }
+        train_hash = plan.datasets[train_job.dataset].train_hash if train_job else None
         for ref in ds.test:
-            key = _cell_key(suite, ds, ref.name, config, info, thresholds)
+            key = _cell_key(suite, ds, ref.name, config, info, thresholds, train_hash)
             job = PredictJob(
                 ds.name, ref, key, config, info.cls, train_job, thresholds,
                 suite.metrics.criterion, ds.spacing, provenance, metric_classes,
@@ -283,30 +310,88 @@ def run_suite(
     return summary
 
 
+#: seconds between looks at the running trainings' progress files
+PROGRESS_POLL_SECONDS = 0.5
+
+
+class _Schedule:
+    """Which job starts next, as jobs finish.
+
+    Predictions that need no training (or whose model is already trained) are
+    ready at once; a training's predictions become ready the moment it ends.
+    While predictions are ready, one slot is kept for them (all slots when
+    there is only one), so they run beside the trainings; otherwise every free
+    slot starts a training.
+    """
+
+    def __init__(self, plan: Plan, pending: list[PredictJob]):
+        self.trainings: list[TrainJob] = []
+        self.waiting: dict[tuple[str, str], list[PredictJob]] = {}
+        self.ready: list[PredictJob] = []
+        self.running_trainings: set[tuple[str, str]] = set()
+        #: trainings already done: key -> record (cached from an earlier run)
+        self.trained: dict[tuple[str, str], dict] = {}
+        for job in pending:
+            key = _train_key(job.train) if job.train is not None else None
+            if key is None:
+                self.ready.append(job)
+                continue
+            if key not in self.trained and key not in self.waiting:
+                record = read_training_record(job.train.workdir)
+                if record is not None:
+                    self.trained[key] = record
+                else:
+                    self.trainings.append(job.train)
+            if key in self.trained:
+                self.ready.append(job)
+            else:
+                self.waiting.setdefault(key, []).append(job)
+
+    def next_job(self, slots: int) -> TrainJob | PredictJob | None:
+        max_trainings = max(slots - 1, 0) if self.ready else slots
+        if self.trainings and len(self.running_trainings) < max_trainings:
+            job = self.trainings.pop(0)
+            self.running_trainings.add(_train_key(job))
+            return job
+        if self.ready:
+            return self.ready.pop(0)
+        return None
+
+    def training_done(self, job: TrainJob, ok: bool) -> list[PredictJob]:
+        """Mark a training finished; returns its predictions (ready if ``ok``,
+        else to be reported as skipped)."""
+        key = _train_key(job)
+        self.running_trainings.discard(key)
+        unlocked = self.waiting.pop(key, [])
+        if ok:
+            self.ready.extend(unlocked)
+        return unlocked
+
+
+def _train_key(job: TrainJob) -> tuple[str, str]:
+    return (job.dataset, job.config.config_id)
+
+
 def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, summary, fresh) -> None:
-    """Trainings first, with the predictions that need no training beside them;
-    then the predictions of every config whose training succeeded. Each result
-    is stored the moment it arrives."""
-    needed = {(j.dataset, j.config.config_id) for j in pending if j.train is not None}
-    trainings = [plan.trainings[key] for key in sorted(needed)]
-    free = [j for j in pending if j.train is None]
-    waiting = [j for j in pending if j.train is not None]
-    train_task = progress.add_task("train", total=len(trainings), visible=bool(trainings))
+    """Run trainings and predictions on the same workers (see :class:`_Schedule`);
+    each result is stored the moment it arrives, and each running training
+    shows one line with its epoch and loss."""
+    schedule = _Schedule(plan, pending)
+    train_task = progress.add_task("train", total=len(schedule.trainings), visible=bool(schedule.trainings))
     predict_task = progress.add_task("predict", total=len(pending))
-    trained: dict[tuple[str, str], float] = {}
+    lines: dict[tuple[str, str], tuple[TrainJob, Any]] = {}  # running training -> its progress line
 
     def record(job, result, exc) -> None:
         if isinstance(job, TrainJob):
             progress.advance(train_task)
-            if exc is None:
-                trained[(job.dataset, job.config.config_id)] = float(result["seconds"])
-                return
-            skipped = [j for j in waiting if j.train is job]
-            progress.advance(predict_task, len(skipped))
-            summary.failures.append(Failure(
-                f"{job.dataset}: training {job.config.label!r}",
-                f"{_one_line(exc)}; its {len(skipped)} cells were skipped",
-            ))
+            progress.remove_task(lines.pop(_train_key(job))[1])
+            unlocked = schedule.training_done(job, exc is None)
+            if exc is not None:
+                progress.advance(predict_task, len(unlocked))
+                summary.failures.append(Failure(
+                    f"{job.dataset}: training {job.config.label!r}",
+                    f"{_one_line(exc)}; its {len(unlocked)} cells were skipped",
+                ))
             return
         progress.advance(predict_task)
         if exc is not None:
@@ -315,16 +400,32 @@ def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, s
         fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, result)
         summary.n_done += 1
 
-    for outcome in executor.run(run_job, [*trainings, *free]):
-        record(*outcome)
-    runnable = []
-    for job in waiting:
-        key = (job.dataset, job.config.config_id)
-        if key in trained:  # a failed training was reported once, with its cells
-            job.provenance["train_seconds"] = trained[key]
-            runnable.append(job)
-    for outcome in executor.run(run_job, runnable):
-        record(*outcome)
+    while True:
+        while executor.in_flight < executor.slots:
+            job = schedule.next_job(executor.slots)
+            if job is None:
+                break
+            if isinstance(job, TrainJob):
+                line = progress.add_task(f"  {job.config.label} on {job.dataset}", total=None)
+                lines[_train_key(job)] = (job, line)
+            executor.submit(run_job, job)
+        if not executor.in_flight:
+            break
+        for outcome in executor.wait(timeout=PROGRESS_POLL_SECONDS if lines else None):
+            record(*outcome)
+        for job, line in lines.values():
+            _show_training(progress, line, job)
+
+
+def _show_training(progress, line, job: TrainJob) -> None:
+    report = read_progress(job.workdir)
+    if report is None:
+        return
+    loss = f" loss {report.loss:.4g}" if report.loss is not None else ""
+    progress.update(
+        line, completed=report.epoch, total=report.total,
+        description=f"  {job.config.label} on {job.dataset} epoch {report.epoch}/{report.total}{loss}",
+    )
 
 
 def _one_line(exc: BaseException) -> str:

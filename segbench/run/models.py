@@ -1,0 +1,152 @@
+"""Trained models: the training record the core writes beside what ``fit``
+left, the progress file a running training updates, and the listing behind
+``segbench models``.
+
+Layout under a suite's output folder::
+
+    train/<train dataset>/<segmenter>-<config id>-<train hash>/
+        ...                       whatever the plugin's fit wrote (weights, config)
+        segbench-training.json    the record, written last (its presence = trained)
+        .segbench-progress.json   epoch, total, loss of a training in progress
+
+A workdir without a record is an unfinished training and is trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+
+__all__ = [
+    "TRAIN_RECORD",
+    "PROGRESS_FILE",
+    "TRAIN_FOLDER",
+    "ProgressFile",
+    "TrainingProgress",
+    "TrainedModel",
+    "write_training_record",
+    "read_training_record",
+    "read_progress",
+    "list_models",
+]
+
+#: the core's record of one finished training, in its workdir
+TRAIN_RECORD = "segbench-training.json"
+#: the running training's latest progress report (hidden: not part of the model's files hash)
+PROGRESS_FILE = ".segbench-progress.json"
+#: folder of the output that holds every training workdir
+TRAIN_FOLDER = "train"
+
+
+class ProgressFile:
+    """The ``progress(epoch, total, loss)`` callback given to ``fit``: it
+    records the latest report in the workdir, where the runner (in another
+    process, or on another machine of a Dask cluster sharing the folder) reads it.
+
+    Parameters
+    ----------
+    workdir : Path
+        The training's workdir (created when missing).
+    """
+
+    def __init__(self, workdir: Path):
+        self.path = Path(workdir) / PROGRESS_FILE
+        self.start = time.time()
+
+    def __call__(self, epoch: int, total: int, loss: float | None = None) -> None:
+        from .store import atomic_write_text
+
+        report = {
+            "epoch": int(epoch),
+            "total": int(total),
+            "loss": None if loss is None else float(loss),
+            "seconds": round(time.time() - self.start, 3),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(report))
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """The latest report of a running training."""
+
+    epoch: int
+    total: int
+    loss: float | None
+
+
+def read_progress(workdir: str | Path) -> TrainingProgress | None:
+    """The latest progress report in ``workdir`` (None before the first one)."""
+    try:
+        data = json.loads((Path(workdir) / PROGRESS_FILE).read_text())
+        return TrainingProgress(int(data["epoch"]), int(data["total"]), data.get("loss"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_training_record(job: Any, seconds: float) -> dict[str, Any]:
+    """Write the record of ``job`` (a :class:`segbench.run.jobs.TrainJob`) that
+    just trained for ``seconds``, hashing the files ``fit`` left; returns it."""
+    from ..io import content_hash
+    from .store import atomic_write_text
+
+    workdir = Path(job.workdir)
+    (workdir / PROGRESS_FILE).unlink(missing_ok=True)
+    files = [p for p in workdir.rglob("*") if p.is_file()]
+    record = {
+        "seconds": round(float(seconds), 3),
+        "train_dataset": job.dataset,
+        "train_hash": job.train_hash,
+        "n_train_images": len(job.train_refs),
+        "segmenter": job.config.name,
+        "label": job.config.label,
+        "config_id": job.config.config_id,
+        "params": job.config.params,
+        "train_settings": job.config.train,
+        "seed": job.seed,
+        "files_sha256": content_hash(workdir) if files else "",
+        "host": platform.node(),
+        "segbench_version": __version__,
+        **{k: job.provenance[k] for k in ("plugin_distribution", "plugin_version") if k in job.provenance},
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(workdir / TRAIN_RECORD, json.dumps(record, indent=2, default=str))
+    return record
+
+
+def read_training_record(workdir: str | Path) -> dict[str, Any] | None:
+    """The record of a finished training, or None (not trained, or unreadable)."""
+    try:
+        record = json.loads((Path(workdir) / TRAIN_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "seconds" in record else None
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """One finished training found in a results folder."""
+
+    path: Path
+    record: dict[str, Any]
+    size_bytes: int
+
+
+def list_models(output: str | Path) -> list[TrainedModel]:
+    """Every finished training under ``output/train``, sorted by train dataset
+    and label."""
+    models = []
+    for record_path in sorted(Path(output, TRAIN_FOLDER).glob(f"*/*/{TRAIN_RECORD}")):
+        record = read_training_record(record_path.parent)
+        if record is None:
+            continue
+        size = sum(p.stat().st_size for p in record_path.parent.rglob("*") if p.is_file())
+        models.append(TrainedModel(record_path.parent, record, size))
+    return sorted(models, key=lambda m: (str(m.record.get("train_dataset")), str(m.record.get("label"))))
