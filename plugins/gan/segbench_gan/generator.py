@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from skimage.segmentation import relabel_sequential
@@ -97,15 +97,7 @@ class GanGenerator(segbench.Generator):
         spots_inside_cells: bool = True,
         device: str = "auto",
     ):
-        from .pix2pixhd import ImageRenderer
-        from .pix2pixhd.render import resolve_device
-        from .stylegan3 import load_mask_generator
-
         folder = Path(checkpoint) if checkpoint is not None else SHIPPED_CHECKPOINT
-        for part in ("masks", "images"):
-            if not (folder / part).is_dir():
-                raise InputError(folder, f"has no {part}/ folder",
-                                 "give a checkpoint folder holding masks/ (StyleGAN3) and images/ (pix2pixHD)")
         if shape_mode not in SHAPE_MODES:
             raise ValueError(f"shape_mode: must be one of {SHAPE_MODES}, got {shape_mode!r}")
         if not truncation_psi >= 0:
@@ -117,16 +109,93 @@ class GanGenerator(segbench.Generator):
         if not spot_sigma > 0:
             raise ValueError(f"spot_sigma: must be > 0 pixels, got {spot_sigma}")
         covariance_matrix(spot_covariance, "spot_covariance")
-        self.checkpoint = folder
         self.shape_mode = shape_mode
         self.truncation_psi = float(truncation_psi)
         self.spots = SpotParams(int(spot_clouds), int(spots_per_cloud), spot_covariance, float(spot_sigma),
                                 float(spot_amplitude), bool(spots_inside_cells))
-        torch_device = resolve_device(device)
+        self.device = device
+        self._shape_param = _shape(shape)
+        self.load(folder)
+
+    def load(self, workdir: str | Path) -> None:
+        """Sample from the checkpoint pair in ``workdir`` (``masks/`` and ``images/``,
+        as :meth:`fit` or ``segbench gan export`` write them) from now on.
+
+        Raises
+        ------
+        segbench.errors.InputError
+            ``workdir`` lacks one of the two folders, or their files do not load.
+        """
+        from .pix2pixhd import ImageRenderer
+        from .pix2pixhd.render import resolve_device
+        from .stylegan3 import load_mask_generator
+
+        folder = Path(workdir)
+        for part in ("masks", "images"):
+            if not (folder / part).is_dir():
+                raise InputError(folder, f"has no {part}/ folder",
+                                 "give a checkpoint folder holding masks/ (StyleGAN3) and images/ (pix2pixHD), "
+                                 "e.g. one written by fit or `segbench gan export`")
+        torch_device = resolve_device(self.device)
         self.masks = load_mask_generator(folder / "masks", device=torch_device)
         self.renderer = ImageRenderer.from_checkpoint(folder / "images", device=torch_device)
+        self.checkpoint = folder
         resolution = int(self.masks.resolution)
-        self.shape = _shape(shape) or (resolution, resolution)
+        self.shape = self._shape_param or (resolution, resolution)
+
+    def fit(
+        self,
+        dataset: segbench.Dataset,
+        workdir: str | Path,
+        *,
+        seed: int = 0,
+        progress: Callable[[int, int, float | None], None] | None = None,
+        resolution: int = 64,
+        mask_steps: int = 2000,
+        image_steps: int = 4000,
+    ) -> None:
+        """Train both networks from scratch on an annotated dataset, then sample from them.
+
+        StyleGAN3 learns the masks (tiles of ``resolution`` px covering each
+        image), pix2pixHD the (mask, image) pairs (random ``resolution`` px
+        patches), with the shipped checkpoint's architectures; the sampling
+        files go to ``workdir/masks/`` and ``workdir/images/`` (what
+        :meth:`load` reads), the training logs and sample grids to
+        ``workdir/training/``.
+
+        Parameters
+        ----------
+        dataset : segbench.Dataset
+            2D samples with ``.image`` (any dtype; its min to max intensity
+            range is learned) and ``.labels``, each at least ``resolution`` px
+            a side. Generated cells have the size they have in these images.
+        workdir : str or Path
+            Output folder.
+        seed : int
+            Seed of both trainings (on the CPU, the same seed, data and
+            thread count give the same weights).
+        progress : callable, optional
+            ``progress(step, total, loss)`` every few steps: mask steps, then
+            ``mask_steps`` + image steps, out of ``mask_steps + image_steps``;
+            ``loss`` is the generator's adversarial loss.
+        resolution : int
+            Model resolution, px (a power of 2 >= 16); ``shape`` defaults to it.
+        mask_steps : int
+            StyleGAN3 steps of 8 masks (about 1 s each on one CPU thread at 64 px).
+        image_steps : int
+            pix2pixHD steps of 4 patches (about 0.15-0.3 s each on one CPU
+            thread at 64 px).
+
+        Raises
+        ------
+        segbench.errors.InputError
+            A sample without labels, not 2D, or smaller than ``resolution``.
+        """
+        from .fit import fit_pair
+
+        fit_pair(dataset, workdir, resolution=resolution, mask_steps=mask_steps, image_steps=image_steps,
+                 seed=seed, device=self.device, progress=progress)
+        self.load(workdir)
 
     def _labels(self, seed: int) -> np.ndarray:
         """One ``shape`` label image from mask tiles drawn with ``seed``."""

@@ -255,6 +255,7 @@ def train_images(
     *,
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Path:
     """Train (or resume training) a pix2pixHD mask-to-image model.
 
@@ -275,6 +276,9 @@ def train_images(
         Show a rich progress bar with the latest losses.
     warn : callable, optional
         Receives one line per skipped input file (default: ignored).
+    on_log : callable, optional
+        Called as ``on_log(step, losses)`` with each ``stats.jsonl`` line's
+        step and mean losses (every ``options.log_every`` steps and at the end).
 
     Returns
     -------
@@ -330,6 +334,8 @@ def train_images(
                 stats.write(step=step, seconds=round(elapsed, 3), lr=models.opt_G.param_groups[0]["lr"], **means)
                 window.clear()
                 bar.update(step, means)
+                if on_log is not None:
+                    on_log(step, means)
             out_of_time = options.time_limit is not None and time.perf_counter() - start > options.time_limit
             if step % options.snapshot_every == 0 or step == options.steps or out_of_time:
                 _snapshot(out, models, step, rng, pairs, info, options, device, elapsed)
