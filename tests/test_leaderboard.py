@@ -41,8 +41,8 @@ def test_pooled_scores_and_ranking(results):
     assert (first["variant"], first["rank"], second["variant"], second["rank"]) == ("b x=1", 1, "a", 2)
     # a pooled at 0.5: tp = 5, fp = 1, fn = 1 -> F1 = 10/12, accuracy = 5/7, PQ = (4.0/5) * 5/6
     assert second["f1@0.5"] == pytest.approx(10 / 12)
-    assert second["accuracy@0.5"] == pytest.approx(5 / 7)
-    assert second["panoptic_quality@0.5"] == pytest.approx(0.8 * 5 / 6)
+    assert second["ap@0.5"] == pytest.approx(5 / 7)
+    assert second["pq@0.5"] == pytest.approx(0.8 * 5 / 6)
     assert second["seg"] == pytest.approx(4.0 / 6)
     assert second["n_images"] == 2
     assert second["seconds_per_image"] == pytest.approx(1.5)
@@ -68,11 +68,12 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_reproducible():
 def test_renderings(results):
     boards = build_leaderboards(results, "f1@0.5", (0.5, 0.75))
     markdown = to_markdown(boards)
-    assert markdown.splitlines()[0] == "### d (ranked by f1@0.5)"
-    assert "| 1 | b x=1 | 2 | 1.000 | [1.000, 1.000] | 1.000 | 0.000 |" in markdown
+    assert markdown.splitlines()[0] == "### d (ranked by F1@0.5)"
+    assert markdown.splitlines()[2].startswith("| # | segmenter | F1@0.5 | 95% CI | AP@0.5 | AP@0.75 | DSB AP |")
+    assert "| 1 | b | 1.000 | [1.000, 1.000] | 1.000 | 0.000 |" in markdown
     csv_lines = to_csv(boards).splitlines()
-    assert csv_lines[0].startswith("dataset,rank,variant,n_images,f1@0.5,")
-    assert "f1@0.5_ci_low" in csv_lines[0] and len(csv_lines) == 3
+    assert csv_lines[0].startswith("dataset,rank,variant,segmenter,f1@0.5,ci_low,ci_high,ap@0.5,ap@0.75,dsb,")
+    assert len(csv_lines) == 3
     payload = json.loads(to_json(boards))
     assert payload[0]["rows"][1]["f1@0.5"] == pytest.approx(10 / 12)
     assert payload[0]["rows"][1]["train_seconds"] is None

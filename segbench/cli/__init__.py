@@ -50,8 +50,9 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     registry = None
-    # Plugin subcommands are only needed when the first word is not a core command.
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+    # Plugins are loaded for their subcommands: for a command that is not a core
+    # one, and for the top-level help, which lists them. Core commands skip it.
+    if not argv or argv[0] not in (*COMMANDS, "--version"):
         from ..plugins import load_registry
 
         registry = load_registry()

@@ -1,4 +1,4 @@
-"""``segbench report``: leaderboards from a results folder."""
+"""``segbench report``: leaderboards and the HTML report of a results folder."""
 
 from __future__ import annotations
 
@@ -8,27 +8,55 @@ import sys
 from rich.console import Console
 
 from ..errors import SegbenchError
+from ..results import PLOTS_DIR, REPORT_FILE
 
 FORMATS = ("table", "markdown", "csv", "json")
+
+DESCRIPTION = """\
+Rank the segmenters of a finished (or partly finished) run. One leaderboard per
+dataset: the ranking metric with a 95% bootstrap interval over images, AP
+(= TP/(TP+FP+FN)) at each suite threshold, DSB AP (mean AP over IoU
+0.50:0.05:0.95), PQ, SEG, seconds per image and training time. Rows that tie on
+the ranking metric (3 decimals) are ordered by the next column and marked =.
+
+In a terminal the table keeps the columns that fit its width (--wide shows them
+all); piped or with --format, every column is written. Metric keys (--rank-by,
+CSV columns, JSON fields): METRIC@THRESHOLD with METRIC one of f1, ap,
+precision, recall, pq, miou, at any threshold stored in the results (the
+suite's, and 0.5:0.05:0.95), or dsb, seg, aji."""
+
+EPILOG = f"""\
+examples:
+  segbench report results/fluorescent
+  segbench report results/fluorescent --rank-by ap@0.75 --wide
+  segbench report results/fluorescent --format markdown > leaderboard.md
+  segbench report results/fluorescent --html                 writes results/fluorescent/{REPORT_FILE}
+  segbench report results/fluorescent --html report.html --image img0003
+"""
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="show the leaderboard of a results folder",
-        description="Rank the segmenters of a finished (or partly finished) run. One leaderboard "
-        "per dataset: F1@0.5 with a 95%% bootstrap interval over images, AP (= TP/(TP+FP+FN)) at "
-        "each suite threshold, DSB mean AP over IoU 0.50:0.05:0.95, PQ, SEG, seconds per image "
-        "and training time.",
-        epilog="examples:\n  segbench report results/fluorescent\n"
-        "  segbench report results/fluorescent --format markdown > leaderboard.md\n"
-        "  segbench report results/fluorescent --rank-by ap@0.75 --plots",
+        help="show the leaderboard of a results folder, or write its HTML report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("results", metavar="RESULTS_DIR", help="a suite's output folder (holds results.parquet)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--rank-by", metavar="KEY", help="override the suite's rank_by, e.g. f1@0.5, ap@0.75, seg, dsb")
-    parser.add_argument("--plots", action="store_true", help="also write F1/AP-vs-IoU plots to RESULTS_DIR/plots")
+    parser.add_argument("--rank-by", metavar="KEY", help="override the suite's rank_by, e.g. f1@0.6, ap@0.75, seg, dsb")
+    parser.add_argument("--wide", action="store_true", help="show every column, however wide the terminal")
+    parser.add_argument(
+        "--html", nargs="?", const="", metavar="FILE",
+        help=f"write the self-contained HTML report (default FILE: RESULTS_DIR/{REPORT_FILE})",
+    )
+    parser.add_argument(
+        "--image", action="append", default=[], metavar="NAME",
+        help="add this image to every segmenter's overlay gallery in the HTML report (repeatable)",
+    )
+    parser.add_argument("--plots", action="store_true",
+                        help=f"also write F1/AP-vs-IoU plots to RESULTS_DIR/{PLOTS_DIR}")
     parser.set_defaults(func=run)
 
 
@@ -43,12 +71,18 @@ def run(args) -> int:
     except (SegbenchError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
-    print_boards(boards, args.format)
+    print_boards(boards, args.format, wide=args.wide)
     if args.plots:
         from ..report.plots import plot_threshold_curves
 
-        paths = plot_threshold_curves(results, boards, f"{args.results}/plots")
+        paths = plot_threshold_curves(results, boards, f"{args.results}/{PLOTS_DIR}")
         err.print("plots: " + (", ".join(map(str, paths)) or "none (install matplotlib: pip install 'segbench[plots]')"))
+    if args.html is not None:
+        from ..report.html import write_html_report
+
+        path = write_html_report(args.results, args.html or None, rank_by=rank_by, images=args.image,
+                                 results=results, suite=suite)
+        err.print(f"HTML report: {path}")
     return 0
 
 
@@ -59,13 +93,17 @@ def table_console() -> Console:
     return console if console.is_terminal else Console(width=220)
 
 
-def print_boards(boards, fmt: str) -> None:
+def print_boards(boards, fmt: str, wide: bool = False, console: Console | None = None) -> None:
+    """Print leaderboards to stdout. A table fits the terminal's width unless
+    ``wide`` or stdout is not a terminal (then every column is printed)."""
     from ..report import render
 
     if fmt == "table":
-        console = table_console()
-        for table in render.rich_tables(boards):
-            console.print(table)
+        if console is None:
+            console = table_console()
+            wide = wide or not console.is_terminal
+        for renderable in render.rich_tables(boards, width=console.width, wide=wide):
+            console.print(renderable)
     elif fmt == "markdown":
         sys.stdout.write(render.to_markdown(boards))
     elif fmt == "csv":

@@ -8,6 +8,7 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
+from ..results import PLOTS_DIR, REPORT_FILE
 from ..suite import EXECUTOR_KINDS, ExecutorSpec
 
 EPILOG = """\
@@ -44,6 +45,9 @@ def add_parser(subparsers) -> None:
                         help="leaderboard format (default: table)")
     parser.add_argument("--no-plots", dest="plots", action="store_false",
                         help="skip the F1/AP-vs-IoU plots otherwise written to OUTPUT/plots (needs matplotlib)")
+    parser.add_argument("--no-html", dest="html", action="store_false",
+                        help=f"skip the HTML report otherwise written to OUTPUT/{REPORT_FILE}")
+    parser.add_argument("--wide", action="store_true", help="show every leaderboard column, however narrow the terminal")
     parser.set_defaults(func=run)
 
 
@@ -130,18 +134,37 @@ def run_and_report(suite, registry, args, err: Console) -> int:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
     results = summary.results
+    report_path = None
     if results is not None and not results.empty:
         boards = build_leaderboards(results, suite.metrics.rank_by, suite.metrics.iou_thresholds)
-        print_boards(boards, args.format)
+        print_boards(boards, args.format, wide=args.wide)
         if args.plots:
             from ..report.plots import plot_threshold_curves
 
-            plot_threshold_curves(results, boards, suite.output / "plots")
+            plot_threshold_curves(results, boards, suite.output / PLOTS_DIR)
+        if args.html:
+            report_path = write_report(suite.output, results, err)
     err.print(
         f"{summary.n_cells} predictions: {summary.n_done} computed, {summary.n_cached} cached, "
         f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
         highlight=False,
     )
+    if report_path is not None:
+        err.print(f"HTML report: {report_path}", highlight=False)
     for line in group_failures(summary.failures):
         err.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
     return 0 if summary.ok else 1
+
+
+def write_report(output, results, err: Console):
+    """Write OUTPUT/report.html; a problem is a warning, never a failed run.
+    Returns the path, or None."""
+    from ..errors import SegbenchError
+    from ..report import load_suite_record
+    from ..report.html import write_html_report
+
+    try:
+        return write_html_report(output, results=results, suite=load_suite_record(output))
+    except (SegbenchError, OSError, ValueError) as exc:
+        err.print(f"[yellow]warning:[/] HTML report not written: {exc}", highlight=False)
+        return None

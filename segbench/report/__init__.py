@@ -1,4 +1,4 @@
-"""Leaderboards, renderings and plots from a results folder."""
+"""Leaderboards, renderings, plots and the HTML report of a results folder."""
 
 from __future__ import annotations
 
@@ -8,29 +8,53 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SegbenchError
-from .leaderboard import Leaderboard, bootstrap_f1, build_leaderboards
+from ..results import RESULTS_FILE, SUITE_RECORD
+from .leaderboard import Leaderboard, bootstrap_ci, bootstrap_f1, build_leaderboards
 
-__all__ = ["Leaderboard", "bootstrap_f1", "build_leaderboards", "load_results"]
+__all__ = ["Leaderboard", "bootstrap_ci", "bootstrap_f1", "build_leaderboards", "load_results", "load_suite_record"]
 
 
 def load_results(folder: str | Path) -> tuple[pd.DataFrame, dict]:
-    """Read ``results.parquet`` and the suite record from a results folder.
+    """Read the results table and the suite record of a results folder.
 
     Returns
     -------
     (results, suite) : (DataFrame, dict)
-        ``suite`` has ``name``, ``iou_thresholds``, ``criterion`` and ``rank_by``.
+        ``suite`` has at least ``name``, ``iou_thresholds``, ``criterion`` and
+        ``rank_by`` (defaults where ``suite.json`` lacks them), and ``datasets``
+        when the runner recorded them.
+
+    Raises
+    ------
+    SegbenchError
+        The folder does not exist, or holds no results table.
     """
     folder = Path(folder)
-    results_path = folder / "results.parquet"
+    if not folder.is_dir():
+        raise SegbenchError(
+            f"{folder}: folder does not exist; give a suite's output folder (its `output:` key), "
+            "e.g. results/fluorescent"
+        )
+    results_path = folder / RESULTS_FILE
     if not results_path.is_file():
         raise SegbenchError(
-            f"{folder}: no results.parquet here; give the suite's output folder "
+            f"{folder}: no {RESULTS_FILE} here; give the suite's output folder "
             "(run `segbench run SUITE` first)"
         )
-    record_path = folder / "suite.json"
-    suite = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    return pd.read_parquet(results_path), load_suite_record(folder)
+
+
+def load_suite_record(folder: str | Path) -> dict:
+    """``suite.json`` of a results folder, with defaults for the keys it lacks
+    (``name``: the folder's name, ``iou_thresholds``, ``criterion``, ``rank_by``)."""
+    folder = Path(folder)
+    record_path = folder / SUITE_RECORD
+    try:
+        suite = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    except ValueError as exc:
+        raise SegbenchError(f"{record_path}: not valid JSON ({exc}); rerun the suite to rewrite it") from None
     suite.setdefault("iou_thresholds", [0.5, 0.75, 0.9])
     suite.setdefault("rank_by", "f1@0.5")
+    suite.setdefault("criterion", "iou")
     suite.setdefault("name", folder.name)
-    return pd.read_parquet(results_path), suite
+    return suite

@@ -1,73 +1,159 @@
 """Leaderboards from a results table.
 
 One leaderboard per dataset; one row per segmenter variant (a segmenter config
-with one post-processing setting), ranked by the suite's ``rank_by``. Scores
-are pooled over the dataset's test images (counts summed, then the ratio), as
-StarDist's ``matching_dataset`` does; the F1 interval is a percentile bootstrap
-over images.
+with one post-processing setting). Scores are pooled over the dataset's test
+images (counts summed, then the ratio), as StarDist's ``matching_dataset``
+does, at every threshold stored in the results, so a leaderboard can rank by
+any metric at any of them (:func:`segbench.results.parse_metric_key`). The
+interval of the ranking metric is a percentile bootstrap over images.
+
+Ranking: by the rank metric as shown (3 decimals); rows that tie there are
+ordered by the next score column of the table (:meth:`Leaderboard.score_keys`),
+and so on, and marked: :attr:`Leaderboard.ties` says which rows tied and what
+ordered them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import pool, summarize
-from ..suite import parse_rank_key
+from ..results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
 
-__all__ = ["Leaderboard", "build_leaderboards", "bootstrap_f1", "pooled_by_threshold", "COLUMNS"]
+__all__ = [
+    "Leaderboard",
+    "Tie",
+    "bootstrap_ci",
+    "bootstrap_f1",
+    "build_leaderboards",
+    "pooled_by_threshold",
+    "short_labels",
+    "stored_thresholds",
+]
 
-#: (key, header) of the columns shown, in order; AP columns are added per threshold
-COLUMNS = [
-    ("rank", "#"),
-    ("variant", "segmenter"),
-    ("n_images", "images"),
-    ("f1@0.5", "F1@0.5"),
-    ("f1@0.5_ci", "95% CI"),
-]
-TAIL_COLUMNS = [
-    ("dsb_mean_accuracy", "DSB AP"),
-    ("panoptic_quality@0.5", "PQ@0.5"),
-    ("seg", "SEG"),
-    ("seconds_per_image", "s/image"),
-    ("train_seconds", "train s"),
-]
+#: digits at which two scores count as tied (what the tables show)
+TIE_DIGITS = 3
+#: the metrics pooled at every stored threshold
+THRESHOLD_METRICS = tuple(m for m in METRICS.values() if m.at_threshold)
+SUMMARY_METRICS = tuple(m for m in METRICS.values() if not m.at_threshold)
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Rows ``first..last`` (ranks) tie on the rank metric at ``value`` (as shown)
+    and were ordered by the metrics ``by`` (keys; empty when all shown scores tie)."""
+
+    first: int
+    last: int
+    value: float
+    by: tuple[str, ...]
 
 
 @dataclass
 class Leaderboard:
-    """The ranked rows of one dataset."""
+    """The ranked rows of one dataset.
+
+    ``rows`` are dicts with ``rank``, ``label`` (short: the segmenter and only
+    the parameters that vary among its rows), ``variant`` (the full label),
+    ``segmenter``, ``params``, ``n_images``, every metric key at every stored
+    threshold (``f1@0.6``, ``ap@0.75``, ...), ``dsb``, ``seg``, ``aji``,
+    ``ci`` (the bootstrap interval of the rank metric), ``tie`` (True when the
+    row tied on the rank metric), ``seconds_per_image`` and ``train_seconds``.
+    """
 
     dataset: str
-    rank_by: str
+    rank_by: RankKey
     thresholds: tuple[float, ...]
     rows: list[dict[str, Any]]
+    ties: list[Tie] = field(default_factory=list)
+
+    def score_keys(self) -> list[str]:
+        """The score columns of the table, in order: the rank metric first, then
+        F1 at the lowest shown threshold, AP at each shown threshold, DSB AP,
+        PQ, SEG. Ties are broken in this order."""
+        low = self.thresholds[0] if self.thresholds else 0.5
+        keys = [
+            self.rank_by.key,
+            metric_key("f1", low),
+            *(metric_key("ap", t) for t in self.thresholds),
+            "dsb",
+            metric_key("pq", low),
+            "seg",
+        ]
+        return list(dict.fromkeys(keys))
 
     def columns(self) -> list[tuple[str, str]]:
-        ap = [(f"accuracy@{_t(t)}", f"AP@{_t(t)}") for t in self.thresholds]
-        return COLUMNS + ap + TAIL_COLUMNS
+        """(key, header) of every column, in the order of the wide table."""
+        score = [(k, header(k)) for k in self.score_keys()]
+        return [
+            ("rank", "#"),
+            ("label", "segmenter"),
+            score[0],
+            ("ci", "95% CI"),
+            *score[1:],
+            ("seconds_per_image", "s/image"),
+            ("train_seconds", "train s"),
+            ("n_images", "images"),
+        ]
 
     def as_records(self) -> list[dict[str, Any]]:
-        return [{k: row.get(k) for k, _ in self.columns()} | {"segmenter_label": row["segmenter"]} for row in self.rows]
+        """One flat dict per row (CSV/JSON): the table's columns, the full
+        variant and segmenter, the interval as ``ci_low``/``ci_high``."""
+        records = []
+        for row in self.rows:
+            record = {"rank": row["rank"], "variant": row["variant"], "segmenter": row["segmenter"]}
+            for key, _ in self.columns():
+                if key in ("rank", "label"):
+                    continue
+                if key == "ci":
+                    record["ci_low"], record["ci_high"] = row["ci"]
+                else:
+                    record[key] = row.get(key)
+            record["tie"] = row["tie"]
+            records.append(record)
+        return records
+
+    def tie_notes(self) -> list[str]:
+        """One line per tie: ``ranks 1-3 tie at F1@0.5 = 1.000; ordered by DSB AP``."""
+        notes = []
+        for tie in self.ties:
+            by = ", then ".join(header(k) for k in tie.by) or "the unrounded score, then name (every shown score ties)"
+            notes.append(
+                f"= ranks {tie.first}-{tie.last} tie at {self.rank_by.header} = "
+                f"{tie.value:.{TIE_DIGITS}f}; ordered by {by}"
+            )
+        return notes
 
 
-def _t(threshold: float) -> str:
-    return f"{threshold:g}"
+def header(key: str) -> str:
+    """The column header of a metric key (``ap@0.75 -> AP@0.75``)."""
+    return parse_metric_key(key).header
 
 
-def bootstrap_f1(
-    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+def stored_thresholds(results: pd.DataFrame) -> tuple[float, ...]:
+    """The distinct thresholds of a results table, ascending."""
+    if Col.THRESHOLD not in results:
+        return ()
+    return tuple(sorted({round(float(t), 6) for t in results[Col.THRESHOLD].unique()}))
+
+
+def bootstrap_ci(
+    images: pd.DataFrame, key: RankKey, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of pooled F1 over images.
+    """Percentile bootstrap interval of a pooled metric over images.
 
     Parameters
     ----------
-    tp, fp, fn : ndarray, shape (n_images,)
-        Per-image counts at one threshold.
+    images : DataFrame
+        One variant's results rows at ``key.threshold`` (any row per image for
+        a summary metric); one row per image.
+    key : RankKey
+        The metric.
     n_boot : int
         Resamples (images drawn with replacement).
     seed : int
@@ -78,52 +164,116 @@ def bootstrap_f1(
     (low, high) : tuple of float
         NaN when there are no images.
     """
-    n = len(tp)
+    n = len(images)
     if n == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    stp, sfp, sfn = tp[idx].sum(1), fp[idx].sum(1), fn[idx].sum(1)
-    denom = 2 * stp + sfp + sfn
-    f1 = np.where(denom > 0, 2 * stp / np.maximum(denom, 1), 1.0)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+    def sums(column: str) -> np.ndarray:
+        return images[column].to_numpy(dtype=float)[idx].sum(1)
+
+    name = key.metric.name
+    if key.metric.at_threshold:
+        values = _pooled_metric(name, sums(Col.TP), sums(Col.N_TRUE), sums(Col.N_PRED), sums(Col.SUM_MATCHED_SCORE))
+    elif name == "dsb":
+        values = sums(Col.DSB) / n
+    elif name == "seg":
+        seg_n = sums(Col.SEG_N)
+        values = np.where(seg_n > 0, sums(Col.SEG_SUM) / np.maximum(seg_n, 1), np.nan)
+    else:  # aji
+        union = sums(Col.AJI_UNION)
+        values = np.where(union > 0, sums(Col.AJI_INTERSECTION) / np.maximum(union, 1), 1.0)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
     alpha = (1 - level) / 2
-    low, high = np.quantile(f1, [alpha, 1 - alpha])
+    low, high = np.quantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
 
 
-#: the per-image count columns that pooling sums, and the per-image challenge parts
-POOL_COLUMNS = ("threshold", "criterion", "tp", "n_true", "n_pred", "sum_matched_score")
-SUMMARY_COLUMNS = ("seg_sum", "seg_n", "aji_intersection", "aji_union", "dsb_mean_accuracy")
+def _pooled_metric(name: str, tp, n_true, n_pred, matched) -> np.ndarray:
+    """A thresholded metric from pooled counts, with the conventions of
+    :func:`segbench.metrics.match` (1 with no object on either side, 0 with no TP)."""
+    fp, fn = n_pred - tp, n_true - tp
+    safe = np.maximum(tp, 1e-300)
+    value = {
+        "f1": lambda: 2 * tp / np.maximum(2 * tp + fp + fn, 1e-300),
+        "ap": lambda: tp / np.maximum(tp + fp + fn, 1e-300),
+        "precision": lambda: tp / np.maximum(n_pred, 1e-300),
+        "recall": lambda: tp / np.maximum(n_true, 1e-300),
+        "pq": lambda: matched / np.maximum(tp + fp / 2 + fn / 2, 1e-300),
+        "miou": lambda: matched / safe,
+    }[name]()
+    value = np.where(tp == 0, 0.0, value)
+    return np.where((n_true == 0) & (n_pred == 0), 1.0, value)
+
+
+def bootstrap_f1(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of pooled F1 over images, from per-image
+    counts at one threshold (shape ``(n_images,)`` each); see :func:`bootstrap_ci`."""
+    frame = pd.DataFrame({Col.TP: tp, Col.N_TRUE: tp + fn, Col.N_PRED: tp + fp, Col.SUM_MATCHED_SCORE: 0.0})
+    return bootstrap_ci(frame, parse_metric_key("f1@0.5"), n_boot, seed, level)
 
 
 def pooled_by_threshold(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Pooled scores (see :func:`segbench.metrics.pool`) of one variant's rows,
     one dict per threshold, in increasing threshold order."""
-    return sorted(pool(frame[list(POOL_COLUMNS)].to_dict("records")), key=lambda r: r["threshold"])
+    return sorted(pool(frame[list(POOL_COLUMNS)].to_dict("records")), key=lambda r: r[Col.THRESHOLD])
 
 
-def _variant_row(frame: pd.DataFrame) -> dict[str, Any]:
+def _variant_row(frame: pd.DataFrame, rank_by: RankKey) -> dict[str, Any]:
     """Pooled scores of one variant on one dataset."""
-    images = frame.drop_duplicates("image")
+    images = frame.drop_duplicates(Col.IMAGE)
     row: dict[str, Any] = {
-        "segmenter": frame["segmenter"].iloc[0],
-        "variant": frame["variant"].iloc[0],
-        "params": json.loads(frame["params"].iloc[0]),
+        "segmenter": frame[Col.SEGMENTER].iloc[0],
+        "variant": frame[Col.VARIANT].iloc[0],
+        "params": json.loads(frame[Col.PARAMS].iloc[0]) if Col.PARAMS in frame else {},
         "n_images": int(len(images)),
     }
     for pooled in pooled_by_threshold(frame):
-        for key in ("f1", "precision", "recall", "accuracy", "panoptic_quality", "mean_matched_iou"):
-            row[f"{key}@{_t(pooled['threshold'])}"] = pooled[key]
-    at_half = frame[np.isclose(frame["threshold"], 0.5)]
-    if len(at_half):
-        row["f1@0.5_ci"] = bootstrap_f1(at_half["tp"].to_numpy(), at_half["fp"].to_numpy(), at_half["fn"].to_numpy())
+        for metric in THRESHOLD_METRICS:
+            row[metric_key(metric.name, pooled[Col.THRESHOLD])] = pooled[metric.column]
     summary = summarize(images[list(SUMMARY_COLUMNS)].to_dict("records"))
-    row.update(seg=summary["seg"], aji=summary["aji"], dsb_mean_accuracy=summary["dsb_mean_accuracy"])
+    for metric in SUMMARY_METRICS:
+        row[metric.name] = summary[metric.column]
+    if rank_by.threshold is not None:
+        at = frame[np.isclose(frame[Col.THRESHOLD], rank_by.threshold)]
+    else:
+        at = images
+    row["ci"] = bootstrap_ci(at, rank_by)
     # The raw pass is shared by a sweep's variants; report it plus this variant's post-processing.
-    row["seconds_per_image"] = float((images["predict_seconds"] + images["postprocess_seconds"]).mean())
-    train = images["train_seconds"] if "train_seconds" in images else pd.Series(dtype=float)
-    row["train_seconds"] = float(train.iloc[0]) if len(train.dropna()) else None
+    row["seconds_per_image"] = float((images[Col.PREDICT_SECONDS] + images[Col.POSTPROCESS_SECONDS]).mean())
+    train = images[Col.TRAIN_SECONDS].dropna() if Col.TRAIN_SECONDS in images else pd.Series(dtype=float)
+    row["train_seconds"] = float(train.iloc[0]) if len(train) else None
     return row
+
+
+def short_labels(rows: list[dict[str, Any]]) -> list[str]:
+    """Display labels: each row's segmenter plus only the parameters whose value
+    differs among the rows of that segmenter (``cellpose cellprob_threshold=-1``);
+    the full variant label where that would not tell two rows apart."""
+    by_segmenter: dict[str, list[dict]] = {}
+    for row in rows:
+        by_segmenter.setdefault(row["segmenter"], []).append(row["params"])
+    labels = []
+    for row in rows:
+        siblings = by_segmenter[row["segmenter"]]
+        varying = [k for k in row["params"] if len({json.dumps(p.get(k), sort_keys=True) for p in siblings}) > 1]
+        parts = [row["segmenter"], *(f"{k}={_short(row['params'][k])}" for k in varying)]
+        labels.append(" ".join(parts))
+    if len(set(labels)) < len(labels):
+        return [row["variant"] for row in rows]
+    return labels
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def build_leaderboards(results: pd.DataFrame, rank_by: str, thresholds: tuple[float, ...]) -> list[Leaderboard]:
@@ -134,20 +284,58 @@ def build_leaderboards(results: pd.DataFrame, rank_by: str, thresholds: tuple[fl
     results : DataFrame
         The tidy results (one row per dataset x image x variant x threshold).
     rank_by : str
-        ``metric@threshold`` (``f1@0.5``) or a summary metric (``seg``, ``aji``, ``dsb``).
+        A metric key at any threshold stored in ``results`` (``f1@0.6``,
+        ``ap@0.75``) or a summary metric (``dsb``, ``seg``, ``aji``).
     thresholds : tuple of float
         The suite's IoU thresholds (the AP columns shown).
+
+    Raises
+    ------
+    ValueError
+        ``rank_by`` is not a metric key, or its threshold is not stored.
     """
-    column, threshold = parse_rank_key(rank_by, thresholds)
-    rank_col = f"{column}@{_t(threshold)}" if threshold is not None else column
+    key = parse_metric_key(rank_by, stored_thresholds(results))
     boards = []
-    for dataset, frame in results.groupby("dataset", sort=False):
-        rows = [_variant_row(group) for _, group in frame.groupby("variant", sort=False)]
-        rows.sort(key=lambda r: (-_num(r.get(rank_col)), r["variant"]))
-        for i, row in enumerate(rows, 1):
-            row["rank"] = i
-        boards.append(Leaderboard(str(dataset), rank_by, tuple(thresholds), rows))
+    for dataset, frame in results.groupby(Col.DATASET, sort=False):
+        rows = [_variant_row(group, key) for _, group in frame.groupby(Col.VARIANT, sort=False)]
+        for row, label in zip(rows, short_labels(rows)):
+            row["label"] = label
+        board = Leaderboard(str(dataset), key, tuple(round(float(t), 6) for t in thresholds), rows)
+        _rank(board)
+        boards.append(board)
     return boards
+
+
+def _rank(board: Leaderboard) -> None:
+    """Sort the rows (ties at the shown precision broken by the next score
+    column), number them, and record the ties."""
+    keys = board.score_keys()
+    rows = board.rows
+    rows.sort(key=lambda r: (*(-_shown(r.get(k)) for k in keys), -_num(r.get(keys[0])), r["variant"]))
+    for i, row in enumerate(rows, 1):
+        row["rank"], row["tie"] = i, False
+    start = 0
+    while start < len(rows):
+        value = _shown(rows[start].get(keys[0]))
+        end = start
+        while end + 1 < len(rows) and _shown(rows[end + 1].get(keys[0])) == value:
+            end += 1
+        if end > start:
+            by = []
+            for a, b in zip(rows[start:end], rows[start + 1:end + 1]):
+                differ = next((k for k in keys[1:] if _shown(a.get(k)) != _shown(b.get(k))), None)
+                if differ and differ not in by:
+                    by.append(differ)
+            for row in rows[start:end + 1]:
+                row["tie"] = True
+            board.ties.append(Tie(start + 1, end + 1, value, tuple(by)))
+        start = end + 1
+
+
+def _shown(value) -> float:
+    """A score as the tables show it (rounded), -inf for a missing one."""
+    value = _num(value)
+    return value if value == float("-inf") else round(value, TIE_DIGITS)
 
 
 def _num(value) -> float:

@@ -7,19 +7,25 @@ import json
 import math
 from typing import Any, Sequence
 
+from rich import box
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from .leaderboard import Leaderboard
 
-__all__ = ["format_value", "rich_tables", "to_markdown", "to_csv", "to_json"]
+__all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to_csv", "to_json"]
 
 
 def format_value(key: str, value: Any) -> str:
-    """Human formatting: scores to 3 decimals, CIs as [lo, hi], seconds to 2 s.f."""
+    """Human formatting: scores to 3 decimals, intervals as [lo, hi], seconds to 3 s.f."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if key.endswith("_ci"):
+    if key == "ci":
         lo, hi = value
+        if math.isnan(lo):
+            return "-"
         return f"[{lo:.3f}, {hi:.3f}]"
     if key in ("seconds_per_image", "train_seconds"):
         return f"{value:.3g}"
@@ -28,55 +34,111 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def rich_tables(boards: Sequence[Leaderboard]) -> list[Table]:
-    tables = []
+def cell(board: Leaderboard, row: dict, key: str) -> str:
+    """One table cell; a rank that tied on the rank metric is marked ``=``."""
+    if key == "rank":
+        return f"{row['rank']}{TIE_MARK if row['tie'] else ''}"
+    return format_value(key, row.get(key))
+
+
+#: appended to the rank of rows that tied on the rank metric (see the notes under the table)
+TIE_MARK = "="
+#: columns always shown, however narrow the terminal: rank, segmenter, rank metric, its interval
+ALWAYS_SHOWN = 4
+
+
+def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: bool = False) -> list[RenderableType]:
+    """One table per dataset (with its notes) that fits ``width`` columns.
+
+    Columns are dropped from the right of the wide table's order (images,
+    train s, s/image, SEG, PQ, DSB AP, AP@...) until the table fits; the
+    segmenter column wraps if it still must. ``wide=True`` keeps every column.
+    """
+    out: list[RenderableType] = []
     for board in boards:
-        table = Table(title=f"{board.dataset}  (ranked by {board.rank_by})", title_justify="left")
-        for key, header in board.columns():
-            table.add_column(header, justify="left" if key == "variant" else "right", no_wrap=key != "variant")
-        for row in board.rows:
-            cells = [format_value(key, row.get(key)) for key, _ in board.columns()]
-            style = "bold green" if row["rank"] == 1 else None
-            table.add_row(*cells, style=style)
-        tables.append(table)
-    return tables
+        columns = board.columns()
+        shown = len(columns)
+        if not wide and width is not None:
+            while shown > ALWAYS_SHOWN and _natural_width(board, columns[:shown]) > width:
+                shown -= 1
+        table = _table(board, columns[:shown])
+        notes = board.tie_notes()
+        hidden = [h for _, h in columns[shown:]]
+        if hidden:
+            notes.append(f"{len(hidden)} more column(s) ({', '.join(hidden)}): --wide, or the HTML report")
+        out.append(table)
+        if notes:
+            out.append(Text("\n".join(notes), style="dim"))
+    return out
+
+
+def _table(board: Leaderboard, columns: list[tuple[str, str]]) -> Table:
+    table = Table(
+        title=f"{board.dataset}  (ranked by {board.rank_by.header})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for key, header in columns:
+        if key == "label":
+            table.add_column(header, justify="left", overflow="fold", min_width=12)
+        else:
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    for row in board.rows:
+        style = "bold green" if row["rank"] == 1 else None
+        table.add_row(*(cell(board, row, key) for key, _ in columns), style=style)
+    return table
+
+
+def _natural_width(board: Leaderboard, columns: list[tuple[str, str]]) -> int:
+    """Width of the table with no cell wrapped."""
+    console = Console(width=10_000)
+    return Measurement.get(console, console.options, _table(board, columns)).maximum
 
 
 def to_markdown(boards: Sequence[Leaderboard]) -> str:
+    """GitHub Markdown, every column; tie notes under each table."""
     out = []
     for board in boards:
         cols = board.columns()
-        out.append(f"### {board.dataset} (ranked by {board.rank_by})\n")
+        out.append(f"### {board.dataset} (ranked by {board.rank_by.header})\n")
         out.append("| " + " | ".join(h for _, h in cols) + " |")
-        out.append("|" + "|".join("---" if k == "variant" else "---:" for k, _ in cols) + "|")
+        out.append("|" + "|".join("---" if k == "label" else "---:" for k, _ in cols) + "|")
         for row in board.rows:
-            out.append("| " + " | ".join(format_value(k, row.get(k)) for k, _ in cols) + " |")
+            out.append("| " + " | ".join(cell(board, row, k) for k, _ in cols) + " |")
+        notes = board.tie_notes()
+        if notes:
+            out.append("")
+            out.extend(f"{note}  " for note in notes)
         out.append("")
     return "\n".join(out) + "\n"
 
 
 def to_csv(boards: Sequence[Leaderboard]) -> str:
+    """One CSV row per leaderboard row, ``dataset`` first; keys as in --rank-by."""
     import csv
 
+    records = [{"dataset": board.dataset, **record} for board in boards for record in board.as_records()]
+    if not records:
+        return ""
     buffer = io.StringIO()
-    writer = None
-    for board in boards:
-        for record in board.as_records():
-            record = {"dataset": board.dataset, **record}
-            if isinstance(record.get("f1@0.5_ci"), (tuple, list)):
-                lo, hi = record.pop("f1@0.5_ci")
-                record["f1@0.5_ci_low"], record["f1@0.5_ci_high"] = lo, hi
-            if writer is None:
-                writer = csv.DictWriter(buffer, fieldnames=list(record))
-                writer.writeheader()
-            writer.writerow(record)
+    writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in records for k in r)))
+    writer.writeheader()
+    writer.writerows(_strict(records))
     return buffer.getvalue()
 
 
 def to_json(boards: Sequence[Leaderboard]) -> str:
     """Strict JSON: NaN (a score with nothing to score) becomes null."""
     payload = [
-        {"dataset": b.dataset, "rank_by": b.rank_by, "thresholds": list(b.thresholds), "rows": b.as_records()}
+        {
+            "dataset": b.dataset,
+            "rank_by": b.rank_by.key,
+            "thresholds": list(b.thresholds),
+            "rows": b.as_records(),
+            "ties": [{"first": t.first, "last": t.last, "value": t.value, "ordered_by": list(t.by)} for t in b.ties],
+        }
         for b in boards
     ]
     return json.dumps(_strict(payload), indent=2, allow_nan=False)
