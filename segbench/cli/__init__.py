@@ -15,7 +15,7 @@ import sys
 from .. import __version__
 
 #: subcommand modules, in the order ``segbench --help`` lists them
-COMMANDS = ("run", "report", "evaluate", "generate", "realism", "list")
+COMMANDS = ("run", "report", "evaluate", "generate", "realism", "agreement", "models", "list")
 
 EPILOG = """\
 examples:
@@ -24,6 +24,7 @@ examples:
   segbench run suites/fluorescent.yaml --dry-run
   segbench run suites/fluorescent.yaml
   segbench report results/fluorescent --format markdown
+  segbench agreement results/sim2real --reference real
   segbench realism --real data/my-lab --fake data/nuclei --json realism.json
   segbench list
 """

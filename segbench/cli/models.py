@@ -1,0 +1,100 @@
+"""``segbench models``: the trained models of a results folder, for reuse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+EPILOG = """\
+examples:
+  segbench models results/fluorescent
+  segbench models results/fluorescent --json models.json
+
+Each training of a suite leaves its model in OUTPUT/train/DATASET/SEGMENTER-CONFIG-HASH/
+with a segbench-training.json record. Point another suite at that folder to reuse the
+model without training: e.g. cellpose `pretrained_model: PATH/cellpose.pth`, stardist
+`model_dir: PATH/stardist` (each plugin's README says which file or folder).
+Exit codes: 0 models listed, 1 none found, 2 the folder does not exist.
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the models a suite trained, with where they are",
+        description="List every trained model in a results folder: the dataset it was trained "
+        "on, the segmenter config and training settings, its folder, the training time and "
+        "its size on disk.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("results", metavar="RESULTS_DIR", help="a suite's output folder")
+    parser.add_argument("--json", metavar="FILE", help="also write the list as JSON ('-' for stdout)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..run.models import list_models
+
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    folder = Path(args.results)
+    if not folder.is_dir():
+        err.print(f"[red]error:[/] {escape(str(folder))}: no such folder; give a suite's output folder")
+        return 2
+    models = list_models(folder)
+    payload = [
+        {
+            "train_dataset": m.record.get("train_dataset"),
+            "segmenter": m.record.get("segmenter"),
+            "label": m.record.get("label"),
+            "params": m.record.get("params"),
+            "train_settings": m.record.get("train_settings"),
+            "path": str(m.path.resolve()),
+            "train_seconds": m.record.get("seconds"),
+            "size_bytes": m.size_bytes,
+        }
+        for m in models
+    ]
+    if args.json:
+        text = json.dumps({"models": payload}, indent=2, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    if not models:
+        err.print(f"no trained models in {escape(str(folder))} (nothing under {folder / 'train'})")
+        return 1
+    if args.json != "-":
+        Console().print(_table(payload, folder))
+    return 0
+
+
+def _table(models: list[dict], folder: Path) -> Table:
+    """One row per model; folders shown relative to the results folder."""
+    table = Table(title=f"trained models in {escape(str(folder))}", title_justify="left")
+    for column, justify in (("trained on", "left"), ("segmenter", "left"), ("settings", "left"),
+                            ("train s", "right"), ("size", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for m in models:
+        settings = {**(m["params"] or {}), **(m["train_settings"] or {})}
+        table.add_row(
+            escape(str(m["train_dataset"])),
+            escape(f"{m['label']}\n{Path(m['path']).relative_to(folder.resolve())}"),
+            escape(" ".join(f"{k}={v}" for k, v in settings.items()) or "-"),
+            f"{m['train_seconds']:.0f}",
+            _size(m["size_bytes"]),
+        )
+    return table
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
