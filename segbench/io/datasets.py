@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..api import Dataset, Sample
+from .samples import Dataset, Sample
 from ..errors import InputError
 from ._atomic import atomic_path
 from .images import (
