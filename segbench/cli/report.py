@@ -86,11 +86,15 @@ def run(args) -> int:
     return 0
 
 
+#: console width for --wide (and for output that is not a terminal): no column squeezed
+WIDE_CONSOLE = 1000
+
+
 def table_console() -> Console:
     """stdout console for tables; when piped or logged, wide enough that no column
     is squeezed or truncated."""
     console = Console()
-    return console if console.is_terminal else Console(width=220)
+    return console if console.is_terminal else Console(width=WIDE_CONSOLE)
 
 
 def print_boards(boards, fmt: str, wide: bool = False, console: Console | None = None) -> None:
@@ -102,6 +106,8 @@ def print_boards(boards, fmt: str, wide: bool = False, console: Console | None =
         if console is None:
             console = table_console()
             wide = wide or not console.is_terminal
+            if wide:
+                console = Console(width=WIDE_CONSOLE, force_terminal=console.is_terminal)
         for renderable in render.rich_tables(boards, width=console.width, wide=wide):
             console.print(renderable)
     elif fmt == "markdown":

@@ -299,9 +299,10 @@ def _gallery(frame, suite, folder, board, named, colours) -> str:
             title = f"{pick.image} ({pick.why}: {board.rank_by.header} {pick.value:.3f})"
             if z is not None:
                 title += f", z={z}"
-            fig = overlay_figure(image_plane, gt_plane, rest[0] if rest else None,
-                                 _overlay_threshold(board), title)
-            panels.append(f"<figure>{_img(fig, title, dpi=DPI)}</figure>")
+            fig, counts = overlay_figure(image_plane, gt_plane, rest[0] if rest else None,
+                                         _overlay_threshold(board), title)
+            panels.append(f"<figure>{_img(fig, title, dpi=DPI)}"
+                          f"<figcaption hidden>{html.escape(counts)}</figcaption></figure>")
         out.append(f"<h4>{_swatch(colours.get(row['variant']))}{html.escape(row['label'])}</h4><div class='gallery'>{''.join(panels)}</div>")
     return "\n".join(out)
 

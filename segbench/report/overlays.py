@@ -143,7 +143,8 @@ def overlay_figure(image, gt, pred=None, threshold: float = 0.5, title: str = ""
 
     Returns
     -------
-    matplotlib.figure.Figure
+    (figure, counts) : (matplotlib.figure.Figure, str)
+        The figure and its caption line (``TP 6  FP 2  FN 2  splits 1  merges 1``).
     """
     import matplotlib.pyplot as plt
     from skimage.segmentation import find_boundaries
@@ -175,7 +176,7 @@ def overlay_figure(image, gt, pred=None, threshold: float = 0.5, title: str = ""
     ax.set_title(title, fontsize=7)
     fig.text(0.5, 0.02, counts, ha="center", fontsize=6.5)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.06)
-    return fig
+    return fig, counts
 
 
 def _centre(labels: np.ndarray, label: int) -> tuple[float, float]:

@@ -1,6 +1,11 @@
-"""A results table shaped like the default suite's (for report tests): three
-Cellpose variants of one config (a cellprob_threshold sweep, bsize set), StarDist
-and otsu-watershed, scored at the suite's and the DSB thresholds."""
+"""Fixtures of the core tests.
+
+Report tests: ``default_like_results`` is a results table shaped like the
+default suite's (three Cellpose variants of one config: a cellprob_threshold
+sweep with bsize set; StarDist; otsu-watershed), scored at the suite's and the
+DSB thresholds; ``results_folder`` writes a results folder as the runner does,
+from real images, with or without saved predictions.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from segbench.metrics import DSB_THRESHOLDS
 
@@ -131,3 +137,14 @@ def write_results_folder(root, predictions: bool = True, n_images: int = 4):
     }))
     (root / RUN_RECORD).write_text(json.dumps({"suite": "report-test", "cells": 12, "failures": []}))
     return root
+
+
+@pytest.fixture(scope="session")
+def default_like_results() -> pd.DataFrame:
+    return results_frame()
+
+
+@pytest.fixture
+def results_folder(tmp_path):
+    """``results_folder(predictions=True)`` -> the folder (see :func:`write_results_folder`)."""
+    return lambda predictions=True: write_results_folder(tmp_path / "out", predictions)

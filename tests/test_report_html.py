@@ -1,0 +1,127 @@
+"""The HTML report: self-contained, one table row per variant, decodable images,
+overlays from saved predictions (or a note without them); overlay classification."""
+
+import base64
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segbench.cli import main
+from segbench.report.html import choose_images, write_html_report
+from segbench.report.overlays import classify, display_plane
+
+pytest.importorskip("matplotlib")
+
+
+class Collect(HTMLParser):
+    """Leaderboard rows, images and notes of a report."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.images, self.external, self.text = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and attrs.get("class") == "variant":
+            self.rows.append(attrs["data-variant"])
+        if tag == "img":
+            self.images.append(attrs)
+        for key in ("src", "href"):
+            if re.match(r"(https?:)?//", attrs.get(key) or ""):
+                self.external.append(attrs[key])
+        if tag in ("link", "script") and (attrs.get("src") or attrs.get("href")):
+            self.external.append(attrs.get("src") or attrs.get("href"))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path) -> Collect:
+    collect = Collect()
+    collect.feed(path.read_text(encoding="utf-8"))
+    collect.text = " ".join(" ".join(collect.text).split())
+    return collect
+
+
+def png_size(src: str) -> tuple[int, int]:
+    data = base64.b64decode(src.split(",", 1)[1])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_report_with_saved_predictions(results_folder):
+    folder = results_folder(predictions=True)
+    path = write_html_report(folder, images=["img0001", "nope"])
+    assert path == folder / "report.html"
+    page = parse(path)
+    assert page.external == []  # self-contained: no network at view time
+    assert page.rows == ["perfect", "otsu-watershed min_distance=4", "damaged"]
+    assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
+    assert all(min(png_size(img["src"])) > 100 for img in page.images)
+    overlays = [img for img in page.images if re.match(r"img\d{4} \(", img["alt"])]
+    # best, median, worst per variant (3 distinct images of 4), plus img0001 where it was not picked
+    for variant_images in (overlays[:4], overlays[4:8], overlays[8:]):
+        assert {re.match(r"(img\d{4}) \((\w+)", i["alt"]).group(2) for i in variant_images} <= {
+            "best", "median", "worst", "named"}
+    assert any("img0001" in i["alt"] for i in overlays)
+    assert 9 <= len(overlays) <= 12
+    # damaged: 1 missed, 1 split in halves (one half matches), 2 merged (the larger matches), 1 extra
+    damaged = page.text[page.text.index("damaged", page.text.index("Overlays")):]
+    assert damaged.count("TP 6 FP 2 FN 2 splits 1 merges 1") == 4  # best, median, worst, img0001
+    assert "not in nuclei: nope" in page.text
+    assert "were not saved" not in page.text
+    assert "Provenance" in page.text and "segbench-test" not in page.text
+    assert "F1@0.5" in page.text and "95% CI" in page.text
+
+
+def test_report_without_predictions_notes_it(results_folder):
+    folder = results_folder(predictions=False)
+    page = parse(write_html_report(folder, folder / "elsewhere" / "r.html"))
+    assert "Predicted label images were not saved for this run" in page.text
+    assert len(page.rows) == 3
+    overlays = [img for img in page.images if re.match(r"img\d{4} \(", img["alt"])]
+    assert overlays and all(min(png_size(i["src"])) > 100 for i in overlays)
+
+
+def test_report_command_writes_html(results_folder, capsys):
+    folder = results_folder(predictions=True)
+    code = main(["report", str(folder), "--html", str(folder / "x.html"), "--format", "csv", "--rank-by", "ap@0.75"])
+    out, err = capsys.readouterr()
+    assert code == 0 and f"HTML report: {folder / 'x.html'}" in err
+    assert out.splitlines()[0].startswith("dataset,rank,variant,segmenter,ap@0.75,ci_low,ci_high,")
+    assert "ranked by <b>AP@0.75</b>" in (folder / "x.html").read_text()
+
+
+def test_classify_names_every_kind_of_error():
+    gt = np.zeros((20, 40), int)
+    gt[2:8, 2:12] = 1  # split into 3 predictions, none with IoU >= 0.5
+    gt[2:8, 20:26] = 2  # merged with 3 into one prediction
+    gt[10:16, 20:26] = 3
+    gt[12:18, 2:8] = 4  # matched
+    gt[12:18, 30:36] = 5  # missed
+    pred = np.zeros_like(gt)
+    pred[2:8, 2:5], pred[2:8, 5:8], pred[2:8, 8:12] = 1, 2, 6
+    pred[2:16, 20:26] = 3
+    pred[12:18, 2:8] = 4
+    pred[0:2, 36:40] = 9  # false positive
+    c = classify(gt, pred, 0.5)
+    assert c.tp_pred.tolist() == [4] and c.tp_true.tolist() == [4]
+    assert c.fp_pred.tolist() == [1, 2, 3, 6, 9]
+    assert c.fn_true.tolist() == [1, 2, 3, 5]
+    assert c.split_true.tolist() == [1] and c.merge_pred.tolist() == [3]
+
+
+def test_display_plane_of_a_stack_is_its_fullest_slice():
+    gt = np.zeros((3, 4, 4), int)
+    gt[2, :2] = 1
+    (plane,), z = display_plane(gt)
+    assert z == 2 and plane.shape == (4, 4)
+
+
+def test_gallery_picks_best_median_worst_then_named():
+    values = pd.Series({"a": 0.5, "b": 0.9, "c": 0.7, "d": 0.1, "e": 0.7})
+    picks = choose_images(values, named=["a", "zzz", "b"])
+    assert [(p.image, p.why) for p in picks] == [("b", "best"), ("e", "median"), ("d", "worst"), ("a", "named")]
