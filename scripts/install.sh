@@ -3,21 +3,46 @@
 #
 #   bash scripts/install.sh            core + plugins, ready for `segbench run`
 #   bash scripts/install.sh --test     the same plus the test and peer extras
-#   bash scripts/install.sh --core     core only (no torch, no tensorflow)
+#   bash scripts/install.sh --core     core only (no torch, no tensorflow, no CellProfiler)
+#   bash scripts/install.sh --no-cellprofiler   everything but CellProfiler's own environment
 #
-# Every pip call passes constraints.txt, which pins the CPU build of torch.
+# Every pip call into .venv passes constraints.txt, which pins the CPU build of torch.
+# CellProfiler 5 needs numpy<2 and scipy<1.11, so it gets an environment of its own,
+# .venv-cellprofiler/, which the cellprofiler plugin (running in .venv) drives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=all
 extras="dask,plots"
+cellprofiler=yes
 for arg in "$@"; do
   case "$arg" in
     --test) extras="test,peers" ;;
     --core) mode=core ;;
-    *) echo "install.sh: unknown option '$arg' (use --test or --core)" >&2; exit 2 ;;
+    --no-cellprofiler) cellprofiler=no ;;
+    *) echo "install.sh: unknown option '$arg' (use --test, --core or --no-cellprofiler)" >&2; exit 2 ;;
   esac
 done
+
+# CellProfiler's environment: its nightly 5.0 packages run headless without Java.
+# Not rebuilt when it is already there and imports; no constraints file (it pins numpy 2).
+# pip reports that the GUI's wxPython and mysqlclient are missing: they are not needed.
+# tifffile: SaveImages' lossless compression fails with tifffile >= 2025.2.
+cellprofiler_env() {
+  local venv=.venv-cellprofiler version=5.0.0.dev784 tifffile=2025.1.10
+  local check="import cellprofiler_core.pipeline, cellprofiler.modules.identifyprimaryobjects, tifffile
+assert tifffile.__version__ == '$tifffile'"
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  local pip=("$venv/bin/python" -m pip install --quiet)
+  "${pip[@]}" "cellprofiler-core-nightly==$version" "cellprofiler-library-nightly==$version"
+  "${pip[@]}" --no-deps "cellprofiler-nightly==$version"
+  "${pip[@]}" Jinja2 "sentry-sdk~=2.8.0" rapidfuzz "docutils==0.15.2" "tifffile==$tifffile"
+  "$venv/bin/python" -c "$check"
+}
 
 python3 -m venv .venv
 pip=(.venv/bin/python -m pip install --quiet -c constraints.txt)
@@ -32,3 +57,6 @@ for plugin in plugins/*/; do
   [ -f "$plugin/pyproject.toml" ] && plugin_args+=(-e "${plugin}[test]")
 done
 "${pip[@]}" -e ".[${extras}]" "${plugin_args[@]}"
+if [ "$cellprofiler" = yes ]; then
+  cellprofiler_env
+fi

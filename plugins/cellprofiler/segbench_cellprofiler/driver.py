@@ -114,7 +114,7 @@ def returned_objects(pipeline, objects: str | None) -> str:
     objects the pipeline converts to a label image (ConvertObjectsToImage)."""
     available = {}
     for module in pipeline.modules():
-        for setting in module.settings():
+        for setting in module.visible_settings():
             if type(setting).__name__ == "LabelName" and setting.value not in (None, "", "None"):
                 available.setdefault(setting.value, module_label(module))
     if objects is not None:
@@ -143,7 +143,7 @@ def returned_objects(pipeline, objects: str | None) -> str:
 def producer(pipeline, objects: str):
     """The module that names ``objects`` (its LabelName setting)."""
     for module in pipeline.modules():
-        for setting in module.settings():
+        for setting in module.visible_settings():
             if type(setting).__name__ == "LabelName" and setting.value == objects:
                 return module
     return None
