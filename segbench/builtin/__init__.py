@@ -15,3 +15,10 @@ def segbench_register_generators():
     from .procedural import Procedural
 
     return [Procedural]
+
+
+@hookimpl
+def segbench_register_datasets():
+    from .dsb2018 import DSB2018Sample
+
+    return [DSB2018Sample]

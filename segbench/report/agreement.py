@@ -1,0 +1,607 @@
+"""Do two datasets rank the segmenters alike? Rank agreement and transfer.
+
+segbench's claim is that generated images rank segmentation methods the way
+real images do. This module measures it on a results table (one row per
+dataset x image x variant x threshold, see :mod:`segbench.results`):
+
+- :func:`rankings`: each dataset's score of each variant (or, with
+  ``level="segmenter"``, of each segmenter's best variant), pooled over its
+  images exactly as the leaderboard pools them, plus ``n_boot`` bootstrap
+  replicates (images drawn with replacement within the dataset, the same draw
+  for every variant of the dataset, seeded per dataset name).
+- :func:`compare`: Kendall tau-b and Spearman rho between two rankings of the
+  variants they share, their percentile bootstrap intervals, whether both
+  pick the same winner, and the largest rank swaps.
+- :func:`agreement`: every pair of datasets (or each dataset against one
+  ``reference``), plus the transfer matrix.
+- :func:`transfer_matrix`: models trained on one dataset and tested on
+  another: one score per (segmenter, train dataset, test dataset).
+
+Which rows are compared: a ranking uses the rows whose model was trained on
+the dataset it is tested on, or not trained at all (``train_dataset`` is the
+dataset or ``""``): the protocol "each method trained on the train split of
+the kind of data it is tested on". Rows of models trained elsewhere go to the
+transfer matrix. A variant is identified across datasets by its model config
+(``config_id``: plugin, constructor params, training settings) and its
+post-processing params, not by the suite entry's label, so entries that differ
+only in ``train_on`` are the same variant.
+
+Ties: scores are compared at the precision the leaderboard shows
+(:data:`segbench.report.leaderboard.TIE_DIGITS` decimals); equal scores are
+ties, which tau-b and the average ranks of rho account for.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import did_you_mean
+from ..results import Col, RankKey, parse_metric_key
+from .leaderboard import TIE_DIGITS, _pooled_metric, build_leaderboards, short_labels, stored_thresholds
+
+__all__ = [
+    "LEVELS",
+    "TRAIN_DATASET",
+    "Agreement",
+    "PairAgreement",
+    "Ranking",
+    "Swap",
+    "TransferCell",
+    "agreement",
+    "compare",
+    "kendall_tau_b",
+    "rankings",
+    "spearman_rho",
+    "transfer_matrix",
+]
+
+#: ``level`` values: every variant, or each segmenter's best variant
+LEVELS = ("variant", "segmenter")
+#: the results column naming the dataset whose train split trained the model ("" untrained)
+TRAIN_DATASET = "train_dataset"
+#: swaps listed per pair
+N_SWAPS = 3
+_ID = "_variant_id"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One dataset's scores of its variants (or segmenters).
+
+    Attributes
+    ----------
+    dataset : str
+    names : tuple of str
+        Display names, one per variant (or segmenter), unique.
+    scores : ndarray, shape (n,)
+        The pooled metric over the dataset's images (NaN where undefined).
+    resampled : ndarray, shape (n_boot, n)
+        The same, for each bootstrap replicate of the images.
+    n_images : int
+    place : ndarray of int, shape (n,)
+        Place on the dataset's leaderboard (0 = first; for a segmenter, its
+        best variant's), which breaks ties as the leaderboard does.
+    """
+
+    dataset: str
+    names: tuple[str, ...]
+    scores: np.ndarray
+    resampled: np.ndarray
+    n_images: int
+    place: np.ndarray
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A variant ranked ``rank_a`` on one dataset and ``rank_b`` on the other
+    (competition ranks among the shared variants: ties share the best rank)."""
+
+    name: str
+    rank_a: int
+    rank_b: int
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    """How two datasets' rankings of their ``n`` shared variants agree.
+
+    ``kendall_tau`` is tau-b and ``spearman_rho`` Spearman's rho of the scores
+    (NaN when either side ties every variant); ``*_ci`` their 95% percentile
+    bootstrap intervals. ``same_winner`` is True when some variant is best
+    (ties included) on both; ``winner_a``/``winner_b`` are the shared
+    variants placed highest on each dataset's leaderboard (which breaks ties
+    by its further score columns). ``swaps``: the largest
+    rank differences, largest first. ``variants``: ``(name, score_a,
+    score_b)`` of every shared variant, in ``a``'s order.
+    """
+
+    a: str
+    b: str
+    n: int
+    kendall_tau: float
+    kendall_ci: tuple[float, float]
+    spearman_rho: float
+    spearman_ci: tuple[float, float]
+    same_winner: bool
+    winner_a: str
+    winner_b: str
+    swaps: tuple[Swap, ...]
+    variants: tuple[tuple[str, float, float], ...]
+
+
+@dataclass(frozen=True)
+class TransferCell:
+    """The best ``variant`` of ``segmenter`` trained on ``train_dataset`` and
+    tested on ``test_dataset`` scores ``value``."""
+
+    segmenter: str
+    train_dataset: str
+    test_dataset: str
+    value: float
+    variant: str
+
+
+@dataclass
+class Agreement:
+    """Rank agreement of every compared pair of datasets, and the transfer matrix.
+
+    ``unpaired`` lists ``(a, b, n_shared)`` for the pairs that share fewer
+    than two variants (nothing to rank).
+    """
+
+    metric: RankKey
+    level: str
+    reference: str | None
+    n_boot: int
+    seed: int
+    pairs: list[PairAgreement] = field(default_factory=list)
+    unpaired: list[tuple[str, str, int]] = field(default_factory=list)
+    transfer: list[TransferCell] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python (NaN where a statistic is undefined): ``metric``, ``level``, ``pairs`` (``a``,
+        ``b``, ``n``, ``kendall_tau``, ``kendall_ci``, ``spearman_rho``,
+        ``same_winner``, then ``spearman_ci``, ``winner_a``, ``winner_b``,
+        ``swaps``, ``variants``), ``reference``, ``n_boot``, ``seed``,
+        ``not_compared`` and ``transfer``."""
+        pairs = [
+            {
+                "a": p.a,
+                "b": p.b,
+                "n": p.n,
+                "kendall_tau": p.kendall_tau,
+                "kendall_ci": list(p.kendall_ci),
+                "spearman_rho": p.spearman_rho,
+                "same_winner": p.same_winner,
+                "spearman_ci": list(p.spearman_ci),
+                "winner_a": p.winner_a,
+                "winner_b": p.winner_b,
+                "swaps": [{"name": s.name, "rank_a": s.rank_a, "rank_b": s.rank_b} for s in p.swaps],
+                "variants": [{"name": n, "score_a": sa, "score_b": sb} for n, sa, sb in p.variants],
+            }
+            for p in self.pairs
+        ]
+        payload = {
+            "metric": self.metric.key,
+            "level": self.level,
+            "pairs": pairs,
+            "reference": self.reference,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "not_compared": [{"a": a, "b": b, "n": n} for a, b, n in self.unpaired],
+            "transfer": [
+                {
+                    "segmenter": c.segmenter,
+                    "train_dataset": c.train_dataset,
+                    "test_dataset": c.test_dataset,
+                    "value": c.value,
+                    "variant": c.variant,
+                }
+                for c in self.transfer
+            ],
+        }
+        return payload
+
+    def to_json(self) -> str:
+        """Strict JSON of :meth:`as_dict` (NaN becomes null)."""
+        from .render import _strict
+
+        return json.dumps(_strict(self.as_dict()), indent=2, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------
+# statistics
+
+
+def kendall_tau_b(x, y):
+    """Kendall's tau-b of two score vectors (ties in either counted as ties).
+
+    ``(C - D) / sqrt((n0 - n1) (n0 - n2))``, with ``C``/``D`` the concordant
+    and discordant pairs, ``n0 = n (n - 1) / 2`` and ``n1``/``n2`` the pairs
+    tied in ``x``/``y``: the same as :func:`scipy.stats.kendalltau`, for many
+    vectors at once (the bootstrap replicates).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,) or (m, n)
+        Scores of the same ``n`` items; with 2-D input, row ``k`` of ``x`` is
+        compared with row ``k`` of ``y``.
+
+    Returns
+    -------
+    float or ndarray of shape (m,)
+        NaN where either vector is constant, has a NaN, or ``n < 2``.
+
+    Examples
+    --------
+    >>> round(kendall_tau_b([1, 2, 3], [1, 3, 2]), 4)
+    0.3333
+    >>> round(kendall_tau_b([1, 1, 2], [1, 2, 3]), 4)  # one tie in x: 2 / sqrt(2 * 3)
+    0.8165
+    """
+    x, y, single = _rows(x, y)
+    upper = np.triu_indices(x.shape[1], 1)
+    dx = np.sign(x[:, :, None] - x[:, None, :])[:, upper[0], upper[1]]
+    dy = np.sign(y[:, :, None] - y[:, None, :])[:, upper[0], upper[1]]
+    untied = np.sqrt((dx != 0).sum(1) * (dy != 0).sum(1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = np.where(untied > 0, (dx * dy).sum(1) / untied, np.nan)
+    return float(tau[0]) if single else tau
+
+
+def spearman_rho(x, y):
+    """Spearman's rho: the Pearson correlation of the average ranks
+    (:func:`scipy.stats.rankdata`), as :func:`scipy.stats.spearmanr`.
+
+    Parameters and returns as :func:`kendall_tau_b`.
+
+    Examples
+    --------
+    >>> round(spearman_rho([1, 2, 3, 4], [1, 3, 2, 4]), 4)
+    0.8
+    """
+    x, y, single = _rows(x, y)
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    rx = rx - rx.mean(1, keepdims=True)
+    ry = ry - ry.mean(1, keepdims=True)
+    norm = np.sqrt((rx**2).sum(1) * (ry**2).sum(1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(norm > 0, (rx * ry).sum(1) / norm, np.nan)
+    rho[np.isnan(x).any(1) | np.isnan(y).any(1)] = np.nan
+    return float(rho[0]) if single else rho
+
+
+def _rows(x, y) -> tuple[np.ndarray, np.ndarray, bool]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim not in (1, 2):
+        raise ValueError(f"x and y must have the same shape, (n,) or (m, n); got {x.shape} and {y.shape}")
+    single = x.ndim == 1
+    return np.atleast_2d(x), np.atleast_2d(y), single
+
+
+def _interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``values`` (NaN, NaN when none)."""
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+# ---------------------------------------------------------------------------
+# rankings
+
+
+def rankings(
+    results: pd.DataFrame, metric: str = "f1@0.5", level: str = "variant", n_boot: int = 1000, seed: int = 0
+) -> dict[str, Ranking]:
+    """Each dataset's :class:`Ranking` of its in-domain variants.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The results table.
+    metric : str
+        A metric key at a stored threshold (``f1@0.5``, ``ap@0.75``) or a
+        summary metric (``dsb``, ``seg``, ``aji``); higher is better.
+    level : {"variant", "segmenter"}
+        Score every variant, or each segmenter (plugin) by its best variant
+        on that dataset (chosen again in every bootstrap replicate).
+    n_boot : int
+        Bootstrap replicates (0 for none).
+    seed : int
+        Seed of the replicates; a dataset's draw depends only on ``seed``,
+        its name and its number of images, so it is the same in every pair.
+
+    Returns
+    -------
+    dict
+        Dataset name -> Ranking, in the order the datasets appear.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``metric`` or ``level`` (one line, with the accepted values).
+    """
+    key = _key(metric, results)
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}{did_you_mean(level, LEVELS)}; use one of {', '.join(LEVELS)}")
+    domain = _in_domain(results)
+    rows = _rows_at(domain, key)
+    names = _display_names(rows)
+    out: dict[str, Ranking] = {}
+    for dataset, frame in rows.groupby(Col.DATASET, sort=False):
+        n_images = frame[Col.IMAGE].nunique()
+        ids, values = _values(frame, key, _replicate_weights(n_images, n_boot, seed, str(dataset)))
+        place = _leaderboard_places(domain[domain[Col.DATASET] == dataset], key, ids)
+        if level == "segmenter":
+            plugin = frame.drop_duplicates(_ID).set_index(_ID).loc[ids, Col.SEGMENTER_NAME].to_numpy()
+            groups = list(pd.unique(plugin))
+            values = np.stack([_nanmax(values[:, plugin == g]) for g in groups], axis=1)
+            place = np.array([place[plugin == g].min() for g in groups])
+            labels = tuple(str(g) for g in groups)
+        else:
+            labels = tuple(names[i] for i in ids)
+        out[str(dataset)] = Ranking(str(dataset), labels, values[0], values[1:], int(n_images), place)
+    return out
+
+
+def _key(metric: str, results: pd.DataFrame) -> RankKey:
+    return parse_metric_key(metric, stored_thresholds(results))
+
+
+def _in_domain(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of untrained models and of models trained on the dataset they are
+    tested on, one copy per (variant id, image, threshold), with the id column."""
+    frame = results.copy()
+    trained_on = _train_dataset(frame)
+    frame = frame[(trained_on == "") | (trained_on == frame[Col.DATASET])]
+    frame[_ID] = frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)
+    # Two suite entries with one config on one dataset (e.g. train_on: itself): keep the first.
+    first = frame.groupby([Col.DATASET, _ID], sort=False)[Col.VARIANT].transform("first")
+    return frame[frame[Col.VARIANT] == first]
+
+
+def _leaderboard_places(frame: pd.DataFrame, key: RankKey, ids: list[str]) -> np.ndarray:
+    """Each variant's place (0 = first) on the dataset's leaderboard ranked by
+    ``key``, whose ties are broken by the leaderboard's further score columns."""
+    board = build_leaderboards(frame, key.key, stored_thresholds(frame))[0]
+    id_of = dict(zip(frame[Col.VARIANT], frame[_ID]))
+    place = {id_of[row["variant"]]: i for i, row in enumerate(board.rows)}
+    return np.array([place[i] for i in ids])
+
+
+def _train_dataset(frame: pd.DataFrame) -> pd.Series:
+    if TRAIN_DATASET not in frame:
+        return pd.Series("", index=frame.index)
+    return frame[TRAIN_DATASET].fillna("").astype(str)
+
+
+def _rows_at(frame: pd.DataFrame, key: RankKey) -> pd.DataFrame:
+    """The rows the metric is pooled from: those at its threshold, or one per
+    (variant, image) for a summary metric."""
+    if key.threshold is not None:
+        return frame[np.isclose(frame[Col.THRESHOLD].astype(float), key.threshold)]
+    return frame.drop_duplicates([Col.DATASET, _ID, Col.IMAGE])
+
+
+def _display_names(rows: pd.DataFrame) -> dict[str, str]:
+    """Variant id -> a short unique name: the plugin plus the params that vary
+    among its variants (:func:`~segbench.report.leaderboard.short_labels`)."""
+    first = rows.drop_duplicates(_ID)
+    entries = [
+        {"segmenter": str(r[Col.SEGMENTER_NAME]), "params": json.loads(r[Col.PARAMS] or "{}"), "variant": str(r[Col.VARIANT])}
+        for _, r in first.iterrows()
+    ]
+    labels = short_labels(entries)
+    if len(set(labels)) < len(labels):  # same params, other training settings: keep the suite labels apart
+        labels = [f"{label} [{cid}]" for label, cid in zip(labels, first[Col.CONFIG_ID])]
+    return dict(zip(first[_ID], labels))
+
+
+def _replicate_weights(n_images: int, n_boot: int, seed: int, dataset: str) -> np.ndarray:
+    """``(1 + n_boot, n_images)``: row 0 all ones (the data as it is), then how
+    often each image is drawn in each bootstrap replicate."""
+    rng = np.random.default_rng([seed, zlib.crc32(dataset.encode())])
+    draws = rng.integers(0, n_images, size=(n_boot, n_images))
+    counts = np.zeros((n_boot, n_images))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_images), draws.ravel()), 1)
+    return np.vstack([np.ones((1, n_images)), counts])
+
+
+#: the per-image parts each kind of metric is pooled from
+_PARTS = {
+    "threshold": (Col.TP, Col.N_TRUE, Col.N_PRED, Col.SUM_MATCHED_SCORE),
+    "dsb": (Col.DSB,),
+    "seg": (Col.SEG_SUM, Col.SEG_N),
+    "aji": (Col.AJI_INTERSECTION, Col.AJI_UNION),
+}
+
+
+def _values(frame: pd.DataFrame, key: RankKey, weights: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The metric of each variant of one dataset under each row of ``weights``
+    (image multiplicities): ``(ids, values of shape (len(weights), len(ids)))``.
+    An image a variant has no result for (a failed cell) adds nothing to it."""
+    name = key.metric.name
+    columns = _PARTS["threshold" if key.metric.at_threshold else name]
+    ids = list(pd.unique(frame[_ID]))
+    images = list(pd.unique(frame[Col.IMAGE]))
+    grid = pd.MultiIndex.from_product([ids, images])
+    table = frame.set_index([_ID, Col.IMAGE])[list(columns)].astype(float).reindex(grid)
+    present = table[columns[0]].notna().to_numpy().reshape(len(ids), len(images)).astype(float)
+    parts = table.fillna(0.0).to_numpy().reshape(len(ids), len(images), len(columns))
+    sums = np.einsum("ri,vik->rvk", weights, parts)
+    drawn = weights @ present.T
+    s = [sums[..., j] for j in range(len(columns))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if key.metric.at_threshold:
+            values = _pooled_metric(name, *s)
+        elif name == "dsb":
+            values = s[0] / drawn
+        elif name == "seg":
+            values = np.where(s[1] > 0, s[0] / s[1], np.nan)
+        else:  # aji
+            values = np.where(s[1] > 0, s[0] / s[1], 1.0)
+    return ids, np.where(drawn > 0, values, np.nan)
+
+
+def _nanmax(values: np.ndarray) -> np.ndarray:
+    """Row-wise max ignoring NaN (NaN where a row is all NaN)."""
+    return np.fmax.reduce(values, axis=1)
+
+
+# ---------------------------------------------------------------------------
+# pairs
+
+
+def compare(a: Ranking, b: Ranking) -> PairAgreement:
+    """Agreement of two rankings over the names they share with a score on both.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two shared names.
+    """
+    shared = [n for n in a.names if n in b.names]
+    ia = np.array([a.names.index(n) for n in shared], dtype=int)
+    ib = np.array([b.names.index(n) for n in shared], dtype=int)
+    finite = np.isfinite(a.scores[ia]) & np.isfinite(b.scores[ib]) if len(shared) else np.array([], bool)
+    shared = [n for n, ok in zip(shared, finite) if ok]
+    ia, ib = ia[finite], ib[finite]
+    if len(shared) < 2:
+        raise ValueError(f"{a.dataset} and {b.dataset} share {len(shared)} scored variant(s); at least 2 are needed")
+    sa, sb = _shown(a.scores[ia]), _shown(b.scores[ib])
+    n_boot = min(len(a.resampled), len(b.resampled))
+    boot_a, boot_b = _shown(a.resampled[:n_boot, ia]), _shown(b.resampled[:n_boot, ib])
+    taus, rhos = kendall_tau_b(boot_a, boot_b), spearman_rho(boot_a, boot_b)
+    rank_a = stats.rankdata(-sa, method="min").astype(int)
+    rank_b = stats.rankdata(-sb, method="min").astype(int)
+    order = sorted(range(len(shared)), key=lambda i: (-abs(rank_a[i] - rank_b[i]), rank_a[i], shared[i]))
+    swaps = tuple(Swap(shared[i], int(rank_a[i]), int(rank_b[i])) for i in order if rank_a[i] != rank_b[i])
+    return PairAgreement(
+        a=a.dataset,
+        b=b.dataset,
+        n=len(shared),
+        kendall_tau=kendall_tau_b(sa, sb),
+        kendall_ci=_interval(taus),
+        spearman_rho=spearman_rho(sa, sb),
+        spearman_ci=_interval(rhos),
+        same_winner=bool(np.any((rank_a == 1) & (rank_b == 1))),
+        winner_a=shared[int(np.argmin(a.place[ia]))],
+        winner_b=shared[int(np.argmin(b.place[ib]))],
+        swaps=swaps[:N_SWAPS],
+        variants=tuple((n, float(x), float(y)) for n, x, y in zip(shared, a.scores[ia], b.scores[ib])),
+    )
+
+
+def _shown(values: np.ndarray) -> np.ndarray:
+    """Scores at the precision the leaderboard shows (equal there = tied)."""
+    return np.round(values, TIE_DIGITS)
+
+
+def agreement(
+    results: pd.DataFrame,
+    metric: str = "f1@0.5",
+    level: str = "variant",
+    reference: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Agreement:
+    """Rank agreement between the datasets of a results table, and the transfer matrix.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The results table (``results.parquet``).
+    metric, level, n_boot, seed
+        As in :func:`rankings`.
+    reference : str, optional
+        Compare every other dataset against this one only (``a`` = the other
+        dataset, ``b`` = the reference); by default every pair, in the order
+        the datasets appear.
+
+    Returns
+    -------
+    Agreement
+        Pairs sharing fewer than two variants are listed in ``unpaired``.
+
+    Raises
+    ------
+    ValueError
+        Unknown metric, level or reference dataset (one line).
+    """
+    ranks = rankings(results, metric, level, n_boot, seed)
+    datasets = [str(d) for d in pd.unique(results[Col.DATASET])]
+    if reference is not None and reference not in datasets:
+        raise ValueError(
+            f"reference dataset {reference!r} is not in the results{did_you_mean(reference, datasets)}; "
+            f"datasets: {', '.join(datasets)}"
+        )
+    if reference is None:
+        pairs = [(a, b) for i, a in enumerate(datasets) for b in datasets[i + 1 :]]
+    else:
+        pairs = [(a, reference) for a in datasets if a != reference]
+    out = Agreement(_key(metric, results), level, reference, n_boot, seed, transfer=transfer_matrix(results, metric))
+    empty = Ranking("", (), np.zeros(0), np.zeros((n_boot, 0)), 0, np.zeros(0, int))
+    for a, b in pairs:
+        ra, rb = ranks.get(a, empty), ranks.get(b, empty)
+        try:
+            out.pairs.append(compare(ra, rb))
+        except ValueError:
+            out.unpaired.append((a, b, len(set(ra.names) & set(rb.names))))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# transfer
+
+
+def transfer_matrix(results: pd.DataFrame, metric: str = "f1@0.5") -> list[TransferCell]:
+    """Scores of trained models on every dataset they were tested on.
+
+    One cell per (segmenter plugin, train dataset, test dataset) that has
+    results: the score of the segmenter's best variant among the models
+    trained on the train dataset (so a sweep shows its best setting). Rows
+    without a ``train_dataset`` (untrained segmenters, or a table without
+    the column) give no cells.
+
+    Returns
+    -------
+    list of TransferCell
+        Ordered by segmenter, train dataset, test dataset, each in order of
+        first appearance (datasets in the table's dataset order).
+    """
+    key = _key(metric, results)
+    frame = results.copy()
+    frame[TRAIN_DATASET] = _train_dataset(frame)
+    frame = frame[frame[TRAIN_DATASET] != ""]
+    if frame.empty:
+        return []
+    frame[_ID] = frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)
+    frame = frame.drop_duplicates([Col.DATASET, TRAIN_DATASET, _ID, Col.IMAGE, Col.THRESHOLD])
+    rows = _rows_at(frame, key)
+    names = _display_names(rows)
+    order = {d: i for i, d in enumerate(pd.unique(results[Col.DATASET]))}
+    cells = []
+    for (plugin, train, test), group in rows.groupby([Col.SEGMENTER_NAME, TRAIN_DATASET, Col.DATASET], sort=False):
+        ids, values = _values(group, key, np.ones((1, group[Col.IMAGE].nunique())))
+        scores = values[0]
+        if not np.isfinite(scores).any():
+            continue
+        best = int(np.nanargmax(scores))
+        cells.append(TransferCell(str(plugin), str(train), str(test), float(scores[best]), names[ids[best]]))
+    plugins = {p: i for i, p in enumerate(dict.fromkeys(c.segmenter for c in cells))}
+    return sorted(
+        cells,
+        key=lambda c: (plugins[c.segmenter], order.get(c.train_dataset, len(order)), c.train_dataset, order[c.test_dataset]),
+    )
+

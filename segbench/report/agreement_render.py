@@ -1,0 +1,144 @@
+"""Render an :class:`~segbench.report.agreement.Agreement` as rich tables or Markdown."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .agreement import Agreement, TransferCell
+
+__all__ = ["rich_tables", "to_markdown"]
+
+
+def _stat(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def _ci(interval: tuple[float, float]) -> str:
+    low, high = interval
+    return "-" if math.isnan(low) else f"[{low:.2f}, {high:.2f}]"
+
+
+def _score(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def _title(agreement: Agreement) -> str:
+    what = "variants" if agreement.level == "variant" else "segmenters (best variant each)"
+    return f"Rank agreement by {agreement.metric.header}, {what}"
+
+
+def _caption(agreement: Agreement) -> str:
+    return (
+        f"tau-b: Kendall's tau-b; rho: Spearman's rho; 95% CI: of tau-b, percentile bootstrap over "
+        f"images ({agreement.n_boot} resamples, seed {agreement.seed}); winner: whether the best "
+        f"{agreement.level} is the same on both"
+    )
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+
+
+def rich_tables(agreement: Agreement) -> list[RenderableType]:
+    """The pairs table, the largest rank swaps, the pairs not compared (a note)
+    and the transfer matrix (when there is one); each fits 80 columns (long
+    names wrap)."""
+    out: list[RenderableType] = []
+    if agreement.pairs:
+        table = _table(_title(agreement))
+        widest = max(len(name) for p in agreement.pairs for name in (p.a, p.b))
+        table.add_column("a", overflow="fold", min_width=min(widest, 18))
+        table.add_column("b", overflow="fold", min_width=min(widest, 18))
+        for header in ("n", "tau-b", "95% CI", "rho"):
+            table.add_column(header, justify="right", no_wrap=True)
+        table.add_column("winner", no_wrap=True)
+        for p in agreement.pairs:
+            table.add_row(
+                p.a, p.b, str(p.n), _stat(p.kendall_tau), _ci(p.kendall_ci), _stat(p.spearman_rho),
+                "same" if p.same_winner else "differs",
+            )
+        out += [table, Text(_caption(agreement), style="dim")]
+        swaps = _table("Largest rank swaps (rank on a -> rank on b)")
+        swaps.add_column("a vs b", overflow="fold", max_width=20)
+        swaps.add_column("variant" if agreement.level == "variant" else "segmenter", overflow="fold")
+        swaps.add_column("ranks", justify="right", no_wrap=True)
+        for p in agreement.pairs:
+            for i, s in enumerate(p.swaps):
+                swaps.add_row(f"{p.a} vs {p.b}" if i == 0 else "", s.name, f"{s.rank_a} -> {s.rank_b}")
+        if swaps.row_count:
+            out.append(swaps)
+    if agreement.unpaired:
+        out.append(Text("\n".join(_unpaired_lines(agreement)), style="dim"))
+    if agreement.transfer:
+        out.append(_transfer_table(agreement))
+    return out
+
+
+def _unpaired_lines(agreement: Agreement) -> list[str]:
+    return [f"not compared: {a} vs {b} share {n} variant(s) with a score; at least 2 are needed" for a, b, n in agreement.unpaired]
+
+
+def _transfer_grid(cells: Sequence[TransferCell]) -> tuple[list[str], list[tuple[str, str]], dict]:
+    tests = list(dict.fromkeys(c.test_dataset for c in cells))
+    rows = list(dict.fromkeys((c.segmenter, c.train_dataset) for c in cells))
+    values = {(c.segmenter, c.train_dataset, c.test_dataset): c.value for c in cells}
+    return tests, rows, values
+
+
+def _transfer_table(agreement: Agreement) -> Table:
+    tests, rows, values = _transfer_grid(agreement.transfer)
+    table = _table(
+        f"Transfer: {agreement.metric.header} of each segmenter's best variant "
+        "(rows: trained on; columns: tested on; bold: same dataset)"
+    )
+    table.add_column("segmenter", overflow="fold")
+    table.add_column("trained on", overflow="fold")
+    for test in tests:
+        table.add_column(test, justify="right", overflow="fold", min_width=5)
+    for plugin, train in rows:
+        cells = []
+        for test in tests:
+            value = values.get((plugin, train, test))
+            text = "" if value is None else _score(value)
+            cells.append(Text(text, style="bold") if test == train else text)
+        table.add_row(plugin, train, *cells)
+    return table
+
+
+def to_markdown(agreement: Agreement) -> str:
+    """GitHub Markdown: the pairs table (with each pair's largest swaps), the
+    pairs not compared, and the transfer matrix when there is one."""
+    out: list[str] = []
+    if agreement.pairs:
+        out += [f"### {_title(agreement)}", ""]
+        out.append("| a | b | n | Kendall tau-b [95% CI] | Spearman rho [95% CI] | same winner | largest rank swaps |")
+        out.append("|---|---|---:|---:|---:|---|---|")
+        for p in agreement.pairs:
+            swaps = "; ".join(f"{s.name}: {s.rank_a} -> {s.rank_b}" for s in p.swaps) or "-"
+            out.append(
+                f"| {p.a} | {p.b} | {p.n} | {_stat(p.kendall_tau)} {_ci(p.kendall_ci)} | "
+                f"{_stat(p.spearman_rho)} {_ci(p.spearman_ci)} | {'yes' if p.same_winner else 'no'} | {swaps} |"
+            )
+        out += ["", _caption(agreement) + ".", ""]
+    out += [f"{line}  " for line in _unpaired_lines(agreement)]
+    if agreement.transfer:
+        tests, rows, values = _transfer_grid(agreement.transfer)
+        out += ["", f"### Transfer: {agreement.metric.header} of each segmenter's best variant", ""]
+        out.append("| segmenter | trained on | " + " | ".join(tests) + " |")
+        out.append("|---|---|" + "---:|" * len(tests))
+        for plugin, train in rows:
+            cells = []
+            for test in tests:
+                value = values.get((plugin, train, test))
+                text = "" if value is None else _score(value)
+                cells.append(f"**{text}**" if text and test == train else text)
+            out.append(f"| {plugin} | {train} | " + " | ".join(cells) + " |")
+        out += ["", "Rows: the dataset the model was trained on; columns: the dataset it was tested on; "
+                "bold: trained and tested on the same dataset.", ""]
+    return "\n".join(out) + "\n"
