@@ -9,11 +9,12 @@ from typing import Any, Sequence
 import numpy as np
 
 import segbench
-from segbench.errors import SegbenchError
+from segbench.errors import InputError, SegbenchError
 
 from ._runtime import devices, library_versions
 from .images import image_axes, normalize_image, rescale, tile_counts, zoom_factors
-from .training import MODEL_NAME, TrainSettings, train_or_load
+from .training import MODEL_NAME, Progress, TrainSettings
+from .training import train as train_model
 from .weights import check_model_folder, load_model_folder, load_pretrained, weights_sha256
 
 
@@ -22,7 +23,8 @@ class StarDistSegmenter(segbench.Segmenter):
 
     Weights come one of three ways: a registered pretrained ``model`` (downloaded
     into ``$KERAS_HOME`` when online), a ``model_dir`` StarDist trained into, or
-    :meth:`fit` on the suite's train split (a ``train:`` key in the suite).
+    :meth:`fit` on the suite's train split (a ``train:`` key in the suite; another
+    process restores that training with :meth:`load`).
 
     Parameters
     ----------
@@ -88,7 +90,6 @@ class StarDistSegmenter(segbench.Segmenter):
         self.spacing = _positive_tuple("spacing", spacing, integer=False)
         self._network: Any = None
         self._source: str | None = None
-        self._training: dict[str, Any] | None = None
         self._weights_sha256: str | None = None
 
     # ----------------------------------------------------------------- weights
@@ -96,6 +97,7 @@ class StarDistSegmenter(segbench.Segmenter):
         self,
         train: segbench.Dataset,
         workdir: Path,
+        *,
         n_rays: int = TrainSettings.n_rays,
         grid: int | Sequence[int] | None = None,
         epochs: int = TrainSettings.epochs,
@@ -109,8 +111,14 @@ class StarDistSegmenter(segbench.Segmenter):
         tensorboard: bool = TrainSettings.tensorboard,
         config: dict[str, Any] | None = None,
         seed: int = TrainSettings.seed,
+        progress: Progress | None = None,
     ) -> None:
-        """Train from scratch on ``train``, or load the model a previous run left in ``workdir``.
+        """Train from scratch on ``train`` into ``workdir/stardist``, then :meth:`load` it.
+
+        Always trains (segbench's core decides when a training can be reused).
+        The model used afterwards is the one loaded from the folder (the weights
+        of the best validation loss and the tuned thresholds), exactly what
+        :meth:`load` gives in any other process.
 
         Parameters
         ----------
@@ -119,16 +127,17 @@ class StarDistSegmenter(segbench.Segmenter):
             ``validation_fraction`` of them (at least one) is held out for
             validation and threshold tuning.
         workdir : Path
-            The model is written to (and on a rerun read from) ``workdir/stardist``.
+            The model folder is written to ``workdir/stardist`` (StarDist's layout:
+            ``config.json``, ``weights_best.h5``, ``thresholds.json``), replacing
+            one already there.
         n_rays, grid, epochs, steps_per_epoch, patch_size, batch_size, augment,
         optimize_thresholds, validation_fraction, learning_rate, tensorboard, config, seed
             See :class:`segbench_stardist.training.TrainSettings`.
+        progress : callable, optional
+            ``progress(epoch, total, loss)`` after each epoch (1 to ``epochs``), with
+            the epoch's training loss as Keras reports it.
         """
-        if self.model_name is not None or self.model_dir is not None:
-            raise SegbenchError(
-                "stardist: this entry has a train: key and also model/model_dir; training starts "
-                "from scratch, so remove model/model_dir (or the train: key to use those weights)"
-            )
+        self._refuse_given_weights()
         settings = TrainSettings(
             n_rays=n_rays,
             grid=grid,
@@ -144,12 +153,35 @@ class StarDistSegmenter(segbench.Segmenter):
             config=dict(config or {}),
             seed=seed,
         )
-        workdir = Path(workdir)
+        train_model(train, Path(workdir), settings, self.pmin, self.pmax, self.spacing, progress)
+        self.load(workdir)
+
+    def load(self, workdir: Path) -> None:
+        """Use the model :meth:`fit` trained into ``workdir`` (its ``stardist`` folder).
+
+        Raises
+        ------
+        InputError
+            ``workdir`` holds no trained model, or StarDist cannot load it.
+        SegbenchError
+            The segmenter was given ``model`` or ``model_dir``.
+        """
+        self._refuse_given_weights()
+        folder = Path(workdir) / MODEL_NAME
+        if not (folder / "config.json").is_file():
+            raise InputError(workdir, f"no StarDist model ({MODEL_NAME}/config.json): no training finished here",
+                             "train again (fit)")
         self._weights_sha256 = None
-        self._network, self._training = train_or_load(
-            train, workdir, settings, self.pmin, self.pmax, self.spacing
-        )
-        self._source = f"trained:{(workdir / MODEL_NAME).resolve()}"
+        self._network = load_model_folder(folder)
+        self._source = f"trained:{folder.resolve()}"
+
+    def _refuse_given_weights(self) -> None:
+        """fit and load are for an entry with a train: key, which trains from scratch."""
+        if self.model_name is not None or self.model_dir is not None:
+            raise SegbenchError(
+                "stardist: this entry has a train: key and also model/model_dir; training starts "
+                "from scratch, so remove model/model_dir (or the train: key to use those weights)"
+            )
 
     @property
     def stardist_model(self) -> Any:
@@ -278,16 +310,6 @@ class StarDistSegmenter(segbench.Segmenter):
             thresholds=self.thresholds,
             devices=devices(),
         )
-        if self._training is not None:
-            record = self._training
-            info["training"] = {
-                "settings": record["settings"],
-                "anisotropy": record["anisotropy"],
-                "n_train": len(record["train_images"]),
-                "n_validation": len(record["validation_images"]),
-                "train_seconds": record["train_seconds"],
-                "threshold_seconds": record["threshold_seconds"],
-            }
         return info
 
 

@@ -1,38 +1,36 @@
-"""Training StarDist on a segbench train split, cached in a work directory.
+"""Training StarDist on a segbench train split, into a work directory.
 
-The model folder is ``<workdir>/stardist`` (StarDist's own layout:
-``config.json``, ``weights_best.h5``, ``weights_last.h5``, ``thresholds.json``)
-plus ``segbench_training.json``, written last, which records a hash of the
-training images, labels and settings. A rerun whose hash matches loads the
-folder instead of training; anything else (a different train split or
-setting, or a run killed mid-training) trains afresh.
+A training leaves one model folder, ``<workdir>/stardist``, in StarDist's own
+layout: ``config.json`` (every setting, the rays and the 3D anisotropy),
+``weights_best.h5`` (the weights of the lowest validation loss, the ones used),
+``weights_last.h5`` and ``thresholds.json`` (``prob`` / ``nms``, tuned on the
+validation images unless ``optimize_thresholds`` is off). Loading that folder
+gives back the trained model exactly. segbench's core decides when to train
+and keeps its own record beside it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import importlib.util
-import json
-import os
 import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from segbench.api import Dataset
 from segbench.errors import SegbenchError
 
-from ._runtime import LOG, devices, library_versions, quiet, start_tensorflow
+from ._runtime import LOG, quiet, start_tensorflow
 from .images import normalize_image
-from .weights import load_model_folder
 
 MODEL_NAME = "stardist"
-RECORD_NAME = "segbench_training.json"
+
+#: ``progress(epoch, total, loss)``: called after each epoch, epochs counted from 1.
+Progress = Callable[[int, int, "float | None"], None]
 
 #: Config attributes that TrainSettings (or the data) set; `config` may not override them.
 _OWNED = {
@@ -140,10 +138,6 @@ class TrainSettings:
         if not isinstance(self.seed, (int, np.integer)):
             raise SegbenchError(f"stardist train.seed: expected an integer, got {self.seed!r}")
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able copy (tuples as lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
 
 def _check_positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -180,8 +174,8 @@ class TrainingData:
         return tuple(int(min(s)) for s in zip(*(y.shape for y in self.labels)))
 
 
-def collect_training_data(train: Dataset, pmin: float, pmax: float) -> tuple[TrainingData, str]:
-    """Load, check and normalise the train split; also a SHA-256 of its raw content.
+def collect_training_data(train: Dataset, pmin: float, pmax: float) -> TrainingData:
+    """Load, check and normalise the train split.
 
     Raises
     ------
@@ -197,7 +191,6 @@ def collect_training_data(train: Dataset, pmin: float, pmax: float) -> tuple[Tra
             f"stardist: dataset {train.name!r} has {len(train)} training image(s); training needs "
             "at least 2 (one is held out for validation)"
         )
-    digest = hashlib.sha256()
     data = TrainingData([], [], [])
     for sample in train:
         where = f"stardist: training sample {sample.name!r} of dataset {train.name!r}"
@@ -213,14 +206,10 @@ def collect_training_data(train: Dataset, pmin: float, pmax: float) -> tuple[Tra
             raise SegbenchError(f"{where}: labels have dtype {labels.dtype}; expected integers")
         if data.labels and labels.ndim != data.n_dim:
             raise SegbenchError(f"{where} is {labels.ndim}D but earlier samples are {data.n_dim}D")
-        for array in (image, labels):
-            digest.update(f"{array.dtype.str}{array.shape}".encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
-        digest.update(sample.name.encode())
         data.names.append(sample.name)
         data.images.append(normalize_image(image, "YX" if image.ndim == 2 else "ZYX", pmin, pmax))
         data.labels.append(fill_label_holes(labels))
-    return data, digest.hexdigest()
+    return data
 
 
 def anisotropy_for(data: TrainingData, spacing: Sequence[float] | None) -> tuple[float, ...] | None:
@@ -348,61 +337,47 @@ def split(names: Sequence[str], fraction: float, seed: int) -> tuple[list[int], 
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def train_or_load(
+def train(
     train: Dataset,
     workdir: Path,
     settings: TrainSettings,
     pmin: float,
     pmax: float,
     spacing: Sequence[float] | None,
-) -> tuple[Any, dict[str, Any]]:
-    """The model trained on ``train`` with ``settings``: loaded from ``workdir`` when
-    cached there, trained (and cached) otherwise.
+    progress: Progress | None = None,
+) -> None:
+    """Train a StarDist model from scratch on ``train`` into ``workdir/stardist``.
 
-    Returns
-    -------
-    model : StarDist2D or StarDist3D
-    record : dict
-        The contents of ``segbench_training.json`` (settings, split, seconds, thresholds).
+    Parameters
+    ----------
+    train : Dataset
+        Single-channel ``YX`` or ``ZYX`` images with labels.
+    workdir : Path
+        Created when missing; a model folder already in it is replaced.
+    settings : TrainSettings
+    pmin, pmax : float
+        Percentiles of the per-image normalisation (as at prediction).
+    spacing : sequence of float, optional
+        Voxel size for the 3D anisotropy; default the dataset's.
+    progress : callable, optional
+        ``progress(epoch, total, loss)`` after each epoch, with Keras' training
+        loss of that epoch (the weighted sum of StarDist's probability and
+        distance losses).
     """
     start_tensorflow()
-    data, content_sha = collect_training_data(train, pmin, pmax)
+    data = collect_training_data(train, pmin, pmax)
     anisotropy = anisotropy_for(data, spacing if spacing is not None else train.spacing)
-    key = hashlib.sha256(
-        json.dumps(
-            {
-                "content": content_sha,
-                "settings": settings.as_dict(),
-                "normalize": [pmin, pmax],
-                "anisotropy": anisotropy,
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
+    config = build_config(data, settings, anisotropy)
     folder = Path(workdir) / MODEL_NAME
-    record_file = folder / RECORD_NAME
-    if record_file.is_file():
-        record = json.loads(record_file.read_text())
-        if record.get("key") == key:
-            LOG.info("stardist: loading the model trained earlier from %s", folder)
-            return load_model_folder(folder), record
-        LOG.info("stardist: %s holds a model for other data or settings; training afresh", folder)
     if folder.exists():
         shutil.rmtree(folder)
-    return _train(data, folder, settings, anisotropy, key)
+    _train(data, config, folder, settings, progress)
 
 
-def _train(
-    data: TrainingData,
-    folder: Path,
-    settings: TrainSettings,
-    anisotropy: tuple[float, ...] | None,
-    key: str,
-) -> tuple[Any, dict[str, Any]]:
+def _train(data: TrainingData, config: Any, folder: Path, settings: TrainSettings, progress: Progress | None) -> None:
     import keras
     from stardist.models import StarDist2D, StarDist3D
 
-    config = build_config(data, settings, anisotropy)
     trn, val = split(data.names, settings.validation_fraction, settings.seed)
     x_trn, y_trn = [data.images[i] for i in trn], [data.labels[i] for i in trn]
     x_val, y_val = [data.images[i] for i in val], [data.labels[i] for i in val]
@@ -419,6 +394,9 @@ def _train(
         except (ValueError, TypeError) as err:
             message = " ".join(str(err).split())
             raise SegbenchError(f"stardist train.config: StarDist rejects this configuration ({message})") from None
+        if progress is not None:
+            model.prepare_for_training()  # what train() does first; then its callbacks exist
+            model.callbacks.append(_progress_callback(progress, settings.epochs))
         model.train(
             x_trn,
             y_trn,
@@ -434,22 +412,18 @@ def _train(
             model.optimize_thresholds(x_val, y_val, optimize_kwargs={"verbose": 0})
         threshold_seconds = time.perf_counter() - started
     LOG.info(
-        "stardist: trained %s on %d images in %.1f s (thresholds %.1f s)",
-        cls.__name__, len(trn), train_seconds, threshold_seconds,
+        "stardist: trained %s on %d images (%d for validation) in %.1f s (thresholds %.1f s)",
+        cls.__name__, len(trn), len(val), train_seconds, threshold_seconds,
     )
-    record = {
-        "key": key,
-        "settings": settings.as_dict(),
-        "anisotropy": anisotropy,
-        "train_images": [data.names[i] for i in trn],
-        "validation_images": [data.names[i] for i in val],
-        "train_seconds": round(train_seconds, 3),
-        "threshold_seconds": round(threshold_seconds, 3),
-        "thresholds": {"prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)},
-        "versions": library_versions(),
-        "devices": devices(),
-    }
-    partial = folder / (RECORD_NAME + ".partial")
-    partial.write_text(json.dumps(record, indent=2))
-    os.replace(partial, folder / RECORD_NAME)
-    return model, record
+
+
+def _progress_callback(progress: Progress, total: int) -> Any:
+    """A Keras callback that calls ``progress(epoch, total, loss)`` after each epoch."""
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("loss")
+            progress(epoch + 1, total, None if loss is None else float(loss))
+
+    return EpochProgress()

@@ -45,14 +45,34 @@ def data_2d():
 
 
 @pytest.fixture(scope="session")
-def trained_2d(tmp_path_factory, data_2d):
-    """(segmenter after fit, its workdir) for the tiny 2D model."""
+def trained_2d_run(tmp_path_factory, data_2d):
+    """(segmenter after fit, its workdir, the progress(epoch, total, loss) calls,
+    the per-epoch losses in Keras' History) for the tiny 2D model."""
+    from stardist.models import StarDist2D
+
     from segbench_stardist import StarDistSegmenter
 
     workdir = tmp_path_factory.mktemp("stardist-2d")
     segmenter = StarDistSegmenter()
-    segmenter.fit(data_2d[0], workdir, **TINY_2D)
-    return segmenter, workdir
+    calls, histories = [], []
+    train = StarDist2D.train
+
+    def recorded(*args, **kwargs):
+        history = train(*args, **kwargs)
+        histories.append(history.history["loss"])
+        return history
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StarDist2D, "train", recorded)
+        segmenter.fit(data_2d[0], workdir, **TINY_2D, progress=lambda *args: calls.append(args))
+    (losses,) = histories
+    return segmenter, workdir, calls, losses
+
+
+@pytest.fixture(scope="session")
+def trained_2d(trained_2d_run):
+    """(segmenter after fit, its workdir) for the tiny 2D model."""
+    return trained_2d_run[:2]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Training a tiny StarDist2D, caching it in the workdir, reloading it from its folder."""
+"""Training a tiny StarDist2D into its workdir, reporting progress, and restoring it
+with load (or as a model folder)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,33 @@ import numpy as np
 import pytest
 
 from segbench import Dataset, Sample
-from segbench.errors import SegbenchError
+from segbench.errors import InputError, SegbenchError
 from segbench.metrics.matching import match
 from segbench_stardist import StarDistSegmenter
 from segbench_stardist import training
 from segbench_stardist.training import TrainSettings, anisotropy_for, collect_training_data, split
 
 
-def test_fit_leaves_a_stardist_model_folder(trained_2d, data_2d):
+def test_fit_leaves_a_stardist_model_folder(trained_2d):
     segmenter, workdir = trained_2d
+    assert [p.name for p in workdir.iterdir()] == ["stardist"]
     folder = workdir / "stardist"
-    assert {"config.json", "weights_best.h5", "thresholds.json", "segbench_training.json"} <= {
-        p.name for p in folder.iterdir()
+    assert {p.name for p in folder.iterdir()} == {
+        "config.json", "weights_best.h5", "weights_last.h5", "thresholds.json"
     }
     config = json.loads((folder / "config.json").read_text())
     assert (config["n_dim"], config["n_rays"], config["grid"]) == (2, 16, [2, 2])
     assert config["train_patch_size"] == [64, 64] and config["unet_n_depth"] == 2
     assert config["train_tensorboard"] is False
-    record = json.loads((folder / "segbench_training.json").read_text())
-    assert sorted(record["train_images"] + record["validation_images"]) == data_2d[0].names
-    assert len(record["validation_images"]) == 1  # 15 % of 6, at least one
-    assert record["thresholds"] == json.loads((folder / "thresholds.json").read_text())
-    assert segmenter.thresholds == record["thresholds"]
+    assert segmenter.thresholds == json.loads((folder / "thresholds.json").read_text())
+    assert segmenter.thresholds != {"prob": 0.5, "nms": 0.4}  # tuned on the validation image
+
+
+def test_fit_reports_each_epochs_loss(trained_2d_run):
+    _, _, calls, history = trained_2d_run
+    assert [(epoch, total) for epoch, total, _ in calls] == [(e, 20) for e in range(1, 21)]
+    assert [loss for _, _, loss in calls] == [float(v) for v in history]  # Keras' own epoch losses
+    assert calls[-1][2] < calls[0][2]  # it learns
 
 
 def test_trained_model_finds_the_nuclei(trained_2d, data_2d):
@@ -40,6 +46,19 @@ def test_trained_model_finds_the_nuclei(trained_2d, data_2d):
         assert labels.shape == sample.image.shape and labels.dtype == np.int32
         at_half = segmenter.postprocess(segmenter.predict_raw(sample.image), prob_thresh=0.5)
         assert match(sample.labels, at_half, thresholds=(0.5,))[0]["f1"] >= 0.9
+
+
+def test_load_restores_the_trained_model_exactly(trained_2d, data_2d):
+    segmenter, workdir = trained_2d
+    loaded = StarDistSegmenter()
+    loaded.load(workdir)
+    for sample in data_2d[1]:
+        raw, again = segmenter.predict_raw(sample.image), loaded.predict_raw(sample.image)
+        for key in raw:
+            np.testing.assert_array_equal(again[key], raw[key])
+        np.testing.assert_array_equal(loaded.predict(sample.image), segmenter.predict(sample.image))
+    assert loaded.thresholds == segmenter.thresholds
+    assert loaded.describe() == segmenter.describe()  # source, config, weights hash, thresholds
 
 
 def test_model_folder_reloads_to_identical_predictions(trained_2d, data_2d):
@@ -52,50 +71,29 @@ def test_model_folder_reloads_to_identical_predictions(trained_2d, data_2d):
     assert reloaded.describe()["source"].startswith("model_dir:")
 
 
-def test_rerun_loads_the_cached_model_without_training(trained_2d, data_2d, tiny_2d_settings, monkeypatch):
-    from stardist.models import StarDist2D
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("trained again although the workdir holds the model")
-
-    monkeypatch.setattr(StarDist2D, "train", no_training)
-    segmenter, workdir = trained_2d
-    rerun = StarDistSegmenter()
-    rerun.fit(data_2d[0], workdir, **tiny_2d_settings)
-    assert rerun.describe()["weights_sha256"] == segmenter.describe()["weights_sha256"]
-    image = data_2d[1][1].image
-    np.testing.assert_array_equal(rerun.predict(image), segmenter.predict(image))
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"settings": {"epochs": 21}},
-        {"normalize": {"pmax": 99.0}},
-        {"data": "one image altered"},
-    ],
-    ids=["settings", "normalisation", "data"],
-)
-def test_changed_inputs_train_afresh(trained_2d, data_2d, tiny_2d_settings, tmp_path, monkeypatch, change):
+def test_training_replaces_an_earlier_model(trained_2d, data_2d, tiny_2d_settings, tmp_path, monkeypatch):
     _, workdir = trained_2d
     copy = tmp_path / "work"
     shutil.copytree(workdir, copy)
     calls = []
-    monkeypatch.setattr(training, "_train", lambda data, folder, *a: calls.append(folder) or ("model", {}))
-    samples = list(data_2d[0])
-    if "data" in change:
-        samples[0] = Sample(samples[0].name, samples[0].image + 1, samples[0].labels, samples[0].spacing)
-    settings = {**tiny_2d_settings, **change.get("settings", {})}
-    StarDistSegmenter(**change.get("normalize", {})).fit(Dataset("tiny-2d", samples), copy, **settings)
+    monkeypatch.setattr(training, "_train", lambda data, config, folder, *args: calls.append(folder))
+    training.train(data_2d[0], copy, TrainSettings(**tiny_2d_settings), 1.0, 99.8, None)
     assert calls == [copy / "stardist"]
-    assert not (copy / "stardist").exists()  # the stale model was removed before training
+    assert not (copy / "stardist").exists()  # the earlier model was removed before training
 
 
-def test_fit_refuses_pretrained_or_folder_weights(trained_2d, data_2d, tmp_path):
+def test_load_needs_a_finished_training(tmp_path):
+    with pytest.raises(InputError, match=f"^{tmp_path}: no StarDist model \\(stardist/config.json\\): no training finished here"):
+        StarDistSegmenter().load(tmp_path)
+
+
+def test_fit_and_load_refuse_pretrained_or_folder_weights(trained_2d, data_2d, tmp_path):
     _, workdir = trained_2d
     for params in ({"model": "2D_versatile_fluo"}, {"model_dir": workdir / "stardist"}):
         with pytest.raises(SegbenchError, match="remove model/model_dir"):
             StarDistSegmenter(**params).fit(data_2d[0], tmp_path)
+        with pytest.raises(SegbenchError, match="remove model/model_dir"):
+            StarDistSegmenter(**params).load(workdir)
 
 
 def test_split_is_seeded_and_keeps_one_of_each():

@@ -42,7 +42,7 @@ def test_procedural_training_transfers_to_stardists_real_image(tmp_path, monkeyp
 
     result = _load_script(monkeypatch).transfer(str(suite_file), "nuclei-clean", "stardist")
 
-    assert result.record["train_images"] and len(result.record["validation_images"]) == 2
+    assert result.record["n_train_images"] == 16 and result.record["seconds"] > 0  # the core's record
     procedural, real = result.procedural[0], result.real[0]
     assert procedural["threshold"] == real["threshold"] == 0.5
     assert procedural["f1"] >= 0.95  # README: 0.987

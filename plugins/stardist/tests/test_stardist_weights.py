@@ -152,4 +152,5 @@ def test_runner_parameter_routing():
     assert StarDistSegmenter.train_params() == (
         "n_rays", "grid", "epochs", "steps_per_epoch", "patch_size", "batch_size", "augment",
         "optimize_thresholds", "validation_fraction", "learning_rate", "tensorboard", "config", "seed",
+        "progress",
     )
