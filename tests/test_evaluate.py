@@ -135,7 +135,7 @@ def test_unreadable_and_unmatched_files_are_listed_and_skipped(folders, tmp_path
     write_labels(gt / "masks" / "g.tif", np.zeros((20, 21), np.uint16))
     code, out, err = run(capsys, "--gt", gt / "masks", "--pred", pred,
                          "--json", tmp_path / "s.json")
-    assert code == 0
+    assert code == 1  # d and g failed; the rest was scored
     lines = err.splitlines()
     assert lines[0] == "4 problem(s); these files were left out:"
     assert lines[1] == (
@@ -172,7 +172,7 @@ def test_nothing_to_evaluate_exits_non_zero_with_a_message(folders, tmp_path, ca
     gt, _ = folders
     (tmp_path / "empty").mkdir()
     code, out, err = run(capsys, "--gt", gt, "--pred", tmp_path / "empty")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert f"{tmp_path / 'empty'}: no label images found" in err
     assert err.rstrip().endswith(
         f"nothing to evaluate: no readable ground truth in {gt} has a readable prediction "
@@ -181,8 +181,48 @@ def test_nothing_to_evaluate_exits_non_zero_with_a_message(folders, tmp_path, ca
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "a.tif").write_bytes(b"garbage")
     code, _, err = run(capsys, "--gt", gt, "--pred", tmp_path / "bad")
-    assert code == 1
+    assert code == 2
     assert f"{tmp_path / 'bad' / 'a.tif'}: cannot be read as TIFF" in err
+
+
+def test_missing_folder_exits_2_saying_it_does_not_exist(folders, tmp_path, capsys):
+    gt, pred = folders
+    code, out, err = run(capsys, "--gt", gt, "--pred", tmp_path / "nowhere")
+    assert (code, out) == (2, "")
+    assert err == f"segbench evaluate: --pred {tmp_path / 'nowhere'}: folder does not exist\n"
+    code, _, err = run(capsys, "--gt", tmp_path / "nowhere", "--pred", pred)
+    assert code == 2 and "--gt" in err
+
+
+def test_one_corrupt_prediction_among_good_ones_exits_1(folders, capsys):
+    gt, pred = folders
+    (pred / "c.tif").write_bytes(b"garbage")
+    code, out, err = run(capsys, "--gt", gt, "--pred", pred)
+    assert code == 1
+    assert "2 images, counts pooled" in out
+    assert f"{pred / 'c.tif'}: cannot be read as TIFF" in err
+
+
+def test_names_on_one_side_only_are_listed_but_exit_0(folders, capsys):
+    gt, pred = folders
+    (pred / "c.tif").unlink()
+    code, _, err = run(capsys, "--gt", gt, "--pred", pred)
+    assert code == 0 and "ground truth 'c' has no prediction" in err
+
+
+def test_intensity_image_given_as_ground_truth_is_warned_about(tmp_path, capsys):
+    from segbench.builtin.procedural import Procedural
+
+    (sample,) = Procedural(shape=[96, 96], n_objects=8).generate(1, seed=0)
+    write_labels(tmp_path / "images" / "a.tif", sample.image)  # the intensity image, as "labels"
+    write_labels(tmp_path / "pred" / "a.tif", sample.labels)
+    code, _, err = run(capsys, "--gt", tmp_path / "images", "--pred", tmp_path / "pred")
+    assert code == 0
+    (line,) = [l for l in err.splitlines() if l.startswith("warning:")]
+    assert line.startswith(f"warning: {tmp_path / 'images' / 'a.tif'}: looks like an intensity image, not a label image (")
+    assert line.endswith("give --gt the folder of masks (one id per object)")
+    code, _, err = run(capsys, "--gt", tmp_path / "pred", "--pred", tmp_path / "pred")
+    assert code == 0 and "warning" not in err  # a real label image is not flagged
 
 
 @pytest.mark.parametrize("value, message", [("1.5", "1.5 is outside (0, 1]"),

@@ -4,7 +4,9 @@ Pairs the label images of a ground-truth folder and a prediction folder by
 name, scores them with :func:`segbench.metrics.evaluate_dataset`, prints a
 table of the pooled scores, and writes JSON and CSV on request. Files that
 cannot be read, and names found on one side only, are listed one line each
-and left out; the exit code is non-zero only when nothing could be scored.
+and left out. Exit codes: 0 every pair scored (names on one side only are
+listed but are not failures), 1 some files failed and the rest was scored, 2
+nothing could be scored (a missing folder, no pair).
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ label images: 2-D (Y, X) or 3-D (Z, Y, X), one channel, integer pixels,
 0 = background, one id per object (ids need not be contiguous).
 
 output: the table goes to stdout; files that were skipped, and names found on
-one side only, are listed on stderr, one line each. Exit code 0 when at least
-one image was scored, 1 when none could be.
+one side only, are listed on stderr, one line each, as are ground-truth files
+that look like intensity images rather than label images. Exit code 0 when
+every pair was scored, 1 when some files could not be read (the rest was
+scored), 2 when nothing could be scored (a folder is missing, or no pair).
 
 examples:
   segbench evaluate --gt data/nuclei --pred predictions/
@@ -113,25 +117,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``segbench evaluate``; returns the exit code."""
+    for flag, folder in (("--gt", args.gt), ("--pred", args.pred)):
+        if not folder.is_dir():
+            print(f"segbench evaluate: {flag} {folder}: folder does not exist", file=sys.stderr)
+            return 2
     thresholds = list(dict.fromkeys(args.iou))
     gt_files, problems = find_label_files(args.gt)
     pred_files, pred_problems = find_label_files(args.pred)
     problems += pred_problems
-    problems += _unmatched(gt_files, pred_files, args.gt, args.pred)
-    pairs = read_label_pairs(gt_files, pred_files, problems)
+    unmatched = _unmatched(gt_files, pred_files, args.gt, args.pred)
+    failed = list(problems)  # duplicate names, unreadable files, shape mismatches: failures
+    warnings: list[str] = []
+    pairs = read_label_pairs(gt_files, pred_files, failed, warnings)
     first = next(pairs, None)
     if first is None:
-        _print_problems(problems)
+        _print_problems(unmatched + failed)
         print(
             f"segbench evaluate: nothing to evaluate: no readable ground truth in {args.gt} "
             f"has a readable prediction of the same name in {args.pred}",
             file=sys.stderr,
         )
-        return 1
+        return 2
     scores = evaluate_dataset(
         itertools.chain([first], pairs), thresholds=thresholds, criterion=args.criterion
     )
-    _print_problems(problems)
+    _print_problems(unmatched + failed)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     report = {
         "criterion": args.criterion,
         "thresholds": thresholds,
@@ -140,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         "summary": scores.summary,
         "gt": str(args.gt),
         "pred": str(args.pred),
-        "skipped": [str(p) for p in problems],
+        "skipped": [str(p) for p in unmatched + failed],
+        "warnings": warnings,
         "segbench_version": __version__,
     }
     _print_scores(report)
@@ -150,16 +163,21 @@ def run(args: argparse.Namespace) -> int:
     if args.csv is not None:
         write_csv(args.csv, scores.images)
         print(f"wrote {args.csv}")
-    return 0
+    return 1 if failed else 0
 
 
 def read_label_pairs(
-    gt_files: dict[str, Path], pred_files: dict[str, Path], problems: list[InputError]
+    gt_files: dict[str, Path],
+    pred_files: dict[str, Path],
+    problems: list[InputError],
+    warnings: list[str] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield ``(name, gt, pred)`` for every name on both sides, in name order.
 
     Reads one pair at a time. A pair whose files cannot be read, or whose
-    shapes differ, is skipped and its problem appended to ``problems``.
+    shapes differ, is skipped and its problem appended to ``problems``. A
+    ground truth that looks like an intensity image (:func:`intensity_like`)
+    is still scored, and a line saying so is appended to ``warnings``.
     """
     for name in sorted(gt_files.keys() & pred_files.keys()):
         try:
@@ -168,6 +186,12 @@ def read_label_pairs(
         except InputError as err:
             problems.append(err)
             continue
+        suspicion = intensity_like(gt)
+        if suspicion and warnings is not None:
+            warnings.append(
+                f"{gt_files[name]}: looks like an intensity image, not a label image ({suspicion}); "
+                "give --gt the folder of masks (one id per object)"
+            )
         if gt.shape != pred.shape:
             problems.append(
                 InputError(
@@ -179,6 +203,42 @@ def read_label_pairs(
             )
             continue
         yield name, gt, pred
+
+
+#: a label image with at least this many ids is checked by :func:`intensity_like`
+INTENSITY_MIN_IDS = 20
+#: ... and flagged when its ids form this many times more separate regions than there are ids
+INTENSITY_FRAGMENTS = 2.0
+
+
+def intensity_like(labels: np.ndarray) -> str:
+    """Why ``labels`` looks like an intensity image rather than a label image,
+    or ``""``.
+
+    In a label image each id is (nearly always) one connected object, so the
+    number of connected regions of equal value is close to the number of ids.
+    In an intensity image every grey value is scattered over many separate
+    patches: far more regions than ids (more than ``INTENSITY_FRAGMENTS``
+    times, with at least ``INTENSITY_MIN_IDS`` ids).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> intensity_like(rng.integers(0, 200, (64, 64)))[:29]
+    '199 ids form 4035 separate re'
+    >>> labels = np.zeros((64, 64), int); labels[10:20, 10:20] = 1
+    >>> intensity_like(labels)
+    ''
+    """
+    from skimage.measure import label
+
+    n_ids = len(np.unique(labels)) - (1 if (labels == 0).any() else 0)
+    if n_ids < INTENSITY_MIN_IDS:
+        return ""
+    regions = int(label(labels, background=0, connectivity=1).max())
+    if regions <= INTENSITY_FRAGMENTS * n_ids:
+        return ""
+    return f"{n_ids} ids form {regions} separate regions; an object is one region"
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
