@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import __version__
 from ..errors import SegbenchError
 from ..plugins import Registry
+from ..results import RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from .data import PreparedDataset, prepare_dataset
 from .executors import make_executor
@@ -34,10 +35,6 @@ from .models import TRAIN_FOLDER, read_progress, read_training_record
 from .store import ResultStore, atomic_write_text
 
 __all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
-
-
-#: what `segbench report` needs to know about the suite that wrote a results folder
-SUITE_RECORD = "suite.json"
 
 
 def suite_record(suite: Suite) -> dict[str, Any]:
@@ -306,7 +303,7 @@ def run_suite(
 
     summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
     summary.seconds = time.perf_counter() - start
-    atomic_write_text(suite.output / "run.json", json.dumps(summary.as_dict(), indent=2))
+    atomic_write_text(suite.output / RUN_RECORD, json.dumps(summary.as_dict(), indent=2))
     return summary
 
 

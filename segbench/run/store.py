@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import atomic_path
+from ..results import CELLS_DIR, RESULTS_CSV, RESULTS_FILE
 
 __all__ = ["ResultStore", "atomic_write_text"]
 
@@ -46,7 +47,7 @@ class ResultStore:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.cells = self.root / "cells"
+        self.cells = self.root / CELLS_DIR
 
     def cell_path(self, dataset: str, key: str) -> Path:
         return self.cells / dataset / f"{key}.parquet"
@@ -89,7 +90,7 @@ class ResultStore:
         """Write ``results.parquet`` (and ``results.csv`` when asked) from the cells."""
         frame = self.read(keys, loaded)
         if not frame.empty:
-            _write_table(self.root / "results.parquet", pa.Table.from_pandas(frame, preserve_index=False))
+            _write_table(self.root / RESULTS_FILE, pa.Table.from_pandas(frame, preserve_index=False))
             if csv:
-                atomic_write_text(self.root / "results.csv", frame.to_csv(index=False))
+                atomic_write_text(self.root / RESULTS_CSV, frame.to_csv(index=False))
         return frame
