@@ -9,6 +9,15 @@ from rich.console import Console
 
 from ..errors import SegbenchError
 
+DESCRIPTION = """\
+For every pair of datasets in a results folder, compare their rankings of the
+segmenter variants they share: Kendall's tau-b and Spearman's rho with 95%
+bootstrap intervals (images resampled within each dataset), whether both pick
+the same winner, and the largest rank swaps. Rankings use the models trained on
+the dataset they are tested on (or untrained ones); models trained on one
+dataset and tested on others fill the transfer matrix (rows: trained on;
+columns: tested on)."""
+
 EPILOG = """\
 examples:
   segbench agreement results/sim2real
@@ -24,11 +33,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "agreement",
         help="do two datasets rank the segmenters alike? (Kendall tau, Spearman rho, transfer)",
-        description="For every pair of datasets in a results folder, compare their rankings of the "
-        "segmenter variants they share: Kendall's tau-b and Spearman's rho with 95%% bootstrap "
-        "intervals (images resampled within each dataset), whether both pick the same winner, and "
-        "the largest rank swaps. Rankings use models trained on the dataset they are tested on (or "
-        "untrained); models trained on one dataset and tested on others fill the transfer matrix.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

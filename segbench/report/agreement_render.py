@@ -33,9 +33,9 @@ def _title(agreement: Agreement) -> str:
     return f"Rank agreement by {agreement.metric.header}, {what}"
 
 
-def _caption(agreement: Agreement) -> str:
+def _caption(agreement: Agreement, of: str = "") -> str:
     return (
-        f"tau-b: Kendall's tau-b; rho: Spearman's rho; 95% CI: of tau-b, percentile bootstrap over "
+        f"tau-b: Kendall's tau-b; rho: Spearman's rho; 95% CI{of}: percentile bootstrap over "
         f"images ({agreement.n_boot} resamples, seed {agreement.seed}); winner: whether the best "
         f"{agreement.level} is the same on both"
     )
@@ -63,7 +63,7 @@ def rich_tables(agreement: Agreement) -> list[RenderableType]:
                 p.a, p.b, str(p.n), _stat(p.kendall_tau), _ci(p.kendall_ci), _stat(p.spearman_rho),
                 "same" if p.same_winner else "differs",
             )
-        out += [table, Text(_caption(agreement), style="dim")]
+        out += [table, Text(_caption(agreement, " of tau-b"), style="dim")]
         swaps = _table("Largest rank swaps (rank on a -> rank on b)")
         swaps.add_column("a vs b", overflow="fold", max_width=20)
         swaps.add_column("variant" if agreement.level == "variant" else "segmenter", overflow="fold")
@@ -93,10 +93,9 @@ def _transfer_grid(cells: Sequence[TransferCell]) -> tuple[list[str], list[tuple
 
 def _transfer_table(agreement: Agreement) -> Table:
     tests, rows, values = _transfer_grid(agreement.transfer)
-    table = _table(
-        f"Transfer: {agreement.metric.header} of each segmenter's best variant "
-        "(rows: trained on; columns: tested on; bold: same dataset)"
-    )
+    table = _table(f"Transfer: {agreement.metric.header} of each segmenter's best variant")
+    table.caption = "rows: trained on; columns: tested on; bold: the same dataset"
+    table.caption_justify = "left"
     table.add_column("segmenter", overflow="fold")
     table.add_column("trained on", overflow="fold")
     for test in tests:
