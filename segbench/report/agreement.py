@@ -361,7 +361,8 @@ def _key(metric: str, results: pd.DataFrame) -> RankKey:
 
 def _in_domain(results: pd.DataFrame) -> pd.DataFrame:
     """Rows of untrained models and of models trained on the dataset they are
-    tested on, one copy per (variant id, image, threshold), with the id column."""
+    tested on, with the variant id column; where two suite entries give one
+    variant id on one dataset, only the first entry's rows."""
     frame = results.copy()
     trained_on = _train_dataset(frame)
     frame = frame[(trained_on == "") | (trained_on == frame[Col.DATASET])]
