@@ -25,6 +25,7 @@ Failures answer ``{"ok": false, "error": ONE_LINE}``.
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import json
 import logging
@@ -291,12 +292,16 @@ class Loaded:
             if not pipeline.prepare_run(workspace) or self.error is not None:
                 module, error = self.error or (None, Exception("prepare_run failed"))
                 where = module_label(module) if module is not None else "the input modules"
-                raise PipelineError(f"{where} could not make an image set from {os.path.basename(image_path)} ({one_line(error)})")
+                raise PipelineError(
+                    f"{where} could not make an image set from {os.path.basename(image_path)} ({one_line(error)}); "
+                    "if its rules select files by name, set `file_name:` to a name they accept"
+                )
             image_numbers = list(measurements.get_image_numbers())
             if len(image_numbers) != 1:
                 raise PipelineError(
-                    f"the input modules made {len(image_numbers)} image sets from one image file; "
-                    "the pipeline must take one grayscale image per image set (NamesAndTypes: assign all images one name)"
+                    f"the input modules made {len(image_numbers)} image sets from the file {os.path.basename(image_path)}; "
+                    "the pipeline must take one grayscale image per image set (NamesAndTypes: assign all images one name); "
+                    "if its rules select files by name, set `file_name:` to a name they accept"
                 )
             keys, groupings = pipeline.get_groupings(workspace)
             pipeline.prepare_group(workspace, groupings[0][0], groupings[0][1])
@@ -355,7 +360,8 @@ def main() -> None:
     PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # CellProfiler prints to stdout; keep the protocol clean
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    faulthandler.enable()  # a crash in a C extension names itself on stderr
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     workdir = os.path.join(os.getcwd(), "output")  # the caller's temporary folder
     os.makedirs(workdir, exist_ok=True)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -26,12 +27,19 @@ __all__ = ["Driver", "DriverFailure", "driver_for", "DRIVER_SCRIPT"]
 #: The script run by CellProfiler's Python.
 DRIVER_SCRIPT = Path(__file__).with_name("driver.py")
 
+#: "Fatal Python error: ..." (faulthandler) or "SomeError: ..." (a traceback's last line)
+_ERROR_LINE = re.compile(r"^(Fatal Python error|[A-Za-z_.]*(Error|Exception)):")
+
 #: One driver per (worker process id, interpreter).
 _DRIVERS: dict[tuple[int, str], "Driver"] = {}
 
 
 class DriverFailure(Exception):
-    """CellProfiler crashed, timed out or answered nonsense; ``str()`` is one line."""
+    """CellProfiler crashed or timed out; ``str()`` is one line."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class Driver:
@@ -51,6 +59,7 @@ class Driver:
         self.loaded: dict[str, dict[str, Any]] = {}
         self.module = None  # the module a run is in, from the driver's progress lines
         self._buffer = b""
+        self._stderr_start = 0  # where stderr since the last reply begins
         self._stderr = open(self.workdir / "stderr.log", "wb")
         env = {
             **os.environ,
@@ -100,6 +109,7 @@ class Driver:
                 if "module" in reply:
                     self.module = reply["module"]
                     continue
+                self._stderr_start = os.path.getsize(self.workdir / "stderr.log")
                 return reply
         except BrokenPipeError:
             raise self._crashed(doing) from None
@@ -114,7 +124,7 @@ class Driver:
             if left <= 0:
                 self.close()
                 where = f" in module {self.module}" if self.module else ""
-                raise DriverFailure(f"CellProfiler took longer than {timeout:g} s {doing}{where}; it was stopped")
+                raise DriverFailure(f"CellProfiler took longer than {timeout:g} s {doing}{where}; it was stopped", timed_out=True)
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 1 << 16)
@@ -133,12 +143,16 @@ class Driver:
         return DriverFailure(f"CellProfiler crashed ({how}) {doing}{where}" + (f": {last}" if last else ""))
 
     def stderr_tail(self) -> str:
-        """The last non-empty line CellProfiler wrote to stderr."""
+        """The last line naming an error that CellProfiler wrote to stderr since
+        its last reply (``Fatal Python error: Segmentation fault``), or ''."""
         try:
-            lines = (self.workdir / "stderr.log").read_text(errors="replace").strip().splitlines()
+            with open(self.workdir / "stderr.log", "rb") as log:
+                log.seek(self._stderr_start)
+                lines = log.read().decode(errors="replace").splitlines()
         except OSError:
             return ""
-        return lines[-1].strip()[:300] if lines else ""
+        errors = [line.strip() for line in lines if _ERROR_LINE.match(line)]
+        return errors[-1][:300] if errors else ""
 
     def close(self) -> None:
         """Stop the process (if running) and remove its temporary folder."""

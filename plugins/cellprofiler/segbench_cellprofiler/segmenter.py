@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -47,6 +48,9 @@ class CellProfilerSegmenter(segbench.Segmenter):
     executable : path, optional
         Python interpreter (or environment folder) of a CellProfiler environment;
         default: see :mod:`segbench_cellprofiler.environment`.
+    file_name : str
+        Name of the TIFF file each image reaches CellProfiler as (``.tif``/``.tiff``):
+        set it to a name that the pipeline's Images/Metadata/NamesAndTypes rules accept.
     image_timeout : float
         Seconds one image may take; CellProfiler is then stopped, the image
         fails and the next one restarts it.
@@ -69,6 +73,7 @@ class CellProfilerSegmenter(segbench.Segmenter):
         fill_holes: bool | str | None = None,
         settings: Mapping[str, Any] | None = None,
         executable: str | os.PathLike | None = None,
+        file_name: str = "image.tif",
         image_timeout: float = 300.0,
         start_timeout: float = 120.0,
     ):
@@ -78,7 +83,10 @@ class CellProfilerSegmenter(segbench.Segmenter):
         for name, seconds in (("image_timeout", image_timeout), ("start_timeout", start_timeout)):
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
                 raise SegbenchError(f"cellprofiler: {name} must be a positive number of seconds, got {seconds!r}")
+        if not isinstance(file_name, str) or Path(file_name).name != file_name or not file_name.lower().endswith((".tif", ".tiff")):
+            raise SegbenchError(f"cellprofiler: file_name must be a plain file name ending in .tif or .tiff, got {file_name!r}")
         self.pipeline = path
+        self.file_name = file_name
         self.objects = objects
         parsed = parse_settings(settings)
         self.overrides = common_overrides(
@@ -146,9 +154,10 @@ class CellProfilerSegmenter(segbench.Segmenter):
         if image.dtype == bool:
             image = image.astype(np.uint8)
         driver = self._driver()
-        stem = f"image-{next(_counter)}"
-        image_path = driver.workdir / f"{stem}.tif"
-        labels_path = driver.workdir / f"{stem}-labels.npy"
+        folder = driver.workdir / f"image-{next(_counter)}"
+        folder.mkdir()
+        image_path = folder / self.file_name
+        labels_path = driver.workdir / f"{folder.name}-labels.npy"
         tifffile.imwrite(image_path, image)
         try:
             reply = driver.request(
@@ -160,9 +169,10 @@ class CellProfilerSegmenter(segbench.Segmenter):
                 raise self._fail(reply["error"])
             labels = np.load(labels_path)
         except DriverFailure as exc:
-            raise self._fail(f"{exc}; CellProfiler restarts for the next image (raise `image_timeout` if it was too short)") from None
+            hint = "raise `image_timeout` if it was too short" if exc.timed_out else "see the module's settings"
+            raise self._fail(f"{exc}; CellProfiler restarts for the next image ({hint})") from None
         finally:
-            image_path.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
             labels_path.unlink(missing_ok=True)
         return relabel(labels)
 

@@ -112,9 +112,10 @@ def test_the_worker_survives_a_crash(segmenter, image):
 
     expected = segmenter.predict(image)
     driver = driver_for(segmenter.python, segmenter.start_timeout)
-    os.kill(driver.process.pid, signal.SIGKILL)  # what a segfault in a module looks like from outside
+    os.kill(driver.process.pid, signal.SIGSEGV)  # as if a C extension had segfaulted
     message = one_line_error(lambda: segmenter.predict(image))
-    assert "pipeline nuclei.cppipe: CellProfiler crashed (killed by signal 9)" in message
+    assert "pipeline nuclei.cppipe: CellProfiler crashed (killed by signal 11)" in message
+    assert "Fatal Python error: Segmentation fault" in message
     assert "CellProfiler restarts for the next image" in message
     assert np.array_equal(segmenter.predict(image), expected)
     assert driver_for(segmenter.python, segmenter.start_timeout) is not driver
@@ -152,3 +153,19 @@ def test_an_interrupted_request_stops_cellprofiler(segmenter, image, monkeypatch
     monkeypatch.undo()
     assert not driver.alive
     assert np.array_equal(segmenter.predict(image), expected)
+
+
+def test_rules_on_file_names_need_file_name(cellprofiler_python, pipeline_text, write_pipeline, image):
+    from segbench_cellprofiler import CellProfilerSegmenter
+
+    rule = 'Select the rule criteria:and (extension does isimage) (directory doesnot containregexp "[\\\\\\\\/]\\\\.")'
+    assert rule in pipeline_text
+    text = pipeline_text.replace("Filter images?:Images only", "Filter images?:Custom").replace(
+        rule, 'Select the rule criteria:and (file does contain "DAPI")'
+    )
+    path = write_pipeline(text, "dapi.cppipe")
+    message = one_line_error(lambda: CellProfilerSegmenter(pipeline=path).predict(image))
+    assert "pipeline dapi.cppipe:" in message and "image.tif" in message
+    assert "set `file_name:` to a name they accept" in message
+    labels = CellProfilerSegmenter(pipeline=path, file_name="w1_DAPI.tif").predict(image)
+    assert np.array_equal(labels, CellProfilerSegmenter().predict(image))
