@@ -83,3 +83,18 @@ def test_report_ranks_by_any_stored_threshold(results_folder, capsys):
     assert board["rank_by"] == "f1@0.6" and "f1@0.6" in board["rows"][0]
     assert main(["report", str(folder), "--rank-by", "f1@0.61"]) == 2
     assert "stored thresholds: 0.5, 0.55, 0.6," in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_report_table_fits_columns(results_folder, capsys, monkeypatch, columns):
+    folder = results_folder(predictions=False)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["report", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= columns
+    for label in ("perfect", "otsu-watershed", "damaged"):
+        assert any(line.split()[1:2] == [label] for line in out.splitlines() if line.strip()[:1].isdigit())
+    assert ("more column(s)" in out) == (columns < 120)
+    monkeypatch.delenv("COLUMNS")
+    assert main(["report", str(folder)]) == 0  # piped: every column
+    assert "more column(s)" not in capsys.readouterr().out

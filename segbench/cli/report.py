@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rich.console import Console
@@ -19,8 +20,8 @@ dataset: the ranking metric with a 95% bootstrap interval over images, AP
 0.50:0.05:0.95), PQ, SEG, seconds per image and training time. Rows that tie on
 the ranking metric (3 decimals) are ordered by the next column and marked =.
 
-In a terminal the table keeps the columns that fit its width (--wide shows them
-all); piped or with --format, every column is written. Metric keys (--rank-by,
+In a terminal (or with COLUMNS=N) the table keeps the columns that fit its
+width (--wide shows them all); piped or with --format, every column is written. Metric keys (--rank-by,
 CSV columns, JSON fields): METRIC@THRESHOLD with METRIC one of f1, ap,
 precision, recall, pq, miou, at any threshold stored in the results (the
 suite's, and 0.5:0.05:0.95), or dsb, seg, aji."""
@@ -92,9 +93,9 @@ WIDE_CONSOLE = 1000
 
 def table_console() -> Console:
     """stdout console for tables; when piped or logged, wide enough that no column
-    is squeezed or truncated."""
+    is squeezed or truncated (unless COLUMNS is set: then that wide)."""
     console = Console()
-    return console if console.is_terminal else Console(width=WIDE_CONSOLE)
+    return console if console.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=WIDE_CONSOLE)
 
 
 def print_boards(boards, fmt: str, wide: bool = False, console: Console | None = None) -> None:
@@ -105,7 +106,7 @@ def print_boards(boards, fmt: str, wide: bool = False, console: Console | None =
     if fmt == "table":
         if console is None:
             console = table_console()
-            wide = wide or not console.is_terminal
+            wide = wide or console.width == WIDE_CONSOLE
             if wide:
                 console = Console(width=WIDE_CONSOLE, force_terminal=console.is_terminal)
         for renderable in render.rich_tables(boards, width=console.width, wide=wide):
