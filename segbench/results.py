@@ -44,6 +44,8 @@ __all__ = [
     "RESULTS_CSV",
     "RESULTS_FILE",
     "RUN_RECORD",
+    "RUN_HISTORY",
+    "LOCK_FILE",
     "SUITE_FIELDS",
     "SUITE_RECORD",
     "SUMMARY_COLUMNS",
@@ -63,6 +65,10 @@ RESULTS_FILE = "results.parquet"
 RESULTS_CSV = "results.csv"
 SUITE_RECORD = "suite.json"
 RUN_RECORD = "run.json"
+#: one JSON line per run of the suite (run.json holds only the latest)
+RUN_HISTORY = "run-history.jsonl"
+#: held by a running `segbench run`, so two runs never write one output folder
+LOCK_FILE = ".segbench.lock"
 CELLS_DIR = "cells"
 PREDICTIONS_DIR = "predictions"
 PLOTS_DIR = "plots"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..results import PLOTS_DIR, REPORT_FILE
@@ -39,7 +41,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output", metavar="DIR", help="override the suite's output folder")
     parser.add_argument("--executor", choices=EXECUTOR_KINDS, help="override executor.kind")
     parser.add_argument("--workers", type=int, metavar="N", help="override executor.workers")
-    parser.add_argument("--address", metavar="URL", help="Dask scheduler address (with --executor dask)")
+    parser.add_argument("--address", metavar="URL",
+                        help="Dask scheduler address (with --executor dask); also how you confirm a "
+                        "scheduler on another machine that the suite names")
+    parser.add_argument("--tls-ca-file", metavar="FILE", help="Dask TLS: the certificate authority file")
+    parser.add_argument("--tls-cert", metavar="FILE", help="Dask TLS: this client's certificate")
+    parser.add_argument("--tls-key", metavar="FILE", help="Dask TLS: this client's private key")
     parser.add_argument("--csv", action="store_true", help="also write results.csv")
     parser.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table",
                         help="leaderboard format (default: table)")
@@ -67,24 +74,36 @@ def run(args) -> int:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     registry = load_registry()
     for problem in registry.problems:
-        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
     try:
         suite = load_suite(args.suite, registry, output=args.output)
     except SuiteLoadError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/] {problem}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(problem))}", highlight=False)
         return 2
-    if args.executor or args.workers or args.address:
-        ex = suite.executor
-        kind = args.executor or ex.kind
-        suite.executor = ExecutorSpec(kind, args.workers or ex.workers, args.address or ex.address)
+    suite.executor = _executor_from_command_line(suite.executor, args)
     for problem in suite.problems:
-        err.print(f"[red]error:[/] {problem} (entry skipped)", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(problem))} (entry skipped)", highlight=False)
     for note in suite.skipped:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {escape(note)}", highlight=False)
     if args.dry_run:
         return dry_run(suite, registry)
     return run_and_report(suite, registry, args, err)
+
+
+def _executor_from_command_line(ex: ExecutorSpec, args) -> ExecutorSpec:
+    """The suite's executor with the command line's overrides; an address given
+    here is confirmed (see the README's distributed section)."""
+    tls = ex.tls
+    if args.tls_ca_file or args.tls_cert or args.tls_key:
+        tls = {"ca_file": args.tls_ca_file, "cert": args.tls_cert, "key": args.tls_key}
+    return ExecutorSpec(
+        args.executor or ex.kind,
+        args.workers or ex.workers,
+        args.address or ex.address,
+        tls,
+        address_confirmed=bool(args.address),
+    )
 
 
 def dry_run(suite, registry) -> int:
@@ -129,10 +148,18 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     from .report import print_boards
 
     try:
-        summary = run_suite(suite, registry, console=err, csv=args.csv)
+        with _sigterm_as_interrupt():
+            summary = run_suite(suite, registry, console=err, csv=args.csv)
     except SegbenchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: every finished cell is kept in {escape(str(suite.output))}; "
+            "run the same command again to resume where it stopped",
+            highlight=False,
+        )
+        return 130
     results = summary.results
     report_path = None
     if results is not None and not results.empty:
@@ -152,8 +179,23 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     if report_path is not None:
         err.print(f"HTML report: {report_path}", highlight=False)
     for line in group_failures(summary.failures):
-        err.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
-    return 0 if summary.ok else 1
+        err.print(f"[red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    return 0 if summary.ok and not suite.problems else 1
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM stops a run like Ctrl-C: cells are kept, run.json says so, workers end."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_report(output, results, err: Console):

@@ -8,8 +8,8 @@ sample gets a content hash (image and mask bytes) that keys the result cache.
 
 from __future__ import annotations
 
+import json
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,6 +18,7 @@ from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..suite import DatasetSpec, derive_seed, stable_hash
 from .jobs import SampleRef
+from .store import atomic_write_text, safe_rmtree
 
 __all__ = ["PreparedDataset", "prepare_dataset"]
 
@@ -61,28 +62,58 @@ def prepare_dataset(
     SegbenchError
         One line naming the suite key or file when the dataset cannot be used.
     """
-    if spec.source == "generator":
-        folder = _generated_folder(spec, suite_seed, output, registry, progress)
-    elif spec.source == "path":
+    if spec.source == "path":
         folder = Path(spec.target)
         if not folder.is_dir():
             raise SegbenchError(
                 f"datasets.{spec.name}.path: folder {folder} does not exist; fix the path "
                 "(relative paths are relative to the current directory)"
             )
+        refs, problems, hashes = _read_folder(spec, folder)
     else:
-        info = registry.get("dataset", spec.target)
-        folder = _registered_folder(spec, info.cls, output)
+        refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress)
+    spacing = _dataset_spacing(refs)
+    train, test = _split(spec, refs, suite_seed)
+    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
+
+
+def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list[str], dict[str, str]]:
+    """Sample references, problems met, and each sample's content hash."""
+    from ..io import content_hash
+
     refs, problems = _sample_refs(folder)
     if not refs:
         detail = "; ".join(problems) or "no image/mask pairs found"
         raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
-    from ..io import content_hash
-
-    spacing = _dataset_spacing(refs)
     hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
-    train, test = _split(spec, refs, suite_seed)
-    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
+    return refs, problems, hashes
+
+
+def _materialised(spec, suite_seed, output, registry, progress):
+    """A generated or registered dataset written under ``output/data``, checked
+    against the hashes recorded when it was written; a copy whose files were
+    removed, added or changed since is written again (with a warning)."""
+    make = (
+        (lambda: _generated_folder(spec, suite_seed, output, registry, progress))
+        if spec.source == "generator"
+        else (lambda: _registered_folder(spec, registry.get("dataset", spec.target).cls, output))
+    )
+    folder = make()
+    refs, problems, hashes = _read_folder(spec, folder)
+    recorded = (read_marker(folder) or {}).get("hashes")
+    if recorded is not None and recorded == hashes and not problems:
+        return refs, problems, hashes
+    if recorded is not None:
+        changed = sorted(set(recorded) ^ set(hashes) | {n for n in hashes if recorded.get(n) != hashes[n]})
+        atomic_write_text(folder / COMPLETE_MARKER, json.dumps({"key": "changed"}))  # invalidate
+        folder = make()
+        refs, problems, hashes = _read_folder(spec, folder)
+        problems = [
+            f"{len(changed)} of its generated images were missing or changed since they were written "
+            f"(e.g. {changed[0] if changed else '-'}); it was written again", *problems,
+        ]
+    record_hashes(folder, hashes)
+    return refs, problems, hashes
 
 
 def _dataset_spacing(refs: list[SampleRef]) -> tuple[float, ...] | None:
@@ -144,7 +175,7 @@ def _generated_folder(spec, suite_seed, output, registry, progress) -> Path:
             raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
         return _counted(generator.generate(n, seed), n, progress)
 
-    return _materialise(output / "data" / spec.name, meta, samples)
+    return _materialise(output / "data" / spec.name, meta, samples, output)
 
 
 def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
@@ -157,26 +188,54 @@ def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
         except (TypeError, ValueError, InputError, SegbenchError) as exc:
             raise SegbenchError(f"datasets.{spec.name}: dataset {spec.target!r} could not be loaded: {exc}") from None
 
-    return _materialise(output / "data" / spec.name, meta, samples)
+    return _materialise(output / "data" / spec.name, meta, samples, output)
 
 
-def _materialise(folder: Path, meta: dict, samples: Callable[[], Iterator]) -> Path:
+def _materialise(folder: Path, meta: dict, samples: Callable[[], Iterator], output: Path) -> Path:
     """Write ``samples()`` to ``folder`` unless a complete copy with the same
     ``meta`` is there. Written beside it, then renamed: a killed run never
-    leaves a half-written dataset that looks complete."""
+    leaves a half-written dataset that looks complete. Only folders that carry
+    segbench's own marker are ever replaced."""
     key = stable_hash(meta)
-    marker = folder / COMPLETE_MARKER
-    if marker.is_file() and marker.read_text().strip() == key:
+    marker = read_marker(folder)
+    if marker is not None and marker.get("key") == key:
         return folder
+    if marker is None and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise SegbenchError(
+            f"{folder} exists and was not written by segbench (it has no {COMPLETE_MARKER}); "
+            "move it away or choose another output folder"
+        )
     from ..io import write_dataset
 
     tmp = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if tmp.exists():
+        safe_rmtree(tmp, output)  # a killed run's half-written copy (inside the output folder)
+    tmp.mkdir(parents=True)
     write_dataset(tmp, samples(), meta=meta)
-    (tmp / COMPLETE_MARKER).write_text(key)
-    shutil.rmtree(folder, ignore_errors=True)
+    (tmp / COMPLETE_MARKER).write_text(json.dumps({"key": key}))
+    if folder.exists():
+        safe_rmtree(folder, output)
     tmp.rename(folder)
     return folder
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker segbench leaves in a dataset folder it wrote (None: not ours)."""
+    try:
+        text = (folder / COMPLETE_MARKER).read_text()
+    except OSError:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"key": text.strip()}  # the marker's first form: the bare key
+    return data if isinstance(data, dict) else None
+
+
+def record_hashes(folder: Path, hashes: dict[str, str]) -> None:
+    """Store the content hashes of a freshly written dataset in its marker."""
+    marker = read_marker(folder) or {}
+    atomic_write_text(folder / COMPLETE_MARKER, json.dumps({**marker, "hashes": hashes}, sort_keys=True))
 
 
 def _counted(samples: Iterator, total: int | None, progress) -> Iterator:

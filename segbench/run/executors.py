@@ -41,11 +41,12 @@ class Executor:
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(abandon=exc_type is not None)
 
-    def close(self) -> None:
-        pass
+    def close(self, abandon: bool = False) -> None:
+        """Release the workers; with ``abandon`` (the run is stopping on an
+        error or Ctrl-C) running jobs are not waited for."""
 
     @property
     def slots(self) -> int:
@@ -116,8 +117,37 @@ def worker_thread_env(workers: int) -> dict[str, str]:
     return {name: os.environ.get(name, threads) for name in THREAD_VARIABLES}
 
 
-def _set_worker_env(env: dict[str, str]) -> None:
+def _init_worker(env: dict[str, str]) -> None:
+    """Set the thread-count variables, and end this worker when its parent
+    dies (kill -9 included), so no worker outlives the run."""
     os.environ.update(env)
+    exit_with_parent()
+
+
+def exit_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies
+    (``PR_SET_PDEATHSIG``); elsewhere a daemon thread polls the parent's pid."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the request took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="segbench-exit-with-parent").start()
 
 
 class ProcessExecutor(Executor):
@@ -130,13 +160,16 @@ class ProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_set_worker_env,
+            initializer=_init_worker,
             initargs=(worker_thread_env(workers),),
         )
         self._futures: dict = {}
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, abandon: bool = False) -> None:
+        if abandon:  # the workers end with this process (exit_with_parent)
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=not abandon, cancel_futures=True)
 
     @property
     def in_flight(self) -> int:
@@ -160,7 +193,7 @@ class DaskExecutor(Executor):
 
     kind = "dask"
 
-    def __init__(self, workers: int = 2, address: str | None = None):
+    def __init__(self, workers: int = 2, address: str | None = None, tls: dict[str, str] | None = None):
         super().__init__(workers)
         try:
             from dask.distributed import Client, LocalCluster
@@ -171,8 +204,16 @@ class DaskExecutor(Executor):
             ) from None
         self._cluster = None
         if address:
+            security = None
+            if tls:
+                from distributed.security import Security
+
+                security = Security(
+                    tls_ca_file=tls["ca_file"], tls_client_cert=tls["cert"], tls_client_key=tls["key"],
+                    require_encryption=True,
+                )
             try:
-                self._client = Client(address, timeout="10s")
+                self._client = Client(address, timeout="10s", security=security)
             except OSError as exc:
                 raise SegbenchError(
                     f"executor.address: cannot reach the Dask scheduler at {address} ({exc}); "
@@ -186,7 +227,7 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
         self._futures: dict = {}
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -222,11 +263,35 @@ class DaskExecutor(Executor):
         return outcomes
 
 
-def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:
+def make_executor(kind: str, workers: int = 1, address: str | None = None, tls=None, confirmed: bool = False) -> Executor:
+    """The executor a suite asks for. A Dask ``address`` that is not on this
+    machine is refused unless ``confirmed`` (the user gave it on the command line)."""
     if kind == "local":
         return LocalExecutor(1)
     if kind == "processes":
         return ProcessExecutor(workers)
     if kind == "dask":
-        return DaskExecutor(workers, address)
+        if address and not confirmed and not is_local_address(address):
+            raise SegbenchError(
+                f"executor.address: {address} is not on this machine, and a suite file alone may not "
+                "send work to another machine's scheduler (whoever runs it runs code in this process); "
+                f"if you trust it, confirm with --address {address}"
+            )
+        return DaskExecutor(workers, address, tls)
     raise SegbenchError(f"executor.kind: unknown executor {kind!r}; use local, processes or dask")
+
+
+def is_local_address(address: str) -> bool:
+    """True when a scheduler address (``tcp://host:port``, ``host:port``) names
+    this machine: a loopback address, ``localhost`` or this host's name."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host in ("localhost", socket.gethostname()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

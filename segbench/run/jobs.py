@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import signal
 import threading
 import time
@@ -25,6 +24,7 @@ from ..api import Dataset, Sample, Segmenter
 from ..errors import SegbenchError
 from ..suite import SegmenterConfig
 from .models import ProgressFile, read_training_record, write_training_record
+from .store import safe_rmtree
 
 __all__ = [
     "SampleRef", "TrainJob", "PredictJob", "CellFailure",
@@ -157,8 +157,8 @@ def run_training(job: TrainJob) -> dict[str, Any]:
     The record is written last, so a workdir without one is an unfinished
     training (a killed run) and is trained again from scratch."""
     workdir = Path(job.workdir)
-    if workdir.is_dir():
-        shutil.rmtree(workdir)  # leftovers of an interrupted training
+    if workdir.exists():  # leftovers of an interrupted training; under OUTPUT/train/DATASET/
+        safe_rmtree(workdir, workdir.parents[2])
     model = _build(job.cls, job.config, job.spacing)
     seconds = _fit(model, job, progress=ProgressFile(workdir))
     return write_training_record(job, seconds)

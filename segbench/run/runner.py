@@ -12,8 +12,10 @@ any moment resumes where it stopped.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,12 +23,13 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import __version__
 from ..errors import SegbenchError
 from ..plugins import Registry
-from ..results import RUN_RECORD, SUITE_RECORD
+from ..results import LOCK_FILE, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from .data import PreparedDataset, prepare_dataset
 from .executors import make_executor
@@ -74,6 +77,8 @@ class Plan:
     #: datasets not generated yet (dry run): name -> expected test images
     pending_datasets: dict[str, int | None] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    #: one line each: things noticed and repaired (damaged cells, changed datasets)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> list[tuple[str, str]]:
@@ -117,6 +122,8 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: stopped by Ctrl-C / SIGTERM; rerunning the same command resumes
+    interrupted: bool = False
     #: the suite's combined results table (what results.parquet holds)
     results: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -139,6 +146,7 @@ class RunSummary:
             "failures": [{"where": f.where, "message": f.message} for f in self.failures],
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "segbench_version": __version__,
             "host": platform.node(),
@@ -270,7 +278,10 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
                 ds.name, ref, key, config, info.cls, train_job, thresholds,
                 suite.metrics.criterion, ds.spacing, provenance, metric_classes,
             )
-            plan.cells.append(Cell(job, store.has(ds.name, key)))
+            damage = store.check(ds.name, key)
+            if damage is not None:  # not trusted: computed again, and replaced when it is
+                plan.warnings.append(f"{store.cell_path(ds.name, key)}: {damage}; computed again")
+            plan.cells.append(Cell(job, damage is None and store.has(ds.name, key)))
 
 
 def _slug(text: str) -> str:
@@ -284,27 +295,81 @@ def run_suite(
     ``<output>/run.json``). Failures are collected per cell, never fatal."""
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     start = time.perf_counter()
-    suite.output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
-    summary = RunSummary(suite.name, suite.output)
-    summary.warnings = [str(p) for p in suite.problems] + list(suite.skipped)
+    _make_output(suite.output)
+    with output_lock(suite.output):
+        atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
+        summary = RunSummary(suite.name, suite.output)
+        summary.warnings = [str(p) for p in suite.problems] + list(suite.skipped)
+        try:
+            _run(suite, registry, console, csv, summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            raise
+        finally:
+            summary.seconds = time.perf_counter() - start
+            _write_run_record(suite.output, summary)
+    return summary
+
+
+def _run(suite: Suite, registry: Registry, console: Console, csv: bool, summary: RunSummary) -> None:
     plan = plan_suite(suite, registry, console=console)
     summary.failures.extend(plan.failures)
+    summary.warnings.extend(plan.warnings)
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     summary.n_cells = len(plan.cells)
     summary.n_cached = sum(c.cached for c in plan.cells)
     pending = [c.job for c in plan.cells if not c.cached]
     store = ResultStore(suite.output)
     fresh = {}  # cells computed now, kept for the final table
-
     if pending:
         ex = suite.executor
-        with make_executor(ex.kind, ex.workers, ex.address) as executor, _progress(console) as progress:
+        with make_executor(ex.kind, ex.workers, ex.address, ex.tls, ex.address_confirmed) as executor, _progress(console) as progress:
             _execute(plan, pending, executor, progress, store, summary, fresh)
-
     summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
-    summary.seconds = time.perf_counter() - start
-    atomic_write_text(suite.output / RUN_RECORD, json.dumps(summary.as_dict(), indent=2))
-    return summary
+
+
+@contextmanager
+def output_lock(output: Path):
+    """Hold the output folder's lock for the block; a second run into the same
+    folder stops at once with one line instead of interleaving its writes."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(output / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SegbenchError(
+            f"output: another segbench run is writing to {output} (it holds {LOCK_FILE}); "
+            "wait for it to finish, or give this run another --output"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _make_output(output: Path) -> None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SegbenchError(
+            f"output: cannot create {output} ({exc.strerror}); choose a folder you can write to"
+        ) from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise SegbenchError(f"output: {output} is not writable; choose a folder you can write to")
+
+
+def _write_run_record(output: Path, summary: RunSummary) -> None:
+    """``run.json`` (this run) and one more line in ``run-history.jsonl``
+    (every run, so a warm rerun does not hide the real run's summary)."""
+    record = summary.as_dict()
+    try:
+        atomic_write_text(output / RUN_RECORD, json.dumps(record, indent=2))
+        with open(output / RUN_HISTORY, "a", encoding="utf-8") as history:
+            history.write(json.dumps(record) + "\n")
+    except OSError:  # e.g. the disk is full: the cells are what matters, and they are kept
+        pass
 
 
 #: seconds between looks at the running trainings' progress files
@@ -394,7 +459,13 @@ def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, s
         if exc is not None:
             summary.failures.append(_failure(job, exc))
             return
-        fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, result)
+        try:
+            fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, result)
+        except OSError as exc:  # e.g. the disk is full: no cell is damaged (atomic writes); stop
+            raise SegbenchError(
+                f"cannot write {store.cell_path(job.dataset, job.key)} ({exc.strerror or exc}); "
+                "free space or fix the folder, then run again: finished cells are kept"
+            ) from None
         summary.n_done += 1
 
     while True:

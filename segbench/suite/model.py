@@ -3,6 +3,7 @@ problems found while validating it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,16 @@ SEGMENTER_KEYS = {"name", "label", "params", "train", "train_on", "timeout", "op
 #: ``fit`` keywords the runner passes itself; a suite may set ``seed`` but not these
 RESERVED_TRAIN_SETTINGS = ("progress",)
 METRICS_KEYS = {"iou_thresholds", "criterion", "rank_by"}
-EXECUTOR_KEYS = {"kind", "workers", "address"}
+EXECUTOR_KEYS = {"kind", "workers", "address", "tls"}
+TLS_KEYS = ("ca_file", "cert", "key")
 EXECUTOR_KINDS = ("local", "processes", "dask")
 CRITERIA = ("iou", "iot", "iop")
+#: names of suites, datasets and segmenter labels (they name folders and files)
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: the largest suite seed (numpy and the results table take it as it is)
+MAX_SEED = 2**32 - 1
+#: IoU thresholds are compared (and de-duplicated) at this many decimals
+THRESHOLD_DECIMALS = 6
 #: Generator params every generator understands; ``n_images`` goes to generate().
 GENERATOR_COMMON = {"n_images", "shape"}
 
@@ -120,9 +128,18 @@ class MetricsSpec:
 
 @dataclass(frozen=True)
 class ExecutorSpec:
+    """Where cells run. ``address``: an existing Dask scheduler. A scheduler
+    that is not on this machine is used only when the user confirmed that
+    address on the command line (``address_confirmed``), since a suite file
+    shared between labs must not be able to send work (and trust) elsewhere.
+    ``tls``: Dask TLS files ``{"ca_file", "cert", "key"}`` (then the
+    connection is encrypted and authenticated)."""
+
     kind: str = "local"
     workers: int = 1
     address: str | None = None
+    tls: dict[str, str] | None = None
+    address_confirmed: bool = False
 
 
 @dataclass

@@ -8,16 +8,19 @@ suite as a whole (bad YAML, a missing ``name``) stop it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import did_you_mean
 from ..plugins import PluginError, Registry
 from .grid import grid
 from .model import (
     CRITERIA,
+    MAX_SEED,
+    SAFE_NAME,
+    THRESHOLD_DECIMALS,
     DATASET_KEYS,
     DATASET_SOURCES,
     EXECUTOR_KEYS,
@@ -26,6 +29,7 @@ from .model import (
     METRICS_KEYS,
     RESERVED_TRAIN_SETTINGS,
     SEGMENTER_KEYS,
+    TLS_KEYS,
     TOP_KEYS,
     DatasetSpec,
     ExecutorSpec,
@@ -37,7 +41,7 @@ from .model import (
     SuiteProblem,
 )
 from .ranking import parse_rank_key
-from .yamlfile import line_index
+from .yamlfile import YamlProblem, read_yaml
 
 __all__ = ["load_suite"]
 
@@ -112,19 +116,13 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise SuiteLoadError([SuiteProblem(file, None, "", f"cannot read suite: {exc.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
-        lines = line_index(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        msg = getattr(exc, "problem", None) or str(exc)
-        raise SuiteLoadError(
-            [SuiteProblem(file, line, "", f"invalid YAML: {msg}; check indentation and quoting")]
-        ) from None
+        data, lines = read_yaml(raw)
+    except YamlProblem as exc:
+        raise SuiteLoadError([SuiteProblem(file, exc.line, "", exc.message)]) from None
     check = _Checker(file, lines)
     if not isinstance(data, dict):
         check.add((), "a suite must be a YAML mapping with keys name, datasets, segmenters, ...")
@@ -134,16 +132,16 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
     name = data.get("name")
     if not isinstance(name, str) or not name:
         check.add(("name",), "required: a non-empty string naming the suite")
+    else:
+        _check_name(check, ("name",), name, "suite name")
     seed = data.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        check.add(("seed",), f"must be a non-negative integer, got {seed!r}")
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        check.add(("seed",), f"must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
         seed = 0
     metrics = _metrics(check, data.get("metrics"))
     executor = _executor(check, data.get("executor"))
     out = output if output is not None else data.get("output", f"results/{name}")
-    if not isinstance(out, (str, Path)):
-        check.add(("output",), f"must be a folder path, got {out!r}")
-        out = f"results/{name}"
+    out = _output(check, out, output is not None)
 
     skipped: list[str] = []
     datasets = _datasets(check, data.get("datasets"), registry, skipped)
@@ -180,6 +178,39 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
     return suite
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_name(check: _Checker, path: tuple, name: str, what: str, entry_only: bool = False) -> bool:
+    """Names become folder and file names: letters, digits, '.', '_' and '-',
+    starting with a letter or digit, at most 64 characters (so never '..', '/')."""
+    if SAFE_NAME.fullmatch(name):
+        return True
+    check.add(
+        path,
+        f"{what} {name!r} may hold only letters, digits, '.', '_' and '-', start with a letter or "
+        "digit, and be at most 64 characters (it names folders); rename it",
+        entry_only,
+    )
+    return False
+
+
+def _output(check: _Checker, out: Any, from_command_line: bool) -> Path:
+    """The output folder: an explicit, non-root folder path."""
+    key = ("output",) if not from_command_line else ()
+    where = "output" if not from_command_line else "--output"
+    if not isinstance(out, (str, Path)) or not str(out).strip():
+        check.add(key, f"{where}: must name a folder for the results, e.g. results/NAME; got {out!r}")
+        return Path("results")
+    path = Path(out).expanduser()
+    if path.resolve() == Path(path.resolve().anchor):
+        check.add(key, f"{where}: {out!r} is the file system's root; name a folder for the results, e.g. results/NAME")
+    elif path.exists() and not path.is_dir():
+        check.add(key, f"{where}: {out} is a file, not a folder; name a folder for the results")
+    return path
+
+
 def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
     path = ("metrics",)
     data = check.mapping(raw, path)
@@ -197,6 +228,15 @@ def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
     ):
         check.add(path + ("iou_thresholds",), f"must be a list of numbers in (0, 1], got {thresholds!r}")
         thresholds = list(default.iou_thresholds)
+    rounded = [round(float(t), THRESHOLD_DECIMALS) for t in thresholds]
+    repeated = sorted({t for t in rounded if rounded.count(t) > 1})
+    if repeated:
+        check.add(
+            path + ("iou_thresholds",),
+            f"{', '.join(map(str, repeated))} given more than once (thresholds are compared to "
+            f"{THRESHOLD_DECIMALS} decimals); list each threshold once",
+        )
+        thresholds = sorted(set(rounded))
     criterion = data.get("criterion", default.criterion)
     if criterion not in CRITERIA:
         check.add(path + ("criterion",), f"must be one of {', '.join(CRITERIA)}, got {criterion!r}")
@@ -228,7 +268,14 @@ def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
     if address is not None and (kind != "dask" or not isinstance(address, str)):
         check.add(path + ("address",), "only for kind: dask, as a scheduler address like tcp://host:8786")
         address = None
-    return ExecutorSpec(kind, workers, address)
+    tls = check.mapping(data.get("tls"), path + ("tls",)) if "tls" in data else None
+    if tls:
+        check.unknown_keys(tls, set(TLS_KEYS), path + ("tls",))
+        missing = [k for k in TLS_KEYS if not isinstance(tls.get(k), str)]
+        if missing:
+            check.add(path + ("tls",), f"needs {', '.join(TLS_KEYS)} (file paths); missing {', '.join(missing)}")
+            tls = None
+    return ExecutorSpec(kind, workers, address, dict(tls) if tls else None)
 
 
 def _entries(check: _Checker, raw: Any, key: str, what: str, allowed: set[str]):
@@ -269,6 +316,8 @@ def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str])
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             check.add(path + ("name",), "required: a non-empty string", True)
+        elif not _check_name(check, path + ("name",), name, "dataset name", True):
+            pass
         elif name in seen:
             check.add(path + ("name",), f"dataset name {name!r} is used twice; names must be unique", True)
         sources = [k for k in DATASET_SOURCES if k in entry]
@@ -370,6 +419,8 @@ def _segmenters(
         label = entry.get("label", name)
         if not isinstance(label, str) or not label:
             check.add(path + ("label",), "must be a non-empty string", True)
+        elif not _check_name(check, path + ("label",), label, "label", True):
+            pass
         elif label in labels:
             check.add(path + ("label",), f"{label!r} is used twice; give each entry a unique label", True)
         params = check.mapping(entry.get("params"), path + ("params",), True)
@@ -380,8 +431,10 @@ def _segmenters(
         elif train_on is not None:
             train = {}  # train_on alone trains with the segmenter's default settings
         timeout = entry.get("timeout")
-        if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
-            check.add(path + ("timeout",), f"must be a positive number of seconds per image, got {timeout!r}", True)
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout < math.inf
+        ):
+            check.add(path + ("timeout",), f"must be a positive, finite number of seconds per image, got {timeout!r}", True)
         if cls is not None and params is not None:
             _check_segmenter_params(check, cls, params, train, path)
         if len(check.problems) > n_before or cls is None:
