@@ -285,3 +285,12 @@ def test_command_errors_are_one_line(capsys, folder, tmp_path):
         "A": variants([90], [80]), "B": variants([50], [60]), "C": {("q", 1): [50], ("q", 2): [60]}}))
     code, out, err = run_cli(capsys, "agreement", str(partial))
     assert code == 1 and "not compared: A vs C share 0 variant(s)" in out
+
+
+def test_undefined_statistics_are_null_in_json():
+    table = results({"A": variants([90], [90], [90]), "B": variants([10], [20], [30])})  # A ties every variant
+    result = agreement(table, n_boot=20)
+    (pair,) = result.pairs
+    assert math.isnan(pair.kendall_tau) and pair.same_winner
+    payload = json.loads(result.to_json())["pairs"][0]
+    assert payload["kendall_tau"] is None and payload["kendall_ci"] == [None, None]
