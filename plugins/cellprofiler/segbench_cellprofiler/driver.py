@@ -188,7 +188,8 @@ def value_text(value) -> str:
     return str(value)
 
 
-def write_setting(module, text: str, value) -> str:
+def write_setting(pipeline, module, text: str, value) -> str:
+    """Write ``value`` into the visible setting ``text``; returns CellProfiler's stored text."""
     setting = find_setting(module, text)
     if isinstance(value, list) and None in value:  # a range with one bound given keeps the other
         current = str(setting.value_text).split(",")
@@ -203,7 +204,7 @@ def write_setting(module, text: str, value) -> str:
         new = matches[0]
     setting.set_value_text(new)
     try:
-        setting.test_valid(None)
+        setting.test_valid(pipeline)
     except Exception as exc:  # noqa: BLE001 - ValidationError and the like
         raise PipelineError(f"{module_label(module)}: {text!r} = {new!r} is not valid ({one_line(exc)})") from None
     return str(setting.value_text)
@@ -215,12 +216,9 @@ def apply_overrides(pipeline, objects: str, overrides) -> dict:
     for module_num, text, value in overrides:
         if module_num is None:
             module = target_identify_module(pipeline, objects)
-        else:
-            modules = pipeline.modules(False)
-            if not 1 <= module_num <= len(modules):
-                raise PipelineError(f"it has no module #{module_num} (it has {len(modules)}); fix `settings:`")
-            module = modules[module_num - 1]
-        applied[f"{module_label(module)}: {text}"] = write_setting(module, text, value)
+        else:  # check_names has made sure that it exists
+            module = pipeline.modules(False)[module_num - 1]
+        applied[f"{module_label(module)}: {text}"] = write_setting(pipeline, module, text, value)
     return applied
 
 
