@@ -81,6 +81,7 @@ def test_report_without_predictions_notes_it(results_folder):
     folder = results_folder(predictions=False)
     page = parse(write_html_report(folder, folder / "elsewhere" / "r.html"))
     assert "Predicted label images were not saved for this run" in page.text
+    assert "Agreement" not in page.text  # no reference dataset
     assert len(page.rows) == 3
     overlays = [img for img in page.images if re.match(r"img\d{4} \(", img["alt"])]
     assert overlays and all(min(png_size(i["src"])) > 100 for i in overlays)
@@ -125,3 +126,20 @@ def test_gallery_picks_best_median_worst_then_named():
     values = pd.Series({"a": 0.5, "b": 0.9, "c": 0.7, "d": 0.1, "e": 0.7})
     picks = choose_images(values, named=["a", "zzz", "b"])
     assert [(p.image, p.why) for p in picks] == [("b", "best"), ("e", "median"), ("d", "worst"), ("a", "named")]
+
+
+def test_agreement_with_a_reference_dataset_is_shown(results_folder):
+    pytest.importorskip("segbench.report.agreement")
+    import json
+
+    folder = results_folder(predictions=False)
+    results = pd.read_parquet(folder / "results.parquet")
+    real = results.assign(dataset="real")
+    pd.concat([results, real]).to_parquet(folder / "results.parquet")
+    suite = json.loads((folder / "suite.json").read_text())
+    suite["datasets"].append({"name": "real", "folder": suite["datasets"][0]["folder"], "reference": True})
+    (folder / "suite.json").write_text(json.dumps(suite))
+    page = parse(write_html_report(folder))
+    assert "Agreement with the reference data" in page.text
+    # the same scores on both datasets: the rankings agree perfectly
+    assert re.search(r"nuclei 3 1\.00 \[1\.00, 1\.00\] 1\.00 \[1\.00, 1\.00\] yes", page.text)

@@ -21,10 +21,16 @@ dataset: the ranking metric with a 95% bootstrap interval over images, AP
 the ranking metric (3 decimals) are ordered by the next column and marked =.
 
 In a terminal (or with COLUMNS=N) the table keeps the columns that fit its
-width (--wide shows them all); piped or with --format, every column is written. Metric keys (--rank-by,
-CSV columns, JSON fields): METRIC@THRESHOLD with METRIC one of f1, ap,
-precision, recall, pq, miou, at any threshold stored in the results (the
-suite's, and 0.5:0.05:0.95), or dsb, seg, aji."""
+width (--wide shows them all); piped, or with --format, every column is written.
+
+Metric keys (--rank-by, CSV columns, JSON fields): METRIC@THRESHOLD with METRIC
+one of f1, ap, precision, recall, pq, miou, at any threshold stored in the
+results (the suite's, and 0.5:0.05:0.95), or dsb, seg, aji.
+
+--html writes one self-contained file: sortable leaderboards, F1/AP-vs-IoU
+plots with bootstrap bands, per-image scores, overlays of the best, median and
+worst image of each variant (TP/FP/FN coloured, splits and merges marked), and
+provenance. See docs/report.md."""
 
 EPILOG = f"""\
 examples:
