@@ -102,10 +102,9 @@ class CellProfilerSegmenter(segbench.Segmenter):
         self.python = find_python(executable)
         self.image_timeout = float(image_timeout)
         self.start_timeout = float(start_timeout)
-        self.key = hashlib.sha256(
-            json.dumps([str(path), path.read_bytes().hex(), objects, self.overrides], default=str).encode()
-        ).hexdigest()
-        self._applied: dict[str, Any] | None = None
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+        # what the driver keeps a loaded pipeline under: file, content and settings
+        self.key = hashlib.sha256(json.dumps([str(path), content, objects, self.overrides]).encode()).hexdigest()
 
     # ------------------------------------------------------------------
     def _fail(self, what: str) -> SegbenchError:
