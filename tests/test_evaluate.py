@@ -107,7 +107,7 @@ def test_pooled_and_per_image_scores_are_exact(folders, tmp_path, capsys):
     assert (row["tp"], row["fp"], row["fn"], float(row["f1"])) == ("2", "0", "1", 0.8)
 
     assert "3 images, counts pooled, criterion iou" in out
-    assert "|       0.5 |  8 |  1 |  1 |     0.889 |  0.889 | 0.889 |    0.800 |" in out
+    assert "|       0.5 |  8 |  1 |  1 |     0.889 |  0.889 | 0.889 | 0.800 |" in out
     assert f"wrote {tmp_path / 's.json'}" in out
     assert "\x1b[" not in out  # no colour codes when not a terminal
 
@@ -165,7 +165,7 @@ def test_cellpose_prediction_names_pair_with_a_plain_gt_folder(tmp_path, capsys)
     code, out, err = run(capsys, "--gt", tmp_path / "gt", "--pred", tmp_path / "out",
                          "--iou", "0.9")
     assert (code, err) == (0, "")
-    assert "|       0.9 |  3 |  0 |  0 |     1.000 |  1.000 | 1.000 |    1.000 |" in out
+    assert "|       0.9 |  3 |  0 |  0 |     1.000 |  1.000 | 1.000 | 1.000 |" in out
 
 
 def test_nothing_to_evaluate_exits_non_zero_with_a_message(folders, tmp_path, capsys):

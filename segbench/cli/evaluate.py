@@ -26,6 +26,7 @@ from .. import __version__
 from ..errors import InputError
 from ..io import atomic_path, find_label_files, read_labels
 from ..metrics import CRITERIA, evaluate_dataset
+from ..results import METRICS, Col
 
 #: IoU thresholds scored when ``--iou`` is not given.
 DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
@@ -37,8 +38,10 @@ Files are paired by name (the file name without extension and without a
 _masks or _cp_masks suffix). Per threshold, objects are matched one-to-one
 (optimal assignment, StarDist's rule) and a pair counts when its overlap
 score (--criterion) is at least the threshold. Counts are pooled over all
-images; SEG, AJI and the DSB 2018 mean accuracy (thresholds 0.50:0.05:0.95)
-are printed too."""
+images; SEG, AJI and DSB AP (the 2018 Data Science Bowl score: AP averaged
+over thresholds 0.50:0.05:0.95) are printed too. AP = TP/(TP+FP+FN), as
+Cellpose and the DSB call it (the column "accuracy" in --json and --csv, as
+segbench.metrics names it)."""
 
 EPILOG = """\
 folder layouts (either side may use any of them; .tif, .tiff or .png):
@@ -62,17 +65,18 @@ examples:
   segbench evaluate --gt data/nuclei --pred predictions/ --criterion iop --iou 0.5
 """
 
-#: Columns of the printed table: (score key, header).
+#: Columns of the printed table: (score key, header); AP is the ``accuracy`` of
+#: the per-image rows, named as the leaderboards name it (segbench.results.METRICS)
 _TABLE_COLUMNS = (
-    ("tp", "TP"),
-    ("fp", "FP"),
-    ("fn", "FN"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("f1", "F1"),
-    ("accuracy", "accuracy"),
-    ("mean_matched_iou", "mean IoU"),
-    ("panoptic_quality", "PQ"),
+    (Col.TP, "TP"),
+    (Col.FP, "FP"),
+    (Col.FN, "FN"),
+    (Col.PRECISION, "precision"),
+    (Col.RECALL, "recall"),
+    (Col.F1, METRICS["f1"].header),
+    (Col.ACCURACY, METRICS["ap"].header),
+    (Col.MEAN_MATCHED_IOU, "mean IoU"),
+    (Col.PANOPTIC_QUALITY, METRICS["pq"].header),
 )
 
 
@@ -250,7 +254,7 @@ def write_json(path: Path, report: dict[str, Any]) -> None:
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """Write per-image rows as CSV, ``image`` and ``threshold`` first (NaN empty)."""
-    first = ["image", "threshold"]
+    first = [Col.IMAGE, Col.THRESHOLD]
     columns = first + [k for k in dict.fromkeys(k for row in rows for k in row) if k not in first]
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as stream:
@@ -321,10 +325,10 @@ def _print_scores(report: dict[str, Any]) -> None:
         pad_edge=not terminal,
         collapse_padding=terminal,  # fits 80 columns
     )
-    for header in ["threshold"] + [header for _, header in _TABLE_COLUMNS]:
+    for header in [Col.THRESHOLD] + [header for _, header in _TABLE_COLUMNS]:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in report["pooled"]:
-        table.add_row(f"{row['threshold']:g}", *(_format(row[key]) for key, _ in _TABLE_COLUMNS))
+        table.add_row(f"{row[Col.THRESHOLD]:g}", *(_format(row[key]) for key, _ in _TABLE_COLUMNS))
     summary = report["summary"]
     n_images = summary["n_images"]
     console.print(
@@ -339,8 +343,8 @@ def _print_scores(report: dict[str, Any]) -> None:
         lines = (line.rstrip() for line in captured.get().splitlines())
         print("\n".join(line for line in lines if line))
     console.print(
-        f"SEG {_format(summary['seg'])}   AJI {_format(summary['aji'])}   "
-        f"DSB mean accuracy {_format(summary['dsb_mean_accuracy'])}"
+        f"SEG {_format(summary[Col.SEG])}   AJI {_format(summary[Col.AJI])}   "
+        f"DSB AP {_format(summary[Col.DSB])}"
     )
 
 

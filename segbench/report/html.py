@@ -36,6 +36,8 @@ __all__ = ["GalleryImage", "choose_images", "render_html", "write_html_report"]
 
 #: dots per inch of embedded figures (overlays are drawn at their own size)
 DPI = 90
+#: variants with an overlay gallery per dataset, best ranked first (keeps the file small)
+GALLERY_VARIANTS = 12
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,10 @@ def _gallery(frame, suite, folder, board, named, colours) -> str:
     if missing_named:
         out.append(f"<p class='note'>not in {html.escape(board.dataset)}: "
                    f"{html.escape(', '.join(missing_named))}</p>")
-    for row in board.rows:
+    if len(board.rows) > GALLERY_VARIANTS:
+        out.append(f"<p class='note'>Overlays of the {GALLERY_VARIANTS} best-ranked of {len(board.rows)} "
+                   "variants.</p>")
+    for row in board.rows[:GALLERY_VARIANTS]:
         variant = frame[frame[Col.VARIANT] == row["variant"]]
         values = per_image_values(variant, board.rank_by.key)
         panels = []
