@@ -136,7 +136,23 @@ class Generator:
 
     The constructor takes the suite's ``params`` except ``n_images``; every
     generator understands ``shape`` (spatial output shape, ``(Y, X)`` or
-    ``(Z, Y, X)``). Optional ``fit(self, dataset, workdir)`` trains the generator.
+    ``(Z, Y, X)``).
+
+    Optional methods, used when present (the training contract of segmenters):
+
+    - ``fit(self, dataset: Dataset, workdir: Path, *, seed: int = 0, progress=None,
+      **settings)``: learn from annotated images (a lab's own, named by a suite's
+      ``fit_on: DATASET`` or ``segbench generate GENERATOR --fit DIR``) and leave
+      under ``workdir`` everything ``generate`` needs; ``progress``, when not
+      None, is called as ``progress(step, total, loss)``. The core calls it once
+      per (dataset content, generator config) and caches the result.
+    - ``load(self, workdir: Path)``: restore what ``fit`` left in ``workdir``;
+      called instead of ``fit`` wherever the dataset is generated. After
+      ``fit`` or ``load``, ``generate(n, seed)`` generates from what was learnt,
+      still bit-identical for a seed.
+    - ``params(self) -> dict``: the constructor parameters in effect (after
+      ``load``, the fitted ones), for ``segbench generate --print-params`` and
+      ``dataset.json``.
     """
 
     name: ClassVar[str] = ""

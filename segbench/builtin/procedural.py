@@ -26,13 +26,21 @@ parameters leaves the label images unchanged.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
+import math
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..api import Generator, Sample
+from ..api import Dataset, Generator, Sample
+from ..errors import SegbenchError
 from .synth import checks
+from .synth.calibrate import calibrate
+from .synth.estimate import EstimateError, estimate
 from .synth.fields import fractal_noise, illumination, value_noise
 from .synth.layout import Placement, PlacedObject, place_objects
 from .synth.optics import blur, expose
@@ -41,6 +49,32 @@ from .synth.spots import draw_spots, render_spots
 
 #: smallest radius an object is drawn with, pixels
 _MIN_RADIUS = 2.0
+#: what :meth:`Procedural.fit` leaves in its workdir
+FIT_FILE = "procedural-fit.json"
+#: the parameters :meth:`Procedural.fit` estimates (besides ``n_objects``, from the density)
+FITTED = (
+    "radius", "radius_std", "aspect_ratio", "irregularity", "placement", "n_clusters",
+    "cluster_spread", "touching_fraction", "touching_overlap", "min_gap", "intensity",
+    "intensity_cv", "edge_darkening", "texture_strength", "background", "background_variation",
+    "illumination_falloff", "psf_sigma", "gain", "read_noise", "offset",
+)
+
+
+def _remember_given(init):
+    """Record the arguments a constructor was called with in ``self._given`` (they
+    win over fitted values in :meth:`Procedural.load`) and, defaults included,
+    in ``self._params``."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        init(self, *args, **kwargs)
+        self._given = {k: v for k, v in bound.arguments.items() if k != "self"}
+        bound.apply_defaults()
+        self._params = {k: v for k, v in bound.arguments.items() if k != "self"}
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,19 @@ class Rendering:
     expected: np.ndarray
     spots: np.ndarray
     spot_labels: np.ndarray
+
+
+def _check_room(n_objects: int, radius: float, shape: tuple[int, ...]) -> None:
+    """Refuse more objects than could ever be placed (placement would search
+    for room that does not exist): their total area (volume) may be at most
+    eight times the image's."""
+    unit = math.pi * radius**2 if len(shape) == 2 else 4 / 3 * math.pi * radius**3
+    room = int(8 * math.prod(shape) / unit)
+    if n_objects > room:
+        raise ValueError(
+            f"n_objects: {n_objects} objects of radius {radius:g} px cannot fit in a {list(shape)} image "
+            f"(at most about {room}); lower n_objects or radius, or enlarge shape"
+        )
 
 
 class Procedural(Generator):
@@ -179,6 +226,7 @@ class Procedural(Generator):
         "Fluorescent nuclei (2D/3D) with exact masks: shapes, touching, texture, PSF, camera noise"
     )
 
+    @_remember_given
     def __init__(
         self,
         shape: Sequence[int] = (256, 256),
@@ -221,6 +269,7 @@ class Procedural(Generator):
         self.z_step = checks.number("z_step", z_step, low=0, low_open=True)
         self.n_objects = checks.integer_range("n_objects", n_objects, low=0)
         self.radius = checks.number("radius", radius, low=_MIN_RADIUS)
+        _check_room(self.n_objects[1], self.radius, self.shape)
         self.radius_std = checks.number("radius_std", radius_std, low=0)
         self.aspect_ratio = checks.number_range("aspect_ratio", aspect_ratio, low=1)
         self.irregularity = checks.number("irregularity", irregularity, low=0, high=0.5)
@@ -258,6 +307,84 @@ class Procedural(Generator):
         anisotropy = self.z_step / self.pixel_size
         #: lateral pixels per pixel along each axis
         self.axis_scale = np.array([anisotropy, 1.0, 1.0][-ndim:])
+
+    def fit(self, dataset: Dataset, workdir: Path, *, seed: int = 0,
+            progress: Callable[[int, int, float | None], None] | None = None,
+            rounds: int = 4, n_simulated: int = 24) -> None:
+        """Estimate the parameters from annotated 2D images and keep them in ``workdir``.
+
+        Every parameter in :data:`FITTED` and the number of objects per pixel
+        are estimated from the images and their masks, then calibrated by
+        simulation (see ``docs/procedural.md``, "Fitting to a lab's images");
+        the result is written to ``workdir / FIT_FILE`` and loaded
+        (:meth:`load`).
+
+        Parameters
+        ----------
+        dataset : Dataset
+            2D images with masks (any sizes); the more objects, the better.
+        workdir : Path
+            Folder for ``procedural-fit.json`` (created if missing).
+        seed : int
+            Seed of the calibration's simulated images.
+        progress : callable, optional
+            ``progress(round, rounds, mismatch)`` after each calibration round.
+        rounds : int
+            Calibration rounds, >= 1 (each one simulation of ``n_simulated`` images).
+        n_simulated : int
+            Images simulated per round, >= 1, at this generator's ``shape``.
+        """
+        if len(self.shape) != 2:
+            raise SegbenchError(f"procedural: fit needs a 2D generator (shape [Y, X]), got shape {list(self.shape)}")
+        rounds = checks.integer("rounds", rounds, low=1)
+        n_simulated = checks.integer("n_simulated", n_simulated, low=1)
+        name = getattr(dataset, "name", "dataset")
+        try:
+            target = estimate(dataset)
+        except EstimateError as err:
+            raise SegbenchError(f"procedural: cannot fit on {name!r}: {err}") from None
+
+        def simulate(fitted: dict, layout_only: bool) -> list[Sample]:
+            generator = Procedural(**{**self._given, **_generator_params(fitted, self.shape)})
+            if not layout_only:
+                return list(generator.generate(n_simulated, seed))
+            rngs = (np.random.default_rng(np.random.SeedSequence((seed, i)).spawn(1)[0])
+                    for i in range(n_simulated))
+            return [Sample(f"layout{i}", np.zeros(self.shape), generator._layout(rng)[0])
+                    for i, rng in enumerate(rngs)]
+
+        fitted, mismatch = calibrate(target, simulate, rounds, progress)
+        record = {
+            "params": {k: v for k, v in _generator_params(fitted, self.shape).items() if k != "n_objects"},
+            "objects_per_px": _density_range(fitted),
+            "fitted_on": {"dataset": name, "n_images": len(dataset)},
+            "calibration": {"rounds": rounds, "n_simulated": n_simulated, "seed": seed,
+                            "shape": list(self.shape), "mismatch": mismatch},
+            "estimates": target,
+        }
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / FIT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        self.load(workdir)
+
+    def load(self, workdir: Path) -> None:
+        """Use the parameters :meth:`fit` left in ``workdir``.
+
+        Fitted values replace the constructor's, except those given to the
+        constructor explicitly (a suite's ``params``, ``--param``), which win;
+        ``n_objects`` follows the fitted objects per pixel over this
+        generator's ``shape`` unless given.
+        """
+        record = read_fit(workdir)
+        low, high = (round(d * math.prod(self.shape)) for d in record["objects_per_px"])
+        given = self._given
+        self.__init__(**{**record["params"], "n_objects": [low, max(low, high)], **given})
+        self._given = given
+
+    def params(self) -> dict:
+        """The constructor parameters in effect (after :meth:`load`, the fitted
+        ones), JSON-compatible (tuples as lists)."""
+        return {k: _plain(v) for k, v in self._params.items()}
 
     @property
     def spacing(self) -> tuple[float, ...]:
@@ -351,6 +478,50 @@ class Procedural(Generator):
             light *= illumination(rng, self.shape, self.illumination_falloff)
         sigma = (self.psf_sigma_z,) * (len(self.shape) == 3) + (self.psf_sigma,) * 2
         return blur(light, sigma)
+
+
+def _plain(value):
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def read_fit(workdir: Path) -> dict:
+    """The record :meth:`Procedural.fit` wrote in ``workdir``; :class:`SegbenchError` if none."""
+    path = Path(workdir) / FIT_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SegbenchError(f"{workdir}: no fitted procedural parameters ({FIT_FILE}); "
+                            "fit first (segbench generate procedural --fit DATASET ...)") from None
+    except ValueError as err:
+        raise SegbenchError(f"{path}: not valid JSON ({err}); fit again") from None
+    if not isinstance(record, dict) or not {"params", "objects_per_px"} <= record.keys():
+        raise SegbenchError(f"{path}: not a procedural fit (no 'params' and 'objects_per_px'); fit again")
+    return record
+
+
+def _uniform(q25: float, q75: float, low: float) -> list[float]:
+    """``[a, b]``, not below ``low``, of the uniform distribution with these quartiles."""
+    a = max(1.5 * q25 - 0.5 * q75, low)
+    return [a, max(a, 1.5 * q75 - 0.5 * q25)]
+
+
+def _density_range(fitted: dict) -> list[float]:
+    """Objects per pixel, ``[low, high]``: uniform with the fitted quartiles."""
+    return _uniform(fitted["density_q25"], fitted["density_q75"], 0.0)
+
+
+def _generator_params(fitted: dict, shape: tuple[int, int]) -> dict:
+    """Constructor parameters from calibrated estimates, for images of ``shape``."""
+    params = {k: fitted[k] for k in FITTED if k in fitted}
+    lo, hi = (round(d * math.prod(shape)) for d in _density_range(fitted))
+    params.update(
+        aspect_ratio=_uniform(fitted["aspect_q25"], fitted["aspect_q75"], 1.0),
+        cluster_spread=fitted["cluster_spread_fraction"] * max(shape),
+        n_objects=[lo, max(lo, hi)],
+    )
+    return params
 
 
 def _lognormal(rng: np.random.Generator, mean: float, std: float, size: int) -> np.ndarray:

@@ -6,13 +6,15 @@ generator's constructor, ``--n`` images are generated with ``--seed`` and
 written with :func:`segbench.io.write_dataset`, so ``segbench evaluate`` and
 suites read the folder back. ``dataset.json`` records the generator, its
 distribution and version, every parameter (defaults included), the seed and
-the segbench version.
+the segbench version. With ``--fit DIR`` the generator is first fitted to the
+labelled images of ``DIR`` (:func:`fit_generator`); ``dataset.json`` then also
+holds what the fit recorded, and ``--print-params`` prints the fitted
+parameters instead of generating.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import itertools
 import json
@@ -24,7 +26,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from .. import __version__
-from ..errors import SegbenchError
+from ..errors import SegbenchError, did_you_mean
 
 DESCRIPTION = """\
 Generate N images with exact label masks and write them as a dataset folder
@@ -43,6 +45,12 @@ examples:
       --param n_objects=[60,80] touching_fraction=0.5 illumination_falloff=0.5
   segbench generate procedural --n 8 --out data/stacks --param shape=[32,128,128]
   segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan
+
+fitting to a lab's images (--fit DIR: a dataset folder with masks):
+  segbench generate procedural --fit data/my-lab --print-params
+  segbench generate procedural --fit data/my-lab --n 100 --out data/my-lab-like
+  segbench generate procedural --fit data/my-lab --n 100 --out data/crowded \
+      --param touching_fraction=0.5     # given parameters win over fitted ones
 """
 
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -86,6 +94,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--overwrite", action="store_true", help="replace the dataset already in --out"
     )
+    parser.add_argument(
+        "--fit",
+        type=Path,
+        metavar="DIR",
+        help="first fit the generator to the annotated images of this dataset folder "
+        "(generators with a fit method, e.g. procedural)",
+    )
+    parser.add_argument(
+        "--print-params",
+        action="store_true",
+        help="with --fit: print the fitted parameters (a suite's params: block), then exit",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -111,13 +131,28 @@ def run(args: argparse.Namespace) -> int:
     if args.list_params:
         print(describe_params(info.cls, info.name))
         return 0
-    if args.out is None:
+    if args.print_params and args.fit is None:
+        return _fail("--print-params needs --fit DIR (the parameters it prints are fitted)")
+    if args.out is None and not args.print_params:
         return _fail("--out DIR is required (or use --list-params)")
     try:
         params = parse_params(args.params, info.cls, info.name)
         generator = info.cls(**params)
     except (SegbenchError, ValueError, TypeError) as err:
         return _fail(f"generator {info.name!r}: {err}")
+    fitted = None
+    if args.fit is not None:
+        try:
+            fitted = fit_generator(generator, info.name, args.fit, args.seed)
+        except SegbenchError as err:
+            return _fail(str(err), code=1)
+        if args.print_params:
+            if not callable(getattr(generator, "params", None)):
+                return _fail(f"generator {info.name!r} does not report its fitted parameters "
+                             f"(no params method); the fit left: {', '.join(fitted['files']) or 'nothing'}")
+            print(f"# {info.name} fitted on {args.fit}: constructor parameters (a suite's params:)")
+            print(yaml.safe_dump(generator.params(), sort_keys=False, default_flow_style=None).rstrip())
+            return 0
     if args.out.exists() and not args.out.is_dir():
         return _fail(f"{args.out} is a file; --out must be a folder")
     if _non_empty(args.out) and not args.overwrite:
@@ -140,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
             "generator": info.name,
             "distribution": info.distribution,
             "generator_version": info.version,
-            "params": _with_defaults(info.cls, params),
+            "params": generator.params() if fitted and callable(getattr(generator, "params", None))
+            else _with_defaults(info.cls, params),
+            **({"fit": fitted} if fitted else {}),
             "seed": args.seed,
             "segbench_version": __version__,
             "spacing": None if first is None else first.spacing,
@@ -152,6 +189,40 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(err), code=1)
     print(f"wrote {written} images from {info.name} (seed {args.seed}) to {args.out}")
     return 0
+
+
+def fit_generator(generator, name: str, folder: Path, seed: int) -> dict[str, Any]:
+    """Fit ``generator`` to the labelled images of ``folder`` (progress on stderr).
+
+    Returns what the fit recorded: ``{"from": folder, "files": {name: JSON
+    content}}`` for the JSON files it left in its (temporary) workdir.
+
+    Raises
+    ------
+    SegbenchError
+        The generator cannot be fitted, the folder is not a labelled dataset,
+        or the fit fails.
+    """
+    import tempfile
+
+    from ..api import Dataset
+    from ..realism import load_labelled
+
+    if not callable(getattr(generator, "fit", None)):
+        raise SegbenchError(f"generator {name!r} cannot be fitted (it has no fit method)")
+    dataset = Dataset(folder.name, load_labelled(folder))
+
+    def progress(step: int, total: int, loss: float | None) -> None:
+        tail = "" if loss is None else f" (mismatch {loss:.3g})"
+        print(f"fitting {name} on {len(dataset)} images of {folder}: {step}/{total}{tail}", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="segbench-fit-") as workdir:
+        try:
+            generator.fit(dataset, Path(workdir), seed=seed, progress=progress)
+        except ValueError as err:
+            raise SegbenchError(f"generator {name!r}: fitting on {folder} failed: {err}") from None
+        files = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(workdir).glob("*.json"))}
+    return {"from": str(folder), "files": files}
 
 
 def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:
@@ -180,10 +251,8 @@ def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:
         if key == "n_images":
             raise ValueError("give the number of images with --n, not --param n_images")
         if known is not None and key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(
-                f"unknown parameter {key!r}{hint}; see `segbench generate {name} --list-params`"
+                f"unknown parameter {key!r}{did_you_mean(key, known)}; see `segbench generate {name} --list-params`"
             )
         if key in params:
             raise ValueError(f"parameter {key!r} is given twice")

@@ -1,0 +1,155 @@
+"""``Procedural.fit`` / ``load``: recovering known parameters, determinism, the
+fit record, precedence of given parameters, errors, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from segbench import Dataset, Sample
+from segbench.builtin.procedural import FIT_FILE, Procedural
+from segbench.cli import main
+from segbench.errors import SegbenchError
+from segbench.io import write_dataset
+
+#: the parameters the data is generated with
+TRUTH = dict(
+    shape=[128, 128], n_objects=[10, 16], radius=8.0, radius_std=1.5, aspect_ratio=[1.0, 1.6],
+    irregularity=0.08, touching_fraction=0.3, touching_overlap=0.2, intensity=400.0,
+    intensity_cv=0.3, edge_darkening=0.3, texture_strength=0.2, background=30.0,
+    background_variation=0.1, illumination_falloff=0.2, psf_sigma=1.5, gain=2.0,
+    read_noise=3.0, offset=200.0,
+)
+
+#: parameter -> (kind, tolerance): "abs" |fitted - true| <= tol, "rel" |fitted / true - 1| <= tol.
+#: On this data (24 images of 128 x 128, about 300 objects) the shape, size, touching, brightness,
+#: PSF and camera parameters come within a few per cent; the smooth background is split between
+#: illumination fall-off and background variation less surely (both bend the background over
+#: the image), so those two get loose bounds.
+TOLERANCES = {
+    "radius": ("rel", 0.05), "radius_std": ("rel", 0.25), "irregularity": ("abs", 0.02),
+    "touching_fraction": ("abs", 0.08), "touching_overlap": ("abs", 0.1), "intensity": ("rel", 0.12),
+    "intensity_cv": ("abs", 0.1), "edge_darkening": ("abs", 0.08), "texture_strength": ("abs", 0.05),
+    "psf_sigma": ("rel", 0.1), "gain": ("rel", 0.1), "offset": ("abs", 15.0), "read_noise": ("abs", 1.0),
+    "background": ("rel", 0.25), "illumination_falloff": ("abs", 0.15), "background_variation": ("abs", 0.3),
+}
+
+
+@pytest.fixture(scope="module")
+def truth_data():
+    return Dataset("truth", list(Procedural(**TRUTH).generate(24, seed=0)))
+
+
+@pytest.fixture(scope="module")
+def fitted(truth_data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("fit")
+    rounds = []
+    generator = Procedural(shape=[128, 128])
+    generator.fit(truth_data, workdir, seed=1, progress=lambda r, n, e: rounds.append((r, n, e)),
+                  rounds=3, n_simulated=12)
+    return generator, workdir, rounds
+
+
+def test_fit_recovers_the_parameters_the_data_was_generated_with(fitted):
+    generator, _, _ = fitted
+    for name, (kind, tol) in TOLERANCES.items():
+        got, true = getattr(generator, name), TRUTH[name]
+        error = abs(got / true - 1) if kind == "rel" else abs(got - true)
+        assert error <= tol, f"{name}: fitted {got:.4g}, true {true}"
+    low, high = generator.aspect_ratio
+    assert abs(low - 1.0) <= 0.15 and abs(high - 1.6) <= 0.15
+    assert generator.placement.kind == "random"
+    # objects per image follow the fitted density over the same shape
+    assert abs(np.mean(generator.n_objects) - 13) <= 2.5
+
+
+def test_fit_reports_progress_and_writes_its_record(fitted, truth_data):
+    generator, workdir, rounds = fitted
+    assert [(r, n) for r, n, _ in rounds] == [(1, 3), (2, 3), (3, 3)]
+    assert rounds[-1][2] < rounds[0][2]  # calibration brings simulated and real estimates closer
+    record = json.loads((workdir / FIT_FILE).read_text())
+    assert record["fitted_on"] == {"dataset": "truth", "n_images": 24}
+    assert record["params"]["radius"] == generator.radius
+    low, high = record["objects_per_px"]
+    assert 0 <= low <= high < 1
+    assert record["calibration"]["rounds"] == 3
+
+
+def test_fitted_generation_is_deterministic_and_survives_load(fitted):
+    generator, workdir, _ = fitted
+    again = Procedural(shape=[128, 128])
+    again.load(workdir)
+    assert again.params() == generator.params()
+    for a, b, c in zip(generator.generate(3, seed=5), generator.generate(3, seed=5), again.generate(3, seed=5)):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.image, c.image)
+        np.testing.assert_array_equal(a.labels, c.labels)
+
+
+def test_given_parameters_win_and_the_object_count_follows_the_shape(fitted):
+    generator, workdir, _ = fitted
+    other = Procedural(shape=[128, 256], touching_fraction=0.0)
+    other.load(workdir)
+    assert other.touching_fraction == 0.0 and other.radius == generator.radius
+    assert other.n_objects == pytest.approx(tuple(2 * n for n in generator.n_objects), abs=1)
+    fixed = Procedural(shape=[128, 128], n_objects=5)
+    fixed.load(workdir)
+    assert fixed.n_objects == (5, 5)
+
+
+def test_load_without_a_fit_and_bad_fits_fail_in_one_line(tmp_path, truth_data):
+    with pytest.raises(SegbenchError, match="no fitted procedural parameters") as err:
+        Procedural().load(tmp_path)
+    assert len(str(err.value).splitlines()) == 1
+    (tmp_path / FIT_FILE).write_text("{}")
+    with pytest.raises(SegbenchError, match="not a procedural fit"):
+        Procedural().load(tmp_path)
+    with pytest.raises(SegbenchError, match="fit needs a 2D generator"):
+        Procedural(shape=[8, 64, 64]).fit(truth_data, tmp_path)
+    empty = Dataset("empty", [Sample(f"e{i}", np.zeros((32, 32), np.uint16), np.zeros((32, 32), np.uint16))
+                              for i in range(2)])
+    with pytest.raises(SegbenchError, match="cannot fit on 'empty': no object"):
+        Procedural().fit(empty, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lab") / "my-lab"
+    params = {**TRUTH, "shape": [64, 64], "n_objects": [4, 6], "radius": 6.0}
+    write_dataset(folder, Procedural(**params).generate(6, seed=3))
+    return folder
+
+
+def test_cli_prints_fitted_parameters_as_a_params_block(lab, capsys):
+    assert main(["generate", "procedural", "--fit", str(lab), "--print-params", "--param", "shape=[64,64]"]) == 0
+    captured = capsys.readouterr()
+    params = yaml.safe_load(captured.out)
+    assert params["shape"] == [64, 64] and 4.5 <= params["radius"] <= 7.5
+    Procedural(**params)  # a valid params block
+    assert "fitting procedural on 6 images" in captured.err and "4/4" in captured.err
+
+
+def test_cli_generates_from_the_fit_and_records_it(lab, tmp_path, capsys):
+    out = tmp_path / "like-lab"
+    args = ["generate", "procedural", "--fit", str(lab), "--n", "2", "--out", str(out), "--seed", "2",
+            "--param", "shape=[64,64]"]
+    assert main(args) == 0
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["fit"]["from"] == str(lab) and FIT_FILE in meta["fit"]["files"]
+    assert meta["params"]["radius"] == meta["fit"]["files"][FIT_FILE]["params"]["radius"]
+    generator = Procedural(**meta["params"])  # dataset.json alone reproduces the images
+    sample = next(generator.generate(1, seed=2))
+    from segbench.io import open_dataset
+
+    np.testing.assert_array_equal(open_dataset(out)[0][0].image, sample.image)
+
+
+def test_cli_fit_errors(lab, tmp_path, capsys):
+    assert main(["generate", "procedural", "--print-params"]) == 2
+    assert "--print-params needs --fit DIR" in capsys.readouterr().err
+    assert main(["generate", "procedural", "--fit", str(tmp_path / "nope"), "--print-params"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("segbench generate: ") and "nope" in err and len(err.splitlines()) == 1
