@@ -22,6 +22,10 @@ Every random choice of image ``i`` comes from ``numpy.random.SeedSequence((seed,
 i))``, split into independent streams for layout, appearance, spots and noise,
 so image ``i`` is the same whatever ``n`` is, and changing, say, the noise
 parameters leaves the label images unchanged.
+
+:meth:`Procedural.fit` estimates the parameters from a lab's annotated 2D
+images (:mod:`.synth.estimate`) and calibrates them by simulation
+(:mod:`.synth.calibrate`); :meth:`Procedural.load` reads them back.
 """
 
 from __future__ import annotations
@@ -345,7 +349,7 @@ class Procedural(Generator):
             raise SegbenchError(f"procedural: cannot fit on {name!r}: {err}") from None
 
         def simulate(fitted: dict, layout_only: bool) -> list[Sample]:
-            generator = Procedural(**{**self._given, **_generator_params(fitted, self.shape)})
+            generator = Procedural(**{**_generator_params(fitted, self.shape), **self._given})
             if not layout_only:
                 return list(generator.generate(n_simulated, seed))
             rngs = (np.random.default_rng(np.random.SeedSequence((seed, i)).spawn(1)[0])

@@ -71,11 +71,19 @@ def read_sample(
     ------
     segbench.errors.InputError
         Either file is bad (see :func:`segbench.io.read_image` and
-        :func:`segbench.io.read_labels`), or the mask's shape is not the image's
-        spatial shape.
+        :func:`segbench.io.read_labels`), the image holds NaN or infinite
+        values, or the mask's shape is not the image's spatial shape.
     """
     image_path = Path(image_path)
     image, axes, image_spacing = _read(image_path)
+    if np.issubdtype(image.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(image)))
+        if bad:
+            raise InputError(
+                image_path,
+                f"{bad} pixel(s) are NaN or infinite",
+                "replace them (e.g. with the background value) or leave the image out",
+            )
     labels, mask_spacing = None, None
     if mask_path is not None:
         raw, mask_axes, mask_spacing = _read(mask_path, labels=True)

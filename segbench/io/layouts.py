@@ -201,15 +201,25 @@ def _check_folder(folder: Path) -> InputError | None:
 
 
 def _index(folder: Path) -> tuple[dict[str, Path], list[InputError]]:
-    """Supported, non-hidden files of ``folder`` by name; names used twice are
-    reported and left out."""
+    """Supported, non-hidden files of ``folder`` by name; names used twice, and
+    names that are not valid text (bytes that are not UTF-8), are reported and
+    left out."""
     files = [
         p
         for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUPPORTED_SUFFIXES
     ]
+    undecodable = [p for p in files if not _is_text(p.name)]
+    files = [p for p in files if _is_text(p.name)]
     counts = Counter(p.stem for p in files)
     problems = [
+        InputError(
+            folder / p.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+            "its file name is not valid UTF-8",
+            "rename the file (it was left out)",
+        )
+        for p in undecodable
+    ] + [
         InputError(
             folder,
             f"{count} files are named {name!r} "
@@ -220,6 +230,16 @@ def _index(folder: Path) -> tuple[dict[str, Path], list[InputError]]:
         if count > 1
     ]
     return {p.stem: p for p in files if counts[p.stem] == 1}, problems
+
+
+def _is_text(name: str) -> bool:
+    """False for a file name holding bytes that are not UTF-8 (Python keeps
+    them as surrogate escapes, which no text file or table can store)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _strip_suffix(files: dict[str, Path], suffix: str) -> dict[str, Path]:

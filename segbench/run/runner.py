@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import __version__
-from ..errors import SegbenchError
+from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..results import LOCK_FILE, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
@@ -457,7 +457,9 @@ def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, s
             return
         progress.advance(predict_task)
         if exc is not None:
-            summary.failures.append(_failure(job, exc))
+            failure = _failure(job, exc)
+            if not (isinstance(exc, InputError) and failure in summary.failures):  # a bad file: once
+                summary.failures.append(failure)
             return
         try:
             fresh[(job.dataset, job.key)] = store.write(job.dataset, job.key, result)
@@ -503,6 +505,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _failure(job: PredictJob, exc: BaseException) -> Failure:
     where = f"{job.dataset}/{job.sample.name}"
+    if isinstance(exc, InputError):  # a data problem, whichever segmenter met it; it names the file
+        return Failure("", f"datasets.{job.dataset}: {_one_line(exc)}")
     if isinstance(exc, CellFailure):
         return Failure(where, _one_line(exc))
     return Failure(where, f"segmenter {job.config.label!r}: {_one_line(exc)}")

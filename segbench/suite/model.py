@@ -26,6 +26,9 @@ CRITERIA = ("iou", "iot", "iop")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: the largest suite seed (numpy and the results table take it as it is)
 MAX_SEED = 2**32 - 1
+#: the most images a generated dataset may have, and pixels (voxels) per generated image
+MAX_IMAGES = 100_000
+MAX_VOXELS = 2**27
 #: IoU thresholds are compared (and de-duplicated) at this many decimals
 THRESHOLD_DECIMALS = 6
 #: Generator params every generator understands; ``n_images`` goes to generate().

@@ -18,7 +18,9 @@ from ..plugins import PluginError, Registry
 from .grid import grid
 from .model import (
     CRITERIA,
+    MAX_IMAGES,
     MAX_SEED,
+    MAX_VOXELS,
     SAFE_NAME,
     THRESHOLD_DECIMALS,
     DATASET_KEYS,
@@ -369,13 +371,26 @@ def _split(check: _Checker, raw: Any, path: tuple) -> dict[str, int] | None:
 
 
 def _check_counts(check: _Checker, params: dict, split: dict | None, path: tuple) -> None:
+    """``n_images`` and ``shape``, understood by every generator, within bounds
+    (checked before anything is generated)."""
+    shape = params.get("shape")
+    if shape is not None:
+        if not isinstance(shape, list) or len(shape) not in (2, 3) or not all(_is_int(v) and v > 0 for v in shape):
+            check.add(path + ("params", "shape"), f"must be [Y, X] or [Z, Y, X] positive integers, got {shape!r}", True)
+        elif math.prod(shape) > MAX_VOXELS:
+            check.add(
+                path + ("params", "shape"),
+                f"{shape} is {math.prod(shape):,} pixels per image, more than the {MAX_VOXELS:,} segbench "
+                "generates; make the images smaller",
+                True,
+            )
     n = params.get("n_images")
     if n is None:
         if split is None:
             check.add(path + ("params",), "a generated dataset needs params.n_images or a split", True)
         return
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        check.add(path + ("params", "n_images"), f"must be a positive integer, got {n!r}", True)
+    if not _is_int(n) or not 1 <= n <= MAX_IMAGES:
+        check.add(path + ("params", "n_images"), f"must be a whole number from 1 to {MAX_IMAGES}, got {n!r}", True)
     elif split is not None and split["train"] + split["test"] > n:
         check.add(
             path + ("split",),
