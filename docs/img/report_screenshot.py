@@ -38,6 +38,9 @@ def main() -> int:
          "--virtual-time-budget=10000", report.as_uri()],
         check=True, capture_output=True,
     )
+    from PIL import Image  # matplotlib's dependency: a 256-colour palette halves the file
+
+    Image.open(args.out).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(args.out, optimize=True)
     print(f"wrote {args.out} from {report}")
     return 0
 

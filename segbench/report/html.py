@@ -205,8 +205,8 @@ def _table(board: Leaderboard, colours: dict) -> str:
                 value = row["ci"][0] if key == "ci" else row.get(key)
                 cells.append(f"<td data-value='{_sort_value(value)}'>{html.escape(text)}</td>")
         body.append(f"<tr class='variant' data-variant='{html.escape(row['variant'])}'>{''.join(cells)}</tr>")
-    return (f"<table class='leaderboard sortable'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f"<div class='scroll'><table class='leaderboard sortable'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str:
@@ -424,7 +424,8 @@ h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 nav a{margin-right:1em}
 table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
 th,td{padding:.25em .6em;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
-td.label,th:nth-child(2){text-align:left}
+td.label,th:nth-child(2){text-align:left}td.label{white-space:normal;min-width:14em;max-width:24em}
+.scroll{overflow-x:auto}
 table.sortable th{cursor:pointer;background:#f4f4f4;user-select:none}
 table.sortable th.asc::after{content:" \\25B2"}table.sortable th.desc::after{content:" \\25BC"}
 tr.variant:first-child{font-weight:600}

@@ -58,7 +58,7 @@ def threshold_figure(results: pd.DataFrame, board: Leaderboard, colours: dict[st
     plt = _pyplot()
     frame = results[results[Col.DATASET] == board.dataset]
     thresholds = stored_thresholds(frame)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharex=True, sharey=True)
     for row in board.rows:
         variant = frame[frame[Col.VARIANT] == row["variant"]]
         pooled = pooled_by_threshold(variant)
@@ -76,7 +76,7 @@ def threshold_figure(results: pd.DataFrame, board: Leaderboard, colours: dict[st
     axes[1].set(xlabel="IoU threshold", ylabel="AP = TP/(TP+FP+FN)", title=f"{board.dataset}: AP")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="lower left")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
