@@ -271,14 +271,19 @@ def make_executor(kind: str, workers: int = 1, address: str | None = None, tls=N
     if kind == "processes":
         return ProcessExecutor(workers)
     if kind == "dask":
-        if address and not confirmed and not is_local_address(address):
-            raise SegbenchError(
-                f"executor.address: {address} is not on this machine, and a suite file alone may not "
-                "send work to another machine's scheduler (whoever runs it runs code in this process); "
-                f"if you trust it, confirm with --address {address}"
-            )
+        check_address(address, confirmed)
         return DaskExecutor(workers, address, tls)
     raise SegbenchError(f"executor.kind: unknown executor {kind!r}; use local, processes or dask")
+
+
+def check_address(address: str | None, confirmed: bool) -> None:
+    """Refuse a scheduler on another machine that the user did not confirm."""
+    if address and not confirmed and not is_local_address(address):
+        raise SegbenchError(
+            f"executor.address: {address} is not on this machine, and a suite file alone may not "
+            "send work to another machine's scheduler (whoever runs it runs code in this process); "
+            f"if you trust it, confirm with --address {address}"
+        )
 
 
 def is_local_address(address: str) -> bool:

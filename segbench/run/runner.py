@@ -32,7 +32,7 @@ from ..plugins import Registry
 from ..results import LOCK_FILE, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from .data import PreparedDataset, prepare_dataset
-from .executors import make_executor
+from .executors import check_address, make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .models import TRAIN_FOLDER, read_progress, read_training_record
 from .store import ResultStore, atomic_write_text
@@ -213,13 +213,14 @@ def plan_suite(
             finally:
                 progress.update(task, visible=progress.tasks[task].completed > 0)
             plan.datasets[spec.name] = ds
-            for problem in ds.problems:
-                console.print(f"[yellow]warning:[/] datasets.{spec.name}: {problem}", highlight=False)
+            plan.warnings.extend(f"datasets.{spec.name}: {problem}" for problem in ds.problems)
     store = ResultStore(suite.output)
     thresholds = scoring_thresholds(suite)
     metric_classes = tuple(info.cls for info in registry.plugins["metric"].values())
     for ds in plan.datasets.values():
         _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes)
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     return plan
 
 
@@ -295,6 +296,7 @@ def run_suite(
     ``<output>/run.json``). Failures are collected per cell, never fatal."""
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     start = time.perf_counter()
+    check_address(suite.executor.address, suite.executor.address_confirmed)
     _make_output(suite.output)
     with output_lock(suite.output):
         atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
@@ -315,8 +317,6 @@ def _run(suite: Suite, registry: Registry, console: Console, csv: bool, summary:
     plan = plan_suite(suite, registry, console=console)
     summary.failures.extend(plan.failures)
     summary.warnings.extend(plan.warnings)
-    for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     summary.n_cells = len(plan.cells)
     summary.n_cached = sum(c.cached for c in plan.cells)
     pending = [c.job for c in plan.cells if not c.cached]

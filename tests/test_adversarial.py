@@ -1,0 +1,359 @@
+"""Adversarial input: what careless users and hostile suite files do to `segbench run`.
+
+Each case gets one clear line (or runs correctly), and nothing outside the
+output folder, nor anything already computed, is ever lost. Kill tests block
+the run at a known point instead of racing it with sleeps.
+"""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segbench import testing
+from segbench.cli import main
+from segbench.errors import SegbenchError
+from segbench.metrics import match
+from segbench.plugins import load_registry
+from segbench.run.runner import run_suite
+from segbench.suite import SuiteLoadError, load_suite
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry(extra=[(testing, "segbench-testing", "1.0")])
+
+
+def suite_text(output, dataset_name="blobs", segmenters="  - name: blob-threshold\n", extra="", executor="local"):
+    return textwrap.dedent(f"""\
+        name: adv
+        output: {output}
+        datasets:
+          - name: {dataset_name}
+            generator: procedural
+            params: {{n_images: 4, shape: [48, 48], n_objects: 5}}
+            split: {{train: 1, test: 3}}
+        segmenters:
+        """) + segmenters + extra + f"executor: {{kind: {executor}, workers: 2}}\n"
+
+
+def write(tmp_path, text, name="suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
+    return path
+
+
+def problems(path, registry):
+    with pytest.raises(SuiteLoadError) as info:
+        load_suite(path, registry)
+    return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------------------
+# data loss
+
+
+@pytest.mark.parametrize("name", ["..", "../../victim2", "/data/lab/victim", ".", "a/b", "x" * 65])
+def test_dataset_names_that_are_paths_are_refused_and_nothing_is_deleted(tmp_path, registry, name):
+    victim = tmp_path / "victim2"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    path = write(tmp_path, suite_text(tmp_path / "out" / "deep", dataset_name=json.dumps(name)))
+    lines = problems(path, registry)
+    assert any("datasets[0].name: dataset name" in line and "may hold only letters, digits" in line for line in lines)
+    assert (victim / "keep.txt").read_text() == "mine"
+
+
+def test_segmenter_labels_and_suite_names_are_checked_too(tmp_path, registry):
+    text = suite_text(tmp_path / "out", segmenters="  - name: blob-threshold\n    label: ../x\n").replace(
+        "name: adv", "name: a/b"
+    )
+    lines = problems(write(tmp_path, text), registry)
+    assert any(": name: suite name 'a/b' may hold only" in line for line in lines)
+    assert any("segmenters[0].label: label '../x' may hold only" in line for line in lines)
+
+
+def test_a_folder_segbench_did_not_write_is_never_replaced(tmp_path, registry):
+    """output: . with the user's own data/blobs folder: refused, the folder untouched."""
+    own = tmp_path / "data" / "blobs"
+    own.mkdir(parents=True)
+    (own / "precious.tif").write_bytes(b"lab data")
+    os.chdir(tmp_path)
+    summary = run_suite(load_suite(write(tmp_path, suite_text(".")), registry), registry)
+    (failure,) = summary.failures
+    assert "was not written by segbench" in str(failure) and "move it away or choose another output" in str(failure)
+    assert (own / "precious.tif").read_bytes() == b"lab data"
+
+
+def test_a_second_run_into_a_locked_output_stops_with_one_line(tmp_path, registry):
+    from filelock import FileLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    suite = load_suite(write(tmp_path, suite_text(out)), registry)
+    with FileLock(str(out / ".segbench.lock")):
+        with pytest.raises(SegbenchError, match="another segbench run is writing to .* wait for it to finish"):
+            run_suite(suite, registry)
+    assert not (out / "data").exists()
+    assert run_suite(suite, registry).ok
+
+
+def test_a_generated_dataset_that_lost_an_image_is_written_again(tmp_path, registry):
+    suite_path = write(tmp_path, suite_text(tmp_path / "out"))
+    assert run_suite(load_suite(suite_path, registry), registry).ok
+    images = tmp_path / "out" / "data" / "blobs" / "images"
+    victim = sorted(images.iterdir())[-1]
+    victim.unlink()
+    summary = run_suite(load_suite(suite_path, registry), registry)
+    assert summary.ok and len(list(images.iterdir())) == 4
+    assert any("were missing or changed since they were written" in w for w in summary.warnings)
+    assert summary.n_cached == 3  # the same images again: the cells stay valid
+
+
+def test_damaged_and_swapped_cells_are_reported_and_computed_again(tmp_path, registry):
+    suite_path = write(tmp_path, suite_text(tmp_path / "out"))
+    assert run_suite(load_suite(suite_path, registry), registry).ok
+    first, second, third = sorted((tmp_path / "out" / "cells" / "blobs").iterdir())
+    first.write_bytes(first.read_bytes()[:20])  # truncated
+    third.write_bytes(second.read_bytes())  # a valid cell copied over another
+    summary = run_suite(load_suite(suite_path, registry), registry)
+    assert summary.ok and summary.n_cached == 1 and summary.n_done == 2
+    assert sum("unreadable" in w for w in summary.warnings) == 1
+    assert sum("holds the rows of cell" in w for w in summary.warnings) == 1
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert results.groupby(["image", "threshold"]).size().eq(1).all() and results["image"].nunique() == 3
+
+
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    """SIGKILL a `processes` run while a worker is inside a cell: the worker goes too."""
+    path = write(tmp_path, suite_text(tmp_path / "out", executor="processes"))
+    blocked = tmp_path / "blocked"
+    script = textwrap.dedent(f"""
+        from segbench import testing
+        from segbench.plugins import load_registry
+        from segbench.run.runner import run_suite
+        from segbench.suite import load_suite
+        registry = load_registry(extra=[(testing, "segbench-testing", "1.0")])
+        run_suite(load_suite({str(path)!r}, registry), registry)
+        """)
+    env = {**os.environ, testing.BLOCK_AFTER_VARIABLE: "0", testing.BLOCKED_VARIABLE: str(blocked)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 120
+    while not blocked.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = int(blocked.read_text())
+    assert worker != proc.pid
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# untrusted input
+
+
+def test_a_suite_cannot_send_work_to_another_machine_s_scheduler(tmp_path, registry):
+    from segbench.run.executors import is_local_address, make_executor
+
+    with pytest.raises(SegbenchError, match=r"10\.1\.2\.3:8786 is not on this machine.*confirm with --address"):
+        make_executor("dask", 2, "tcp://10.1.2.3:8786")
+    assert is_local_address("tcp://127.0.0.1:8786") and is_local_address("localhost:8786")
+    assert not is_local_address("tls://scheduler.example.org:8786")
+    text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n").replace(
+        "kind: local", "kind: dask, address: 'tcp://10.1.2.3:8786'"
+    )
+    assert main(["run", str(write(tmp_path, text))]) == 2
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path, registry):
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        bomb += f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+    start = time.process_time()
+    (line,) = problems(write(tmp_path, bomb), registry)
+    assert time.process_time() - start < 30  # generous: it is linear, not 9**9
+    assert "expands to more than 100000 values (through aliases)" in line
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path, registry):
+    text = suite_text(tmp_path / "out") + "seed: 1\nseed: 2\n"
+    (line,) = problems(write(tmp_path, text), registry)
+    first = text.splitlines().index("seed: 1") + 1
+    assert line.endswith(f":{first + 1}: key 'seed' appears twice in one mapping (first on line {first}); keep one")
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("shape: [48, 48]", "shape: [100000, 100000]", "params.shape: [100000, 100000] is 10,000,000,000 pixels"),
+        ("n_images: 4", "n_images: 1000000000", "params.n_images: must be a whole number from 1 to 100000"),
+        ("name: adv", "name: adv\nseed: 100000000000000000000000000000", "seed: must be a whole number from 0 to"),
+        ("name: adv", "name: adv\nseed: 1e29", "seed: must be a whole number from 0 to 4294967295, got '1e29'"),
+        ("- name: blob-threshold", "- name: blob-threshold\n    timeout: .nan", "timeout: must be a positive, finite"),
+        ("- name: blob-threshold", "- name: blob-threshold\n    timeout: .inf", "timeout: must be a positive, finite"),
+        ("name: adv", "name: adv\nmetrics: {iou_thresholds: [0.5, 0.5000000001, 0.7]}", "0.5 given more than once"),
+        ("name: adv", "name: adv\nmetrics: {iou_thresholds: [.nan]}", "must be a list of numbers in (0, 1], got [nan]"),
+        ("output: ", "output: ''\nx_: ", "output: must name a folder for the results"),
+        ("output: ", "output: /\nx_: ", "output: '/' is the file system's root"),
+    ],
+)
+def test_out_of_bounds_values_are_refused_before_work_starts(tmp_path, registry, old, new, expected):
+    text = suite_text(tmp_path / "out").replace(old, new, 1)
+    text = text.replace(f"x_: {tmp_path / 'out'}\n", "")
+    lines = problems(write(tmp_path, text), registry)
+    assert any(expected in line for line in lines), lines
+
+
+def test_too_many_objects_for_the_image_is_one_line(tmp_path, registry):
+    text = suite_text(tmp_path / "out").replace("n_objects: 5", "n_objects: 1000000")
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    (failure,) = summary.failures
+    assert "n_objects: 1000000 objects of radius 10 px cannot fit in a [48, 48] image" in str(failure)
+
+
+def test_user_text_is_printed_as_written_not_as_markup(tmp_path, registry, capsys):
+    text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n")
+    text = text.replace("name: adv", "name: adv\nmetrics: {iou_thresholds: [.nan]}")
+    assert main(["run", str(write(tmp_path, text))]) == 2
+    assert "got [nan]" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# tracebacks that became one line
+
+
+def test_a_suite_that_is_not_utf8_is_one_line(tmp_path, registry):
+    text = suite_text(tmp_path / "out")
+    (line,) = problems(write(tmp_path, text.encode() + b"description: caf\xe9\n"), registry)
+    assert line.endswith(f":{len(text.splitlines()) + 1}: not UTF-8 text (byte 0xe9); save the file as UTF-8")
+
+
+def test_output_that_is_a_file_or_below_one_is_one_line(tmp_path, registry, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert any("is a file, not a folder" in line for line in problems(write(tmp_path, suite_text(afile)), registry))
+    otsu = "  - name: otsu-watershed\n"
+    assert main(["run", str(write(tmp_path, suite_text(afile / "out", segmenters=otsu)))]) == 2
+    assert "error: output: cannot create" in capsys.readouterr().err
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_damages_no_cell(tmp_path, registry, monkeypatch):
+    from segbench.run import store
+
+    suite_path = write(tmp_path, suite_text(tmp_path / "out"))
+    real = store._write_table
+    calls = []
+
+    def fill_up(path, table):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, table)
+
+    monkeypatch.setattr(store, "_write_table", fill_up)
+    with pytest.raises(SegbenchError, match="No space left on device.*finished cells are kept"):
+        run_suite(load_suite(suite_path, registry), registry)
+    monkeypatch.setattr(store, "_write_table", real)
+    summary = run_suite(load_suite(suite_path, registry), registry)
+    assert summary.ok and summary.n_cached == 1 and summary.n_done == 2
+
+
+def test_bad_files_in_a_folder_dataset_are_data_problems_reported_once(tmp_path, registry):
+    import tifffile
+
+    from segbench.builtin.procedural import Procedural
+    from segbench.io import write_dataset
+
+    lab = tmp_path / "lab"
+    write_dataset(lab, Procedural(shape=(48, 48), n_objects=5).generate(3, seed=1))
+    os.rename(lab / "images" / "img0000.tif", os.fsdecode(bytes(lab / "images") + b"/im\xffg.tif"))
+    image = tifffile.imread(lab / "images" / "img0001.tif").astype(np.float32)
+    image[3, 3] = np.nan
+    tifffile.imwrite(lab / "images" / "img0001.tif", image)
+    segs = "  - name: blob-threshold\n  - name: blob-threshold\n    label: second\n    params: {sigma: 2.0}\n"
+    text = suite_text(tmp_path / "out", segmenters=segs).replace(
+        "generator: procedural\n    params: {n_images: 4, shape: [48, 48], n_objects: 5}\n    split: {train: 1, test: 3}",
+        f"path: {lab}",
+    )
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    (failure,) = summary.failures  # one line for the image, not one per segmenter
+    assert str(failure).endswith("img0001.tif: 1 pixel(s) are NaN or infinite; replace them (e.g. with the "
+                                 "background value) or leave the image out")
+    assert any("im\ufffdg.tif: its file name is not valid UTF-8" in w for w in summary.warnings)
+    assert summary.n_done == 2  # img0002 with both segmenters
+
+
+def test_a_skipped_entry_makes_the_exit_code_1(tmp_path, capsys):
+    text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n  - name: nosuch\n")
+    assert main(["run", str(write(tmp_path, text)), "--no-html", "--no-plots"]) == 1
+    assert "unknown segmenter 'nosuch'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# properties
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**30), st.floats(allow_nan=True),
+                         st.text(max_size=8))
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+suite_keys = st.sampled_from(["name", "seed", "output", "datasets", "segmenters", "metrics", "executor", "extra"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(suite_keys, yaml_values, max_size=7))
+def test_the_suite_loader_only_ever_answers_with_a_suite_or_its_problems(tmp_path, registry, data):
+    import yaml
+
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump(data))
+    try:
+        load_suite(path, registry)
+    except SuiteLoadError as exc:
+        assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
+
+
+labels_2d = st.integers(0, 2**31 - 1).map(
+    lambda seed: np.random.default_rng(seed).integers(0, 5, size=(12, 12)).astype(np.int32)
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(gt=labels_2d, pred=labels_2d, t=st.sampled_from([0.1, 0.5, 0.9]))
+def test_match_counts_are_consistent_and_symmetric(gt, pred, t):
+    (row,) = match(gt, pred, thresholds=[t])
+    assert row["tp"] + row["fn"] == row["n_true"] == len(np.unique(gt[gt > 0]))
+    assert row["tp"] + row["fp"] == row["n_pred"] == len(np.unique(pred[pred > 0]))
+    assert 0 <= row["f1"] <= 1 and 0 <= row["accuracy"] <= row["f1"]
+    (swapped,) = match(pred, gt, thresholds=[t])
+    assert (swapped["tp"], swapped["fp"], swapped["fn"]) == (row["tp"], row["fn"], row["fp"])
