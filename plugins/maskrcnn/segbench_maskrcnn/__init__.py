@@ -1,0 +1,1 @@
+"""segbench plugin: torchvision Mask R-CNN."""
