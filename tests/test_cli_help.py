@@ -98,3 +98,19 @@ def test_report_table_fits_columns(results_folder, capsys, monkeypatch, columns)
     monkeypatch.delenv("COLUMNS")
     assert main(["report", str(folder)]) == 0  # piped: every column
     assert "more column(s)" not in capsys.readouterr().out
+
+
+def test_run_writes_the_html_report_and_names_it_last(tmp_path, capsys):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"name: html\noutput: {tmp_path / 'out'}\n"
+        "datasets:\n  - name: nuclei\n    generator: procedural\n    params: {n_images: 2, shape: [64, 64]}\n"
+        "segmenters:\n  - name: otsu-watershed\n"
+    )
+    assert main(["run", str(suite), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert err.rstrip().splitlines()[-1] == f"HTML report: {tmp_path / 'out' / 'report.html'}"
+    text = (tmp_path / "out" / "report.html").read_text()
+    assert text.count("<tr class='variant'") == 1 and "otsu-watershed" in text
+    assert main(["run", str(suite), "--no-plots", "--no-html"]) == 0
+    assert "HTML report" not in capsys.readouterr().err
