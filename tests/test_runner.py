@@ -346,3 +346,37 @@ def test_worker_threads_share_the_cores(monkeypatch):
     assert env["OMP_NUM_THREADS"] == "2" and env["TF_NUM_INTRAOP_THREADS"] == "2"
     assert env["MKL_NUM_THREADS"] == "3"  # the user's setting wins
     assert worker_thread_env(16)["OMP_NUM_THREADS"] == "1"
+
+
+def test_fit_on_fits_the_generator_once_and_generates_from_it(tmp_path, registry):
+    extra = (
+        "  - name: fitted\n    generator: procedural\n    fit_on: blobs\n    fit: {rounds: 1, n_simulated: 2}\n"
+        "    params: {n_images: 3, shape: [64, 64]}\n    split: {train: 1, test: 2}\n"
+    )
+    path = make_suite(tmp_path, "- name: blob-threshold\n", extra_datasets=extra)
+    summary = run_suite(load_suite(path, registry), registry)
+    assert summary.ok and summary.n_done == 4 + 2
+    (workdir,) = (tmp_path / "out" / "train" / "blobs").iterdir()
+    record = json.loads((workdir / "segbench-training.json").read_text())
+    assert record["generator"] == "procedural" and record["train_dataset"] == "blobs"
+    assert record["n_train_images"] == 2 and record["train_settings"] == {"rounds": 1, "n_simulated": 2}
+    meta = json.loads((tmp_path / "out" / "data" / "fitted" / "dataset.json").read_text())
+    assert meta["fitted"]["workdir"] == workdir.name
+    stamp = (workdir / "segbench-training.json").stat().st_mtime_ns
+    again = run_suite(load_suite(path, registry), registry)
+    assert again.n_cached == 6 and (workdir / "segbench-training.json").stat().st_mtime_ns == stamp
+
+
+def test_fit_on_validation_messages(tmp_path, registry):
+    extra = (
+        "  - name: f1\n    generator: procedural\n    fit_on: blbos\n    params: {n_images: 2}\n"
+        "  - name: nosplit\n    generator: procedural\n    params: {n_images: 2}\n"
+        "  - name: f2\n    generator: procedural\n    fit_on: nosplit\n    params: {n_images: 2}\n"
+        "  - name: f3\n    generator: procedural\n    fit_on: blobs\n    fit: {roundz: 2}\n    params: {n_images: 2}\n"
+    )
+    suite = load_suite(make_suite(tmp_path, "- name: blob-threshold\n", extra_datasets=extra), registry)
+    assert [d.name for d in suite.datasets] == ["blobs", "nosplit"]
+    lines = [str(p).split(": ", 1)[1] for p in suite.problems]
+    assert lines[0].startswith("datasets[1].fit_on: no other dataset named 'blbos' in this suite (did you mean 'blobs'?)")
+    assert lines[1].startswith("datasets[3].fit_on: dataset 'nosplit' has no train split to fit on")
+    assert lines[2].startswith("datasets[4].fit.roundz: unknown fit setting for generator 'procedural' (did you mean 'rounds'?)")

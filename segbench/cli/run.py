@@ -176,10 +176,10 @@ def run_and_report(suite, registry, args, err: Console) -> int:
         f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
         highlight=False,
     )
-    if report_path is not None:
-        err.print(f"HTML report: {report_path}", highlight=False)
     for line in group_failures(summary.failures):
         err.print(f"[red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if report_path is not None:
+        err.print(f"HTML report: {report_path}", highlight=False)
     return 0 if summary.ok and not suite.problems else 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -49,6 +50,8 @@ def prepare_dataset(
     output: Path,
     registry: Registry,
     progress: Callable[[int, int], None] | None = None,
+    fit_on: PreparedDataset | None = None,
+    fit_progress: Callable[[int, int, float | None], None] | None = None,
 ) -> PreparedDataset:
     """Generate (or find) the dataset's files and split them.
 
@@ -56,6 +59,11 @@ def prepare_dataset(
     ----------
     progress : callable(done, total), optional
         Called as generated samples are written.
+    fit_on : PreparedDataset, optional
+        For a spec with ``fit_on``: that dataset, whose train split the
+        generator learns from first (once; cached like a segmenter's training).
+    fit_progress : callable(epoch, total, loss), optional
+        Given to the generator's ``fit``.
 
     Raises
     ------
@@ -71,7 +79,8 @@ def prepare_dataset(
             )
         refs, problems, hashes = _read_folder(spec, folder)
     else:
-        refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress)
+        fitted = _fitted_generator(spec, fit_on, suite_seed, output, registry, fit_progress) if fit_on else None
+        refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress, fitted)
     spacing = _dataset_spacing(refs)
     train, test = _split(spec, refs, suite_seed)
     return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
@@ -89,12 +98,12 @@ def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list
     return refs, problems, hashes
 
 
-def _materialised(spec, suite_seed, output, registry, progress):
+def _materialised(spec, suite_seed, output, registry, progress, fitted=None):
     """A generated or registered dataset written under ``output/data``, checked
     against the hashes recorded when it was written; a copy whose files were
     removed, added or changed since is written again (with a warning)."""
     make = (
-        (lambda: _generated_folder(spec, suite_seed, output, registry, progress))
+        (lambda: _generated_folder(spec, suite_seed, output, registry, progress, fitted))
         if spec.source == "generator"
         else (lambda: _registered_folder(spec, registry.get("dataset", spec.target).cls, output))
     )
@@ -154,7 +163,45 @@ def _sample_refs(folder: Path) -> tuple[list[SampleRef], list[str]]:
     return refs, [str(p) for p in problems]
 
 
-def _generated_folder(spec, suite_seed, output, registry, progress) -> Path:
+def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) -> tuple[Path, dict]:
+    """Fit the spec's generator on ``train_ds``'s train split, once (in this
+    process); returns the workdir and the training record."""
+    from ..api import Dataset
+    from .models import TRAIN_FOLDER, read_training_record, write_training_record
+
+    info = registry.get("generator", spec.target)
+    params = {k: v for k, v in spec.params.items() if k != "n_images"}
+    config_id = stable_hash({"generator": spec.target, "params": params, "fit": spec.fit})[:12]
+    workdir = output / TRAIN_FOLDER / train_ds.name / f"{spec.target}-{config_id}-{train_ds.train_hash[:8]}"
+    record = read_training_record(workdir)
+    if record is not None:
+        return workdir, record
+    if workdir.exists():  # an interrupted fit
+        safe_rmtree(workdir, output)
+    workdir.mkdir(parents=True)
+    refs = train_ds.train
+    dataset = Dataset(
+        f"{train_ds.name}:train", names=[r.name for r in refs],
+        loaders=[lambda r=r: r.load(train_ds.spacing) for r in refs], spacing=train_ds.spacing,
+    )
+    seed = derive_seed(suite_seed, "fit", spec.name, config_id)
+    try:
+        generator = info.cls(**params)
+        start = time.perf_counter()
+        generator.fit(dataset, workdir, seed=seed, progress=progress, **spec.fit)
+    except (TypeError, ValueError, InputError) as exc:
+        raise SegbenchError(f"datasets.{spec.name}.fit_on: generator {spec.target!r} could not learn from "
+                            f"{train_ds.name!r}: {' '.join(str(exc).split())}") from None
+    record = write_training_record(
+        workdir, time.perf_counter() - start,
+        train_dataset=train_ds.name, train_hash=train_ds.train_hash, n_train_images=len(refs),
+        generator=spec.target, label=spec.name, config_id=config_id, params=params,
+        train_settings=spec.fit, seed=seed, plugin_distribution=info.distribution, plugin_version=info.version,
+    )
+    return workdir, record
+
+
+def _generated_folder(spec, suite_seed, output, registry, progress, fitted=None) -> Path:
     info = registry.get("generator", spec.target)
     n = spec.n_images
     params = {k: v for k, v in spec.params.items() if k != "n_images"}
@@ -167,10 +214,14 @@ def _generated_folder(spec, suite_seed, output, registry, progress) -> Path:
         "n_images": n,
         "seed": seed,
     }
+    if fitted is not None:  # generated from what the generator learnt: refit, regenerate
+        meta["fitted"] = {"workdir": fitted[0].name, "files_sha256": fitted[1].get("files_sha256")}
 
     def samples():  # built only when the folder is not already there (a GAN loads weights)
         try:
             generator = info.cls(**params)
+            if fitted is not None:
+                generator.load(fitted[0])
         except (TypeError, ValueError, SegbenchError) as exc:
             raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
         return _counted(generator.generate(n, seed), n, progress)

@@ -161,7 +161,12 @@ def run_training(job: TrainJob) -> dict[str, Any]:
         safe_rmtree(workdir, workdir.parents[2])
     model = _build(job.cls, job.config, job.spacing)
     seconds = _fit(model, job, progress=ProgressFile(workdir))
-    return write_training_record(job, seconds)
+    return write_training_record(
+        workdir, seconds,
+        train_dataset=job.dataset, train_hash=job.train_hash, n_train_images=len(job.train_refs),
+        segmenter=job.config.name, label=job.config.label, config_id=job.config.config_id,
+        params=job.config.params, train_settings=job.config.train, seed=job.seed, **job.provenance,
+    )
 
 # ---------------------------------------------------------------------------
 # prediction

@@ -91,30 +91,26 @@ def read_progress(workdir: str | Path) -> TrainingProgress | None:
         return None
 
 
-def write_training_record(job: Any, seconds: float) -> dict[str, Any]:
-    """Write the record of ``job`` (a :class:`segbench.run.jobs.TrainJob`) that
-    just trained for ``seconds``, hashing the files ``fit`` left; returns it."""
+def write_training_record(workdir: str | Path, seconds: float, **fields: Any) -> dict[str, Any]:
+    """Write the record of a training that just ended in ``workdir`` after
+    ``seconds``, hashing the files it left; returns the record.
+
+    ``fields`` describe what was trained on what: ``train_dataset``,
+    ``train_hash``, ``n_train_images``, ``segmenter`` (or ``generator``),
+    ``label``, ``config_id``, ``params``, ``train_settings``, ``seed``,
+    ``plugin_distribution``, ``plugin_version``."""
     from ..io import content_hash
     from .store import atomic_write_text
 
-    workdir = Path(job.workdir)
+    workdir = Path(workdir)
     (workdir / PROGRESS_FILE).unlink(missing_ok=True)
     files = [p for p in workdir.rglob("*") if p.is_file()]
     record = {
         "seconds": round(float(seconds), 3),
-        "train_dataset": job.dataset,
-        "train_hash": job.train_hash,
-        "n_train_images": len(job.train_refs),
-        "segmenter": job.config.name,
-        "label": job.config.label,
-        "config_id": job.config.config_id,
-        "params": job.config.params,
-        "train_settings": job.config.train,
-        "seed": job.seed,
+        **fields,
         "files_sha256": content_hash(workdir) if files else "",
         "host": platform.node(),
         "segbench_version": __version__,
-        **{k: job.provenance[k] for k in ("plugin_distribution", "plugin_version") if k in job.provenance},
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(workdir / TRAIN_RECORD, json.dumps(record, indent=2, default=str))

@@ -197,21 +197,37 @@ def plan_suite(
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     plan = Plan(suite)
     with _progress(console) as progress:
-        for spec in suite.datasets:
+        # datasets a generator is fitted on come first
+        for spec in sorted(suite.datasets, key=lambda d: d.fit_on is not None):
             if not generate and spec.source != "path" and not (suite.output / "data" / spec.name).is_dir():
                 plan.pending_datasets[spec.name] = spec.split["test"] if spec.split else spec.n_images
                 continue
+            if spec.fit_on is not None and spec.fit_on not in plan.datasets:
+                plan.failures.append(Failure(
+                    f"datasets.{spec.name}.fit_on", f"dataset {spec.fit_on!r} is not available (see above); skipped",
+                ))
+                continue
             task = progress.add_task(f"data {spec.name}", total=spec.n_images)
+            fit_task = progress.add_task(f"  fit {spec.target} on {spec.fit_on}", total=None, visible=False)
+
+            def fit_progress(epoch, total, loss=None, t=fit_task, spec=spec):
+                shown = f" loss {loss:.4g}" if loss is not None else ""
+                progress.update(t, completed=epoch, total=total, visible=True,
+                                description=f"  fit {spec.target} on {spec.fit_on} {epoch}/{total}{shown}")
+
             try:
                 ds = prepare_dataset(
                     spec, suite.seed, suite.output, registry,
                     progress=lambda done, total, t=task: progress.update(t, completed=done, total=total),
+                    fit_on=plan.datasets.get(spec.fit_on) if spec.fit_on else None,
+                    fit_progress=fit_progress,
                 )
             except SegbenchError as exc:
                 plan.failures.append(Failure("", str(exc)))
                 continue
             finally:
                 progress.update(task, visible=progress.tasks[task].completed > 0)
+                progress.remove_task(fit_task)
             plan.datasets[spec.name] = ds
             plan.warnings.extend(f"datasets.{spec.name}: {problem}" for problem in ds.problems)
     store = ResultStore(suite.output)

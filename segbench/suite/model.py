@@ -12,7 +12,7 @@ from .grid import format_value
 from .hashing import stable_hash
 
 TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor"}
-DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional"}
+DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional", "reference", "fit_on", "fit"}
 DATASET_SOURCES = ("generator", "path", "dataset")
 SEGMENTER_KEYS = {"name", "label", "params", "train", "train_on", "timeout", "optional"}
 #: ``fit`` keywords the runner passes itself; a suite may set ``seed`` but not these
@@ -68,6 +68,12 @@ class DatasetSpec:
     target: str  # generator name, folder path, or registered dataset name
     params: dict[str, Any]
     split: dict[str, int] | None
+    #: real annotated images the report compares every other dataset's ranking with
+    reference: bool = False
+    #: a generated dataset whose generator first learns from this dataset's train split
+    fit_on: str | None = None
+    #: settings for the generator's ``fit`` (with ``fit_on``)
+    fit: dict[str, Any] | None = None
 
     @property
     def n_images(self) -> int | None:

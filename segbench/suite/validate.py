@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
+from ..api import parameter_names
 from ..errors import did_you_mean
 from ..plugins import PluginError, Registry
 from .grid import grid
@@ -344,10 +345,64 @@ def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str])
                 _check_plugin_params(check, registry, "dataset", target, params, path)
             elif source == "path" and params:
                 check.add(path + ("params",), "a folder dataset takes no params", True)
+        reference = entry.get("reference", False)
+        if not isinstance(reference, bool):
+            check.add(path + ("reference",), f"must be true or false, got {reference!r}", True)
+        fit = check.mapping(entry.get("fit"), path + ("fit",), True) if "fit" in entry else None
+        if ("fit_on" in entry or "fit" in entry) and sources != ["generator"]:
+            check.add(path + ("fit_on",), "only a generated dataset (generator:) can be fitted to another dataset", True)
         if len(check.problems) == n_before:
             seen.add(name)
-            specs.append(DatasetSpec(name, sources[0], entry[sources[0]], dict(params or {}), split))
-    return specs
+            specs.append(DatasetSpec(
+                name, sources[0], entry[sources[0]], dict(params or {}), split, reference,
+                entry.get("fit_on"), dict(fit) if fit is not None else ({} if "fit_on" in entry else None),
+            ))
+    return _check_fit_on(check, specs, registry, raw)
+
+
+def _check_fit_on(check: _Checker, specs: list[DatasetSpec], registry: Registry, raw: list) -> list[DatasetSpec]:
+    """``fit_on`` names another dataset of the suite that has a train split and
+    is not itself fitted; the generator must have ``fit``; ``fit`` settings must
+    be ones its ``fit`` takes. Entries that fail are dropped."""
+    by_name = {s.name: s for s in specs}
+    kept = []
+    for spec in specs:
+        if spec.fit_on is None:
+            kept.append(spec)
+            continue
+        index = next(i for i, e in enumerate(raw) if isinstance(e, dict) and e.get("name") == spec.name)
+        path = ("datasets", index)
+        target = by_name.get(spec.fit_on) if isinstance(spec.fit_on, str) else None
+        cls = registry.get("generator", spec.target).cls
+        n_before = len(check.problems)
+        if target is None or target is spec:
+            others = [n for n in by_name if n != spec.name]
+            check.add(
+                path + ("fit_on",),
+                f"no other dataset named {spec.fit_on!r} in this suite{did_you_mean(str(spec.fit_on), others)}; "
+                f"name one of: {', '.join(others) or 'none'}",
+                True,
+            )
+        elif target.split is None or target.split["train"] == 0:
+            check.add(
+                path + ("fit_on",),
+                f"dataset {spec.fit_on!r} has no train split to fit on (its test images must stay unseen); "
+                "give it split: {train: N, test: M}",
+                True,
+            )
+        elif target.fit_on is not None:
+            check.add(path + ("fit_on",), f"dataset {spec.fit_on!r} is itself fitted; fit on annotated images", True)
+        if not callable(getattr(cls, "fit", None)):
+            check.add(path + ("fit_on",), f"generator {spec.target!r} cannot learn from images (it has no fit method)", True)
+        else:
+            for reserved in RESERVED_TRAIN_SETTINGS:
+                if reserved in spec.fit:
+                    check.add(path + ("fit", reserved), f"{reserved!r} is passed by segbench itself; remove it", True)
+            _unknown_params(check, path + ("fit",), spec.fit, parameter_names(cls.fit, skip=3),
+                            f"generator {spec.target!r}", "fit setting")
+        if len(check.problems) == n_before:
+            kept.append(spec)
+    return kept
 
 
 def _split(check: _Checker, raw: Any, path: tuple) -> dict[str, int] | None:
