@@ -49,7 +49,7 @@ def fitted(truth_data, tmp_path_factory):
     rounds = []
     generator = Procedural(shape=[128, 128])
     generator.fit(truth_data, workdir, seed=1, progress=lambda r, n, e: rounds.append((r, n, e)),
-                  rounds=3, n_simulated=12)
+                  rounds=4, n_simulated=12)
     return generator, workdir, rounds
 
 
@@ -68,14 +68,14 @@ def test_fit_recovers_the_parameters_the_data_was_generated_with(fitted):
 
 def test_fit_reports_progress_and_writes_its_record(fitted, truth_data):
     generator, workdir, rounds = fitted
-    assert [(r, n) for r, n, _ in rounds] == [(1, 3), (2, 3), (3, 3)]
+    assert [(r, n) for r, n, _ in rounds] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert rounds[-1][2] < rounds[0][2]  # calibration brings simulated and real estimates closer
     record = json.loads((workdir / FIT_FILE).read_text())
     assert record["fitted_on"] == {"dataset": "truth", "n_images": 24}
     assert record["params"]["radius"] == generator.radius
     low, high = record["objects_per_px"]
     assert 0 <= low <= high < 1
-    assert record["calibration"]["rounds"] == 3
+    assert record["calibration"]["rounds"] == 4
 
 
 def test_fitted_generation_is_deterministic_and_survives_load(fitted):
@@ -129,7 +129,7 @@ def test_cli_prints_fitted_parameters_as_a_params_block(lab, capsys):
     params = yaml.safe_load(captured.out)
     assert params["shape"] == [64, 64] and 4.5 <= params["radius"] <= 7.5
     Procedural(**params)  # a valid params block
-    assert "fitting procedural on 6 images" in captured.err and "4/4" in captured.err
+    assert "fitting procedural on 6 images" in captured.err and "6/6" in captured.err
 
 
 def test_cli_generates_from_the_fit_and_records_it(lab, tmp_path, capsys):

@@ -314,7 +314,7 @@ class Procedural(Generator):
 
     def fit(self, dataset: Dataset, workdir: Path, *, seed: int = 0,
             progress: Callable[[int, int, float | None], None] | None = None,
-            rounds: int = 4, n_simulated: int = 24) -> None:
+            rounds: int = 6, n_simulated: int = 24) -> None:
         """Estimate the parameters from annotated 2D images and keep them in ``workdir``.
 
         Every parameter in :data:`FITTED` and the number of objects per pixel

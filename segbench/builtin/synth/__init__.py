@@ -10,4 +10,6 @@
   noise, offset, uint16 quantisation).
 - :mod:`.spots`: fluorescent spots from Gaussian point clouds inside objects.
 - :mod:`.checks`: parameter validation with messages naming the parameter.
+- :mod:`.estimate`: direct estimates of the parameters from annotated images.
+- :mod:`.calibrate`: removing those estimates' bias by simulation (the fit).
 """

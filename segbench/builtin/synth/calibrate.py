@@ -30,7 +30,7 @@ from .estimate import estimate, initial
 #: estimates calibrated in log space (scale parameters), with their bounds
 LOG_KEYS = {
     "radius": (2.0, 1e4), "radius_std": (0.05, 1e4), "density_q25": (1e-7, 1.0),
-    "density_q75": (1e-7, 1.0), "gain": (1e-3, 1e6), "background": (1e-3, 1e6),
+    "density_q75": (1e-7, 1.0), "gain": (1e-3, 1e6),
     "background_variation": (1e-3, 10.0), "illumination_falloff": (1e-3, 0.95),
     "intensity": (1e-3, 1e7), "intensity_cv": (1e-3, 10.0), "texture_strength": (1e-3, 10.0),
     "psf_sigma": (0.05, 50.0),
@@ -40,6 +40,7 @@ LINEAR_KEYS = {
     "aspect_q25": (1.0, 5.0), "aspect_q75": (1.0, 5.0), "irregularity": (0.0, 0.5),
     "touching_fraction": (0.0, 1.0), "touching_overlap": (0.0, 0.9), "min_gap": (0.0, 20.0),
     "offset": (0.0, 65535.0), "noise_intercept": (-1e9, 1e9), "edge_darkening": (0.0, 0.9),
+    "background": (0.0, 1e7),
 }
 #: spreads of centres tried for clustered placement, as a fraction of the image's larger side
 _SPREADS = (0.06, 0.12, 0.25)
@@ -61,7 +62,7 @@ def _from_x(key: str, x: float) -> float:
     return min(max(x, low), high)
 
 
-def calibrate(target: dict[str, float], simulate: Simulate, rounds: int = 4,
+def calibrate(target: dict[str, float], simulate: Simulate, rounds: int = 6,
               progress: Callable[[int, int, float | None], None] | None = None) -> tuple[dict, dict]:
     """Parameters whose simulated estimates match ``target``.
 

@@ -40,20 +40,16 @@ photo-electrons, and ``offset`` is the far background's mean less ``gain``
 times them (kept between 0 and the darkest image's far background, where
 processed images break the model). The read noise follows from the intercept.
 
-Light, in photo-electrons ``(image - offset) / gain``:
+Light (photo-electrons: ADU over the gain):
 
 - ``background``: the mean over images of the far background (>= 4 px from any
-  object).
+  object) over the gain, offset included.
 - ``illumination_falloff``: per image, an isotropic quadratic bowl
   ``c0 + c1 y + c2 x + c3 (y^2 + x^2)`` fitted to the far background; its
   loss at the farthest pixel from its top when ``c3 < 0`` (else 0), relative
   to the top; the median over images.
 - ``background_variation``: the standard deviation of the smoothed far
   background around the bowl relative to the bowl's top; the median.
-
-These two are relative to the background in ADU, offset included, so that an
-error in the offset does not enter them; :func:`initial` refers them to the
-background above the offset, for the first guess.
 - ``edge_darkening``: the slope over the intercept of a line through each
   object's pixel values (over its mean) against the squared depth
   ``1 - d / max(d)`` (``d`` the distance to the object's edge).
@@ -65,6 +61,10 @@ background above the offset, for the first guess.
 - ``psf_sigma``: the share ``s`` of an edge's contrast between the first pixel
   layer inside and the first outside (against deep inside and far outside) is
   ``2 Phi(0.5 / sigma) - 1`` for a Gaussian-blurred step.
+
+The first three include the camera offset, so that an error in the offset
+(large where processed images break the camera model) does not enter them;
+:func:`initial` takes it out for the first guess.
 """
 
 from __future__ import annotations
@@ -124,11 +124,11 @@ def estimate(samples: Iterable[Sample]) -> dict[str, float]:
 
 def initial(estimates: dict[str, float]) -> dict[str, float]:
     """A first guess of the generator's parameters from :func:`estimate`: the
-    estimates themselves, but for the illumination fall-off and the background
-    variation, referred to the background above the camera offset."""
-    adu = estimates["gain"] * estimates["background"]
-    share = adu / max(adu + estimates["offset"], 1e-9)
-    guess = dict(estimates)
+    estimates themselves, but with the camera offset taken out of the
+    background, its variation and the illumination fall-off."""
+    adu = estimates["gain"] * estimates["background"]  # offset included
+    share = max(adu - estimates["offset"], 0.0) / max(adu, 1e-9)
+    guess = dict(estimates, background=max(share, 0.05) * estimates["background"])
     for key in ("illumination_falloff", "background_variation"):
         guess[key] = estimates[key] / max(share, 0.05)
     return guess
@@ -350,10 +350,7 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     offset = min(max(float(np.mean(pool["far_mean"])) - gain * electrons_far, 0.0), min(pool["far_mean"]))
     read_noise = math.sqrt(max(intercept + gain * offset, 0.0)) / gain
 
-    def electrons(adu):
-        return (np.asarray(adu, dtype=np.float64) - offset) / gain
-
-    background = float(np.mean(np.maximum(electrons(pool["far_mean"]), 0.0)))
+    background = float(np.mean(pool["far_mean"])) / gain
     falloff, variation = 0.0, 0.0
     if pool.get("bowl"):
         drop, top, spread, level = np.array(pool["bowl"]).reshape(-1, 4).T
@@ -364,7 +361,7 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     signal = mean - bg
     bright = (a - bg) > 0
     darkening = float(np.clip(np.median(-b[bright] / (a - bg)[bright]), 0.0, 0.9)) if bright.any() else 0.0
-    peak = electrons(signal + offset) / np.maximum(1 - darkening * mean_depth2, 0.1)
+    peak = signal / gain / np.maximum(1 - darkening * mean_depth2, 0.1)
     peak = peak[peak > 0]
     noise = gain * np.maximum(mean - offset, 0) + gain**2 * read_noise**2
     texture = np.sqrt(np.maximum(spread - noise, 0)) / np.maximum(signal, 1e-9)
