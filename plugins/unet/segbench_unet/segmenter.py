@@ -49,7 +49,7 @@ class NetworkSegmenter(segbench.Segmenter):
     def _setup(
         self,
         arch: dict[str, Any],
-        dims: int,
+        dims: int | None,
         target: str,
         head: str | None,
         spacing: Sequence[float] | None,
@@ -57,22 +57,39 @@ class NetworkSegmenter(segbench.Segmenter):
         device: str | None,
         depth: int,
     ) -> None:
-        self.dims = _choice("dims", dims, (2, 3))
         self.target = _choice("target", target, TARGETS)
         default_head = "softmax" if target == "classes" else "sigmoid"
         self.head = _choice("head", default_head if head is None else head, losses.HEADS)
         if target == "distance" and self.head != "sigmoid":
             raise ValueError("head: target 'distance' needs head 'sigmoid' (its foreground and distance are separate channels)")
-        if spacing is not None and (len(spacing) < dims or any(float(s) <= 0 for s in spacing)):
-            raise ValueError(f"spacing: need {dims} positive voxel sizes, got {spacing!r}")
-        self.spacing = None if spacing is None else tuple(float(s) for s in spacing[-dims:])
-        self.factors = layers.pool_factors(depth, dims, self.spacing)
+        if spacing is not None and (len(spacing) not in (2, 3) or any(float(s) <= 0 for s in spacing)):
+            raise ValueError(f"spacing: need 2 or 3 positive voxel sizes, got {spacing!r}")
+        self._spacing = None if spacing is None else tuple(float(s) for s in spacing)
+        self._depth = depth
+        self.dims: int | None = None
+        self.spacing: tuple[float, ...] | None = None
+        self.factors: list[tuple[int, ...]] = []
+        if dims is not None:
+            self._use_dims(_choice("dims", dims, (2, 3)))
         self.arch = arch
         self.weights = None if weights is None else str(weights)
         self.device = torch.device(device if device else ("cuda" if torch.cuda.is_available() else "cpu"))
         self._net: nn.Module | None = None
         self._weights_sha256: str | None = None
         self._history: dict | None = None
+
+    def _use_dims(self, ndim: int, what: str = "") -> None:
+        """Fix the dimensionality (given, or that of the first data or weights seen)."""
+        if self.dims is None:
+            if ndim not in (2, 3):
+                raise SegbenchError(f"{self.name}: {what or 'data'} is {ndim}D; only 2D (Y, X) and 3D (Z, Y, X) single-channel images are supported")
+            self.dims = ndim
+            self.spacing = None if self._spacing is None else self._spacing[-ndim:]
+            if self.spacing is not None and len(self.spacing) < ndim:
+                raise ValueError(f"spacing: need {ndim} voxel sizes for {ndim}D images, got {self._spacing!r}")
+            self.factors = layers.pool_factors(self._depth, ndim, self.spacing)
+        elif ndim != self.dims:
+            raise SegbenchError(f"{self.name}: {what or 'data'} is {ndim}D but the network is {self.dims}D; set dims: {ndim} or leave dims unset (taken from the data)")
 
     # -- what subclasses provide ---------------------------------------------------
 
@@ -108,7 +125,10 @@ class NetworkSegmenter(segbench.Segmenter):
     def _load_file(self, path: Path) -> None:
         found, state, history = checkpoint.read(path)
         if found is not None:
+            self._use_dims(int(found.get("dims", 0)), f"the network in {path}")
             checkpoint.check_config(path, found, self.config())
+        else:
+            self._use_dims(next(v.ndim for v in state.values() if v.ndim >= 4) - 2, f"the network in {path}")
         net = self._build()
         try:
             net.load_state_dict(state)
@@ -191,8 +211,7 @@ class NetworkSegmenter(segbench.Segmenter):
         for s in samples:
             if s.labels is None:
                 raise SegbenchError(f"{self.name}: train image {s.name!r} has no label image; training needs ground truth")
-            if s.image.ndim != self.dims:
-                raise SegbenchError(f"{self.name}: train image {s.name!r} has shape {s.image.shape}, not {self.dims}D; set dims: {s.image.ndim} (single-channel images only)")
+            self._use_dims(s.image.ndim, f"train image {s.name!r} of shape {s.image.shape}")
         loss = _choice("loss", loss, losses.LOSSES)
         patch = [int(patch_size)] * self.dims if np.isscalar(patch_size) else [int(p) for p in patch_size]
         if len(patch) != self.dims or min(patch) < 1:
@@ -265,8 +284,9 @@ class NetworkSegmenter(segbench.Segmenter):
             ``foreground`` and ``distance``, float32, the image's shape.
         """
         image = np.asarray(image)
-        if image.ndim != self.dims:
-            raise SegbenchError(f"{self.name}: image of shape {image.shape} is not {self.dims}D; set dims: {image.ndim} (single-channel images only)")
+        if self._net is None:
+            self.net  # loads `weights` (which fixes dims) or says how to get weights
+        self._use_dims(image.ndim, f"image of shape {image.shape}")
         out = self._network_pass(segbench.normalize(image, 1, 99.8)[None]).astype(np.float32)
         if self.target == "classes":
             return {"probabilities": out}
@@ -312,8 +332,10 @@ class NetworkSegmenter(segbench.Segmenter):
 
 
 _COMMON_DOC = """
-    dims : int, default 2
-        2 for ``(Y, X)`` images, 3 for ``(Z, Y, X)`` stacks.
+    dims : int, optional
+        2 for ``(Y, X)`` images, 3 for ``(Z, Y, X)`` stacks; default: that of
+        the training images (or of the weights), so one suite entry trains a
+        2D network on 2D datasets and a 3D one on 3D datasets.
     target : str, default "classes"
         ``classes``: background, interior and boundary; ``distance``: a
         foreground channel and the normalised distance to the nucleus edge.
@@ -321,8 +343,8 @@ _COMMON_DOC = """
         ``softmax`` (single-label, the default for ``classes``) or ``sigmoid``
         (multi-label, required for ``distance``).
     spacing : list of float, optional
-        Voxel size per axis (the runner passes the dataset's); z is not pooled
-        while it is at least twice as coarse as y and x.
+        Voxel size per axis (the runner passes the dataset's); an axis is not
+        pooled while it is at least twice as coarse as the finest.
     weights : str, optional
         A local weights file (a ``model.pt`` written by ``fit``, or a state dict);
         training with it set fine-tunes it.
@@ -364,7 +386,7 @@ class UNetSegmenter(NetworkSegmenter):
         residual: bool = False,
         dropout: float = 0.5,
         tile_size: int = 256,
-        dims: int = 2,
+        dims: int | None = None,
         target: str = "classes",
         head: str | None = None,
         spacing: Sequence[float] | None = None,
@@ -427,7 +449,7 @@ class VNetSegmenter(NetworkSegmenter):
         depth: int = 4,
         base_channels: int = 16,
         kernel_size: int = 5,
-        dims: int = 2,
+        dims: int | None = None,
         target: str = "classes",
         head: str | None = None,
         spacing: Sequence[float] | None = None,
@@ -463,7 +485,7 @@ class U2NetSegmenter(NetworkSegmenter):
     def __init__(
         self,
         size: str = "lite",
-        dims: int = 2,
+        dims: int | None = None,
         target: str = "classes",
         head: str | None = None,
         spacing: Sequence[float] | None = None,

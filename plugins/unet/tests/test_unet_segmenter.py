@@ -84,7 +84,7 @@ def test_mismatched_or_missing_weights_are_one_line_errors(tmp_path, trained_une
         UNetSegmenter(weights=str(tmp_path / "junk.pt")).net
     seg = UNetSegmenter(**params)
     seg.load(workdir)
-    with pytest.raises(SegbenchError, match="is not 2D; set dims: 3"):
+    with pytest.raises(SegbenchError, match="is 3D but the network is 2D; set dims: 3"):
         seg.predict_raw(np.zeros((4, 16, 16)))
 
 

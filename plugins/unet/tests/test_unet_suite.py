@@ -5,6 +5,7 @@ suite's validation of parameter names."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import textwrap
 
 import pandas as pd
@@ -76,3 +77,8 @@ def test_suite_validation_knows_every_parameter(tmp_path):
         """))
     with pytest.raises(SuiteLoadError, match="steps_per_epch.*did you mean 'steps_per_epoch'"):
         load_suite(suite_file, load_registry())
+
+
+def test_the_example_suite_validates():
+    suite = load_suite(Path(__file__).parents[1] / "suites" / "unet-3d.yaml", load_registry())
+    assert {s.name for s in suite.segmenters} == {"unet", "vnet", "u2net"}
