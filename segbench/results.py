@@ -92,6 +92,7 @@ class Col:
     CONFIG_ID = "config_id"
     PARAMS = "params"  # JSON: constructor and post-processing params of the variant
     TRAIN_SETTINGS = "train_settings"  # JSON, "" without training
+    TRAIN_DATASET = "train_dataset"  # the dataset whose train split trained the model; "" untrained
     CELL_KEY = "cell_key"
     #: predicted label image, relative to the output folder; "" when not kept
     PREDICTION_PATH = "prediction_path"

@@ -380,3 +380,20 @@ def test_fit_on_validation_messages(tmp_path, registry):
     assert lines[0].startswith("datasets[1].fit_on: no other dataset named 'blbos' in this suite (did you mean 'blobs'?)")
     assert lines[1].startswith("datasets[3].fit_on: dataset 'nosplit' has no train split to fit on")
     assert lines[2].startswith("datasets[4].fit.roundz: unknown fit setting for generator 'procedural' (did you mean 'rounds'?)")
+
+
+def test_predicted_label_images_are_kept_when_asked(tmp_path, registry):
+    from segbench.io import read_labels
+
+    path = make_suite(tmp_path, "- name: blob-threshold\n  params: {threshold: [0.3, 0.6]}\n")
+    run_suite(load_suite(path, registry), registry)  # save_predictions: auto, 4 test images
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    kept = results.drop_duplicates("prediction_path")
+    assert len(kept) == 8 and kept["prediction_path"].str.startswith("predictions/blobs/").all()
+    row = kept.iloc[0]
+    labels = read_labels(tmp_path / "out" / row["prediction_path"])
+    assert labels.max() == results[(results.prediction_path == row.prediction_path)]["n_pred"].iloc[0]
+    path.write_text(path.read_text() + "save_predictions: false\n")
+    (tmp_path / "out" / "cells").rename(tmp_path / "old")
+    run_suite(load_suite(path, registry), registry)
+    assert (pd.read_parquet(tmp_path / "out" / "results.parquet")["prediction_path"] == "").all()

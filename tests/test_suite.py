@@ -6,7 +6,7 @@ import pytest
 
 from segbench import testing
 from segbench.plugins import load_registry
-from segbench.suite import SuiteLoadError, derive_seed, load_suite, parse_rank_key
+from segbench.suite import SuiteLoadError, derive_seed, load_suite
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +98,16 @@ def test_optional_segmenter_not_installed_is_skipped_quietly(tmp_path, registry)
 def test_wrong_types_and_values(tmp_path, registry):
     text = BASE + textwrap.dedent("""\
         seed: -1
-        metrics: {iou_thresholds: [0.5, 1.5], criterion: dice, rank_by: f1@0.6}
+        metrics: {iou_thresholds: [0.5, 1.5], criterion: dice, rank_by: f1@0.66}
         executor: {kind: cluster, workers: 0}
         """)
     with pytest.raises(SuiteLoadError) as info:
         load_suite(write(tmp_path, text), registry)
     messages = {p.key: p.message for p in info.value.problems}
-    assert messages["seed"] == "must be a non-negative integer, got -1"
+    assert messages["seed"] == "must be a whole number from 0 to 4294967295, got -1"
     assert messages["metrics.iou_thresholds"] == "must be a list of numbers in (0, 1], got [0.5, 1.5]"
     assert messages["metrics.criterion"] == "must be one of iou, iot, iop, got 'dice'"
-    assert messages["metrics.rank_by"].startswith("cannot rank by 'f1@0.6': 0.6 is not among metrics.iou_thresholds")
+    assert messages["metrics.rank_by"].startswith("cannot rank by 'f1@0.66': the results have no scores at 0.66")
     assert messages["executor.kind"].startswith("must be one of local, processes, dask")
     assert messages["executor.workers"] == "must be a positive integer, got 0"
 
@@ -141,13 +141,15 @@ def test_generator_params_checked(tmp_path, registry):
     assert any(p.key == "datasets[0].params.nonsense_param" for p in info.value.problems)
 
 
-def test_rank_key_parsing():
-    assert parse_rank_key("f1@0.5", (0.5,)) == ("f1", 0.5)
-    assert parse_rank_key("ap@0.75", (0.5, 0.75)) == ("accuracy", 0.75)
-    assert parse_rank_key("pq@0.5", (0.5,)) == ("panoptic_quality", 0.5)
-    assert parse_rank_key("dsb", (0.5,)) == ("dsb_mean_accuracy", None)
-    with pytest.raises(ValueError, match="did you mean 'seg'"):
-        parse_rank_key("segg", (0.5,))
+def test_rank_by_accepts_any_scored_threshold(tmp_path, registry):
+    """rank_by may name the DSB thresholds too (0.50:0.05:0.95 are always scored)."""
+    for key, ok in (("f1@0.6", True), ("ap@0.85", True), ("dsb", True), ("f1@0.66", False), ("segg", False)):
+        text = BASE + f"metrics: {{rank_by: {key}}}\n"
+        if ok:
+            assert load_suite(write(tmp_path, text), registry).metrics.rank_by == key
+        else:
+            with pytest.raises(SuiteLoadError, match="metrics.rank_by: cannot rank by"):
+                load_suite(write(tmp_path, text), registry)
 
 
 def test_derived_seeds_are_stable_and_distinct():

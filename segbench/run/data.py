@@ -86,6 +86,12 @@ def prepare_dataset(
     return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
 
 
+def dataset_folder(spec: DatasetSpec, output: Path) -> Path:
+    """Where a dataset's files are: its own folder, or ``output/data/NAME``
+    for generated and registered datasets."""
+    return Path(spec.target) if spec.source == "path" else output / "data" / spec.name
+
+
 def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list[str], dict[str, str]]:
     """Sample references, problems met, and each sample's content hash."""
     from ..io import content_hash
@@ -226,7 +232,7 @@ def _generated_folder(spec, suite_seed, output, registry, progress, fitted=None)
             raise SegbenchError(f"datasets.{spec.name}.params: generator {spec.target!r} rejected them: {exc}") from None
         return _counted(generator.generate(n, seed), n, progress)
 
-    return _materialise(output / "data" / spec.name, meta, samples, output)
+    return _materialise(dataset_folder(spec, output), meta, samples, output)
 
 
 def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
@@ -239,7 +245,7 @@ def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
         except (TypeError, ValueError, InputError, SegbenchError) as exc:
             raise SegbenchError(f"datasets.{spec.name}: dataset {spec.target!r} could not be loaded: {exc}") from None
 
-    return _materialise(output / "data" / spec.name, meta, samples, output)
+    return _materialise(dataset_folder(spec, output), meta, samples, output)
 
 
 def _materialise(folder: Path, meta: dict, samples: Callable[[], Iterator], output: Path) -> Path:

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..api import Dataset, Sample, Segmenter
 from ..errors import SegbenchError
-from ..suite import SegmenterConfig
+from ..results import Col, prediction_relpath
+from ..suite import SegmenterConfig, stable_hash
 from .models import ProgressFile, read_training_record, write_training_record
 from .store import safe_rmtree
 
@@ -92,6 +93,8 @@ class PredictJob:
     spacing: tuple[float, ...] | None
     provenance: dict[str, Any] = field(default_factory=dict)
     metric_classes: tuple[type, ...] = ()
+    #: the output folder when predicted label images are kept, else None
+    predictions_root: str | None = None
 
 
 class CellFailure(SegbenchError):
@@ -272,33 +275,46 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         labels = _check_labels(labels, sample.labels.shape, config.label)
         params = {**config.params, **variant}
         base = {
-            "dataset": job.dataset,
-            "image": job.sample.name,
-            "segmenter": config.label,
-            "segmenter_name": config.name,
-            "variant": config.variant_label(variant),
-            "config_id": config.config_id,
-            "params": json.dumps(params, sort_keys=True, default=str),
-            "train_settings": json.dumps(config.train, sort_keys=True) if config.train is not None else "",
+            Col.DATASET: job.dataset,
+            Col.IMAGE: job.sample.name,
+            Col.SEGMENTER: config.label,
+            Col.SEGMENTER_NAME: config.name,
+            Col.VARIANT: config.variant_label(variant),
+            Col.CONFIG_ID: config.config_id,
+            Col.PARAMS: json.dumps(params, sort_keys=True, default=str),
+            Col.TRAIN_SETTINGS: json.dumps(config.train, sort_keys=True) if config.train is not None else "",
             **training,
-            "predict_seconds": raw_seconds,
-            "postprocess_seconds": post_seconds,
-            "describe": json.dumps(describe, sort_keys=True, default=str),
-            "host": platform.node(),
-            "cell_key": job.key,
+            Col.PREDICT_SECONDS: raw_seconds,
+            Col.POSTPROCESS_SECONDS: post_seconds,
+            Col.DESCRIBE: json.dumps(describe, sort_keys=True, default=str),
+            Col.HOST: platform.node(),
+            Col.CELL_KEY: job.key,
+            Col.PREDICTION_PATH: _save_prediction(job, variant, labels),
             **job.provenance,
         }
         rows.extend({**base, **row} for row in _score_rows(job, sample.labels, labels))
     return rows
 
 
+def _save_prediction(job: PredictJob, variant: dict[str, Any], labels: np.ndarray) -> str:
+    """Keep the predicted label image (compressed TIFF) when the suite asks;
+    returns its path relative to the output folder, or ""."""
+    if job.predictions_root is None:
+        return ""
+    from ..io import write_labels
+
+    relpath = prediction_relpath(job.dataset, job.sample.name, job.config.config_id, stable_hash(variant)[:8])
+    write_labels(Path(job.predictions_root) / relpath, labels, job.spacing)
+    return relpath
+
+
 def _training_columns(train: TrainJob | None) -> dict[str, Any]:
     """``train_dataset`` ("" for an untrained segmenter) and ``train_seconds``
     (NaN when unknown) of the model that made a prediction."""
     if train is None:
-        return {"train_dataset": "", "train_seconds": float("nan")}
+        return {Col.TRAIN_DATASET: "", Col.TRAIN_SECONDS: float("nan")}
     record = read_training_record(train.workdir) or {}
-    return {"train_dataset": train.dataset, "train_seconds": float(record.get("seconds", float("nan")))}
+    return {Col.TRAIN_DATASET: train.dataset, Col.TRAIN_SECONDS: float(record.get("seconds", float("nan")))}
 
 
 def _describe(model: Segmenter) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..results import LOCK_FILE, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
-from .data import PreparedDataset, prepare_dataset
+from ..suite.model import AUTO_SAVE_MAX_IMAGES
+from .data import PreparedDataset, dataset_folder, prepare_dataset
 from .executors import check_address, make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .models import TRAIN_FOLDER, read_progress, read_training_record
@@ -41,6 +42,7 @@ __all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_REC
 
 
 def suite_record(suite: Suite) -> dict[str, Any]:
+    """What ``segbench report`` needs to know about the suite (``suite.json``)."""
     return {
         "name": suite.name,
         "path": str(suite.path),
@@ -48,7 +50,17 @@ def suite_record(suite: Suite) -> dict[str, Any]:
         "iou_thresholds": list(suite.metrics.iou_thresholds),
         "criterion": suite.metrics.criterion,
         "rank_by": suite.metrics.rank_by,
+        "datasets": [
+            {"name": d.name, "folder": str(dataset_folder(d, suite.output)), "reference": d.reference}
+            for d in suite.datasets
+        ],
     }
+
+
+def _keeps_predictions(suite: Suite, ds: PreparedDataset) -> bool:
+    if suite.save_predictions == "auto":
+        return len(ds.test) <= AUTO_SAVE_MAX_IMAGES
+    return bool(suite.save_predictions)
 
 
 def scoring_thresholds(suite: Suite) -> tuple[float, ...]:
@@ -199,7 +211,7 @@ def plan_suite(
     with _progress(console) as progress:
         # datasets a generator is fitted on come first
         for spec in sorted(suite.datasets, key=lambda d: d.fit_on is not None):
-            if not generate and spec.source != "path" and not (suite.output / "data" / spec.name).is_dir():
+            if not generate and spec.source != "path" and not dataset_folder(spec, suite.output).is_dir():
                 plan.pending_datasets[spec.name] = spec.split["test"] if spec.split else spec.n_images
                 continue
             if spec.fit_on is not None and spec.fit_on not in plan.datasets:
@@ -294,6 +306,7 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
             job = PredictJob(
                 ds.name, ref, key, config, info.cls, train_job, thresholds,
                 suite.metrics.criterion, ds.spacing, provenance, metric_classes,
+                str(suite.output) if _keeps_predictions(suite, ds) else None,
             )
             damage = store.check(ds.name, key)
             if damage is not None:  # not trusted: computed again, and replaced when it is

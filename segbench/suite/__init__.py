@@ -7,8 +7,7 @@ semantics, validates everything it can before anything runs, and reports each
 problem as one line ``FILE:LINE: KEY: what is wrong; how to fix it``.
 
 Modules: ``model`` (the validated suite as data), ``validate`` (checks and
-loading), ``yamlfile`` (YAML with line numbers), ``grid`` (sweeps), ``ranking``
-(rank keys such as ``f1@0.5``), ``hashing`` (stable hashes and derived seeds).
+loading), ``yamlfile`` (YAML with line numbers), ``grid`` (sweeps), ``hashing`` (stable hashes and derived seeds).
 """
 
 from .hashing import derive_seed, stable_hash
@@ -23,7 +22,6 @@ from .model import (
     SuiteLoadError,
     SuiteProblem,
 )
-from .ranking import parse_rank_key
 from .validate import load_suite
 
 __all__ = [
@@ -38,6 +36,5 @@ __all__ = [
     "EXECUTOR_KINDS",
     "load_suite",
     "derive_seed",
-    "parse_rank_key",
     "stable_hash",
 ]

@@ -11,7 +11,9 @@ from typing import Any
 from .grid import format_value
 from .hashing import stable_hash
 
-TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor"}
+TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor", "save_predictions"}
+#: with save_predictions: auto, a dataset's predicted label images are kept up to this many test images
+AUTO_SAVE_MAX_IMAGES = 100
 DATASET_KEYS = {"name", "generator", "path", "dataset", "params", "split", "optional", "reference", "fit_on", "fit"}
 DATASET_SOURCES = ("generator", "path", "dataset")
 SEGMENTER_KEYS = {"name", "label", "params", "train", "train_on", "timeout", "optional"}
@@ -164,6 +166,9 @@ class Suite:
     metrics: MetricsSpec
     executor: ExecutorSpec
     description: str = ""
+    #: keep predicted label images: True, False, or "auto" (datasets of at most
+    #: AUTO_SAVE_MAX_IMAGES test images)
+    save_predictions: bool | str = "auto"
     #: entry-level problems (those entries were dropped) and skipped optional entries
     problems: list[SuiteProblem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

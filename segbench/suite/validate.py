@@ -15,6 +15,8 @@ from typing import Any
 
 from ..api import parameter_names
 from ..errors import did_you_mean
+from ..metrics import DSB_THRESHOLDS
+from ..results import parse_metric_key
 from ..plugins import PluginError, Registry
 from .grid import grid
 from .model import (
@@ -43,7 +45,6 @@ from .model import (
     SuiteLoadError,
     SuiteProblem,
 )
-from .ranking import parse_rank_key
 from .yamlfile import YamlProblem, read_yaml
 
 __all__ = ["load_suite"]
@@ -163,6 +164,7 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
         metrics=metrics,
         executor=executor,
         description=str(data.get("description", "")),
+        save_predictions=_save_predictions(check, data.get("save_predictions", "auto")),
         problems=check.problems,
         skipped=skipped,
     )
@@ -214,6 +216,13 @@ def _output(check: _Checker, out: Any, from_command_line: bool) -> Path:
     return path
 
 
+def _save_predictions(check: _Checker, value: Any) -> bool | str:
+    if value not in (True, False, "auto"):
+        check.add(("save_predictions",), f"must be true, false or auto, got {value!r}")
+        return "auto"
+    return value
+
+
 def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
     path = ("metrics",)
     data = check.mapping(raw, path)
@@ -246,7 +255,7 @@ def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
         criterion = default.criterion
     rank_by = data.get("rank_by", default.rank_by)
     try:
-        parse_rank_key(str(rank_by), tuple(float(t) for t in thresholds))
+        parse_metric_key(str(rank_by), [*thresholds, *DSB_THRESHOLDS])  # every threshold that is scored
     except ValueError as exc:
         check.add(path + ("rank_by",), str(exc))
         rank_by = default.rank_by
