@@ -1,1 +1,5 @@
-"""segbench plugin: torchvision Mask R-CNN."""
+"""segbench plugin: torchvision Mask R-CNN (``maskrcnn`` segmenter)."""
+
+from .segmenter import MaskRCNNSegmenter
+
+__all__ = ["MaskRCNNSegmenter"]

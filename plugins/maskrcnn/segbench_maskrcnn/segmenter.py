@@ -61,8 +61,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         Images larger than this are predicted in overlapping tiles of this side,
         pixels. Default: the training crop size (trained weights), else 512.
     tile_overlap : int, default 64
-        Least overlap of neighbouring tiles, pixels; give at least an object's
-        diameter.
+        Least overlap of neighbouring tiles, pixels (at most half a tile less
+        one pixel is used); give at least an object's diameter.
     device : str, optional
         ``cpu``, ``cuda``, ``cuda:1``...; default CUDA when present, else CPU.
 
@@ -128,10 +128,6 @@ class MaskRCNNSegmenter(segbench.Segmenter):
                 raise ValueError(f"{key}: must be in [0, 1], got {value!r}")
         if tile_size is not None and (int(tile_size) != tile_size or int(tile_size) < 32):
             raise ValueError(f"tile_size: must be an integer >= 32 pixels, got {tile_size!r}")
-        if tile_size is not None and int(tile_overlap) >= int(tile_size) // 2:
-            raise ValueError(
-                f"tile_overlap: must be less than half of tile_size ({tile_size}), got {tile_overlap!r}"
-            )
         self.backbone = backbone
         self.weights = None if weights is None else str(weights)
         self.tile_size = None if tile_size is None else int(tile_size)

@@ -109,7 +109,7 @@ def train(
             optimizer.step()
             scheduler.step()
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + value.item()
         parts = {k: v / steps_per_epoch for k, v in sums.items()}
         epoch_loss = sum(parts.values())
         if progress is not None:
