@@ -45,6 +45,8 @@ __all__ = [
     "RESULTS_FILE",
     "RUN_RECORD",
     "RUN_HISTORY",
+    "LOGS_DIR",
+    "LIBRARY_LOG",
     "LOCK_FILE",
     "SUITE_FIELDS",
     "SUITE_RECORD",
@@ -65,6 +67,9 @@ RESULTS_FILE = "results.parquet"
 RESULTS_CSV = "results.csv"
 SUITE_RECORD = "suite.json"
 RUN_RECORD = "run.json"
+#: what libraries print during a run (TensorFlow start-up lines, warnings), kept out of the terminal
+LOGS_DIR = "logs"
+LIBRARY_LOG = "libraries.log"
 #: one JSON line per run of the suite (run.json holds only the latest)
 RUN_HISTORY = "run-history.jsonl"
 #: held by a running `segbench run`, so two runs never write one output folder

@@ -89,7 +89,8 @@ class BlobThreshold(Segmenter):
 
 
 class Misbehaving(Segmenter):
-    """Fails the way broken segmenters do (a test reference)."""
+    """Fails the way broken segmenters do (a test reference); ``chatter``
+    prints to the process's stdout/stderr file descriptors and succeeds."""
 
     name = "misbehaving"
 
@@ -106,6 +107,9 @@ class Misbehaving(Segmenter):
             return np.zeros(image.shape, np.float32)
         if self.mode == "sleep":
             time.sleep(self.seconds)
+        if self.mode == "chatter":  # what TensorFlow does at start-up, below Python
+            os.write(2, b"library chatter on stderr\n")
+            os.write(1, b"library chatter on stdout\n")
         return np.zeros(image.shape, np.int32)
 
 

@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import PLOTS_DIR, REPORT_FILE
+from ..results import LIBRARY_LOG, LOGS_DIR, PLOTS_DIR, REPORT_FILE
 from ..suite import EXECUTOR_KINDS, ExecutorSpec
+from .quiet import library_output_to
 
 EPILOG = """\
 examples:
@@ -130,15 +131,22 @@ def dry_run(suite, registry) -> int:
                 "yes" if config.train is not None else "-", str(images), done,
             )
     console.print(table)
-    total = len(plan.cells)
+    predictions, cached, trainings = plan.expected_work()
+    pending = len(plan.pending_datasets)
     console.print(
-        f"{total} predictions planned ({sum(c.cached for c in plan.cells)} cached)"
-        + (f", plus {len(plan.pending_datasets)} dataset(s) to generate" if plan.pending_datasets else "")
+        f"{_count(predictions, 'prediction')} planned ({cached} cached), {_count(trainings, 'training')}"
+        + (f", {_count(pending, 'dataset')} to generate" if pending else "")
         + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {suite.output}"
     )
     for failure in plan.failures:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/] {failure}", highlight=False, soft_wrap=True)
-    return 1 if plan.failures else 0
+        Console(stderr=True, soft_wrap=True, highlight=False).print(
+            f"[red]error:[/] {escape(str(failure))}", highlight=False, soft_wrap=True
+        )
+    return 1 if plan.failures or suite.problems else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def run_and_report(suite, registry, args, err: Console) -> int:
@@ -147,8 +155,9 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     from ..run.runner import group_failures, run_suite
     from .report import print_boards
 
+    library_log = suite.output / LOGS_DIR / LIBRARY_LOG
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), library_output_to(library_log, err):
             summary = run_suite(suite, registry, console=err, csv=args.csv)
     except SegbenchError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
@@ -180,6 +189,8 @@ def run_and_report(suite, registry, args, err: Console) -> int:
         err.print(f"[red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if report_path is not None:
         err.print(f"HTML report: {report_path}", highlight=False)
+    if summary.n_cells == 0 and summary.failures:
+        return 2  # nothing could run at all (e.g. no dataset could be read)
     return 0 if summary.ok and not suite.problems else 1
 
 

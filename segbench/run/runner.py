@@ -92,6 +92,18 @@ class Plan:
     #: one line each: things noticed and repaired (damaged cells, changed datasets)
     warnings: list[str] = field(default_factory=list)
 
+    def expected_work(self) -> tuple[int, int, int]:
+        """``(predictions, cached, trainings)`` this plan will run, counting the
+        datasets of a dry run that are not generated yet."""
+        configs = self.suite.configs
+        predictions = len(self.cells) + sum((n or 0) * len(configs) for n in self.pending_datasets.values())
+        trainings = {k for k, job in self.trainings.items() if read_training_record(job.workdir) is None}
+        for name in self.pending_datasets:
+            for config in configs:
+                if config.train is not None and config.train_on in (None, name):
+                    trainings.add((name, config.config_id))
+        return predictions, sum(c.cached for c in self.cells), len(trainings)
+
     @property
     def keys(self) -> list[tuple[str, str]]:
         return [(c.job.dataset, c.job.key) for c in self.cells]
