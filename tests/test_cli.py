@@ -58,7 +58,7 @@ def suite(tmp_path):
 def test_dry_run_then_run_then_report(capsys, suite, tmp_path):
     code, out, _ = run_cli(capsys, "run", str(suite), "--dry-run")
     assert code == 0
-    assert "not generated yet" in out and "plus 1 dataset(s) to generate" in out
+    assert "not generated yet" in out and "1 dataset to generate" in out
     code, out, err = run_cli(capsys, "run", str(suite), "--format", "json")
     assert code == 0
     (board,) = json.loads(out)
@@ -80,7 +80,7 @@ def test_invalid_suite_exits_2_with_one_line_per_problem(capsys, suite):
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert lines[0] == f"error: {suite}:7: segmentrs: unknown key (did you mean 'segmenters'?); allowed: " \
-        "datasets, description, executor, metrics, name, output, seed, segmenters"
+        "datasets, description, executor, metrics, name, output, save_predictions, seed, segmenters"
 
 
 def test_failed_dataset_is_reported_and_the_rest_runs(capsys, suite, tmp_path):
