@@ -397,3 +397,18 @@ def test_predicted_label_images_are_kept_when_asked(tmp_path, registry):
     (tmp_path / "out" / "cells").rename(tmp_path / "old")
     run_suite(load_suite(path, registry), registry)
     assert (pd.read_parquet(tmp_path / "out" / "results.parquet")["prediction_path"] == "").all()
+
+
+def test_two_entries_sharing_a_model_keep_their_own_rows(tmp_path, registry):
+    """`own` trains on each dataset's train split; `from-blobs` names the same model
+    with train_on: one training, and each entry's rows under its own label."""
+    log = tmp_path / "calls.log"
+    segs = (
+        f"- name: trainable-threshold\n  label: own\n  params: {{call_log: {log}}}\n  train: {{}}\n"
+        f"- name: trainable-threshold\n  label: from-blobs\n  params: {{call_log: {log}}}\n  train_on: blobs\n"
+    )
+    summary = run_suite(load_suite(make_suite(tmp_path, segs), registry), registry)
+    assert summary.ok and summary.n_done == 8
+    assert [c.split()[0] for c in log.read_text().splitlines()].count("fit") == 1
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert results.groupby("segmenter")["image"].nunique().to_dict() == {"from-blobs": 4, "own": 4}

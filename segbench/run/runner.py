@@ -195,6 +195,7 @@ def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterC
         {
             "image": ds.hashes[sample],
             "segmenter": config.name,
+            "label": config.label,  # rows carry it: two entries sharing a model keep their own cells
             "plugin": [info.distribution, info.version],
             "params": config.params,
             "postprocess": list(config.postprocess_grid),
