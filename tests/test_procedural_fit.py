@@ -31,10 +31,10 @@ TRUTH = dict(
 #: the image), so those two get loose bounds.
 TOLERANCES = {
     "radius": ("rel", 0.05), "radius_std": ("rel", 0.25), "irregularity": ("abs", 0.02),
-    "touching_fraction": ("abs", 0.08), "touching_overlap": ("abs", 0.1), "intensity": ("rel", 0.12),
+    "touching_fraction": ("abs", 0.08), "touching_overlap": ("abs", 0.1), "intensity": ("rel", 0.1),
     "intensity_cv": ("abs", 0.1), "edge_darkening": ("abs", 0.08), "texture_strength": ("abs", 0.05),
-    "psf_sigma": ("rel", 0.1), "gain": ("rel", 0.1), "offset": ("abs", 15.0), "read_noise": ("abs", 1.0),
-    "background": ("rel", 0.25), "illumination_falloff": ("abs", 0.15), "background_variation": ("abs", 0.3),
+    "psf_sigma": ("rel", 0.1), "gain": ("rel", 0.1), "offset": ("abs", 10.0), "read_noise": ("abs", 1.0),
+    "background": ("rel", 0.2), "illumination_falloff": ("abs", 0.15), "background_variation": ("abs", 0.3),
 }
 
 

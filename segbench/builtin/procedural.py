@@ -520,11 +520,12 @@ def _generator_params(fitted: dict, shape: tuple[int, int]) -> dict:
     """Constructor parameters from calibrated estimates, for images of ``shape``."""
     params = {k: fitted[k] for k in FITTED if k in fitted}
     lo, hi = (round(d * math.prod(shape)) for d in _density_range(fitted))
-    params.update(
-        aspect_ratio=_uniform(fitted["aspect_q25"], fitted["aspect_q75"], 1.0),
-        cluster_spread=fitted["cluster_spread_fraction"] * max(shape),
-        n_objects=[lo, max(lo, hi)],
-    )
+    params.update(aspect_ratio=_uniform(fitted["aspect_q25"], fitted["aspect_q75"], 1.0),
+                  n_objects=[lo, max(lo, hi)])
+    if params["placement"] == "clustered":
+        params["cluster_spread"] = fitted["cluster_spread_fraction"] * max(shape)
+    else:
+        del params["n_clusters"]
     return params
 
 

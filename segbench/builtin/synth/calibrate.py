@@ -6,8 +6,10 @@ the way indirect inference does: it generates images with the current
 parameters, estimates them back with the same estimators, and moves each
 parameter by the difference between the estimate on the real images and the
 estimate on the generated ones, with a secant step (the slope measured over the
-previous round, or the prior slope 1), in log space for scale parameters. After
-``rounds`` rounds, the estimators read the generated images as they read the
+previous round when it lies in [0.5, 2], else the prior slope 1), in log space
+for scale parameters. The result is the mean of the parameters after each of
+the last half of the ``rounds`` rounds (which damps the simulation noise of
+single rounds); the estimators then read the generated images as they read the
 real ones.
 
 The generator's placement is chosen once, before the first round: clustered
@@ -45,6 +47,8 @@ LINEAR_KEYS = {
 #: spreads of centres tried for clustered placement, as a fraction of the image's larger side
 _SPREADS = (0.06, 0.12, 0.25)
 _CLUSTERS = (1, 2, 4, 8)
+#: measured secant slopes outside this range are distrusted (the prior slope 1 is used)
+_SLOPES = (0.5, 2.0)
 
 #: ``simulate(fitted, layout_only) -> samples``
 Simulate = Callable[[dict, bool], Sequence[Sample]]
@@ -88,7 +92,7 @@ def calibrate(target: dict[str, float], simulate: Simulate, rounds: int = 6,
         and the placement.
     mismatch : dict
         Per key, the simulated estimate of the last round minus the target
-        (relative for scale keys).
+        (log ratio for scale keys).
     """
     keys = [k for k in target if k in LOG_KEYS or k in LINEAR_KEYS]
     guess = initial(target)
@@ -97,22 +101,43 @@ def calibrate(target: dict[str, float], simulate: Simulate, rounds: int = 6,
     history: dict[str, tuple[float, float]] = {}
     placement = _choose_placement(target, _params(x), simulate)
     mismatch: dict[str, float] = {}
+    late: list[dict[str, float]] = []
     for r in range(rounds):
         simulated = estimate(simulate({**_params(x), **placement}, False))
         got = {k: _to_x(k, simulated[k]) for k in keys}
         mismatch = {k: got[k] - goal[k] for k in keys}
         if progress is not None:
             progress(r + 1, rounds, float(np.mean([abs(mismatch[k]) for k in keys if k in LOG_KEYS])))
+        # The background estimate includes offset / gain (see estimate.initial): its
+        # secant works on the rest, and its step makes up for the offset's and gain's steps.
+        share = _offset_share(x)
+        got["background"] -= share
         for k in keys:
-            slope = 1.0
-            if k in history:
-                px, py = history[k]
-                if abs(x[k] - px) > 1e-9:
-                    measured = (got[k] - py) / (x[k] - px)
-                    slope = measured if 0.2 <= measured <= 5.0 else 1.0
-            history[k] = (x[k], got[k])
-            x[k] = _to_x(k, _from_x(k, x[k] - mismatch[k] / slope))
-    return {**_params(x), **placement}, mismatch
+            x[k] = _to_x(k, _from_x(k, x[k] - mismatch[k] / _slope(history, k, x[k], got[k])))
+        x["background"] = _to_x("background", _from_x("background", x["background"] - _offset_share(x) + share))
+        if 2 * (r + 1) > rounds:
+            late.append(dict(x))
+    average = {k: float(np.mean([step[k] for step in late])) for k in keys}
+    return {**_params(average), **placement}, mismatch
+
+
+def _slope(history: dict[str, tuple[float, float]], key: str, x: float, got: float) -> float:
+    """The secant slope of ``key``'s estimate against its parameter since the last
+    round (1 in the first round, or when outside :data:`_SLOPES`); records this round."""
+    slope = 1.0
+    if key in history:
+        px, py = history[key]
+        if abs(x - px) > 1e-9:
+            measured = (got - py) / (x - px)
+            slope = measured if _SLOPES[0] <= measured <= _SLOPES[1] else 1.0
+    history[key] = (x, got)
+    return slope
+
+
+def _offset_share(x: dict[str, float]) -> float:
+    """The camera offset over the gain: the part of the background estimate the
+    offset makes, photo-electrons."""
+    return _from_x("offset", x["offset"]) / _from_x("gain", x["gain"])
 
 
 def _params(x: dict[str, float]) -> dict[str, float]:

@@ -47,7 +47,7 @@ Light (photo-electrons: ADU over the gain):
 - ``illumination_falloff``: per image, an isotropic quadratic bowl
   ``c0 + c1 y + c2 x + c3 (y^2 + x^2)`` fitted to the far background; its
   loss at the farthest pixel from its top when ``c3 < 0`` (else 0), relative
-  to the top; the median over images.
+  to the top; the mean over images.
 - ``background_variation``: the standard deviation of the smoothed far
   background around the bowl relative to the bowl's top; the median.
 - ``edge_darkening``: the slope over the intercept of a line through each
@@ -355,7 +355,7 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     if pool.get("bowl"):
         drop, top, spread, level = np.array(pool["bowl"]).reshape(-1, 4).T
         level = np.maximum(np.maximum(top, level), 1e-9)
-        falloff = float(np.clip(np.median(drop / level), 0.0, 0.95))
+        falloff = float(np.clip(np.mean(drop / level), 0.0, 0.95))
         variation = float(np.median(spread / level))
     mean, bg, mean_depth2, a, b, spread = np.array(pool["objects"]).reshape(-1, 6).T
     signal = mean - bg
