@@ -153,3 +153,13 @@ def test_cli_fit_errors(lab, tmp_path, capsys):
     assert main(["generate", "procedural", "--fit", str(tmp_path / "nope"), "--print-params"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("segbench generate: ") and "nope" in err and len(err.splitlines()) == 1
+
+
+def test_fit_finds_clustered_placement(tmp_path):
+    clustered = dict(shape=[128, 128], n_objects=16, radius=5.0, radius_std=0.5, placement="clustered",
+                     n_clusters=2, cluster_spread=10.0, touching_fraction=0.0)
+    data = Dataset("clustered", list(Procedural(**clustered).generate(8, seed=0)))
+    generator = Procedural(shape=[128, 128])
+    generator.fit(data, tmp_path, rounds=1, n_simulated=6)
+    assert generator.placement.kind == "clustered"
+    assert generator.placement.n_clusters <= 4 and generator.placement.cluster_spread <= 40
