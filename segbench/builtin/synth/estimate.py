@@ -135,6 +135,8 @@ def initial(estimates: dict[str, float]) -> dict[str, float]:
 
 
 class _Pool(dict):
+    """Lists of values by name, pooled over images."""
+
     def add(self, key: str, values) -> None:
         self.setdefault(key, []).extend(np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist())
 
@@ -363,7 +365,7 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     darkening = float(np.clip(np.median(-b[bright] / (a - bg)[bright]), 0.0, 0.9)) if bright.any() else 0.0
     peak = signal / gain / np.maximum(1 - darkening * mean_depth2, 0.1)
     peak = peak[peak > 0]
-    noise = gain * np.maximum(mean - offset, 0) + gain**2 * read_noise**2
+    noise = np.maximum(gain * mean + intercept, 0.0)  # the photon-transfer line
     texture = np.sqrt(np.maximum(spread - noise, 0)) / np.maximum(signal, 1e-9)
     share = float(np.clip(np.median(pool["edge"]), 1e-3, 0.999)) if pool.get("edge") else 0.999
     return {
