@@ -70,7 +70,7 @@ def main() -> None:
     for label, name, params in NETWORKS:
         if args.only and not any(o in label for o in args.only):
             continue
-        seg = classes[name](**params)
+        seg = classes[name](dims=2, **params)
         net = seg._build()
         margin = seg._margin()
         out_shape = seg._output_shape([args.patch] * 2)
