@@ -1,8 +1,8 @@
 """How far does StarDist trained on segbench's procedural nuclei transfer to a real image?
 
 Trains StarDist exactly as a suite does (the suite's dataset, train split,
-settings and seed; reusing the suite's cached model when the suite has run),
-then scores it with segbench.metrics on
+settings and seed, through segbench's own training job; reusing the suite's
+trained model when the suite has run), then scores it with segbench.metrics on
 
 1. the suite's held-out procedural test images, and
 2. the annotated fluorescence image StarDist ships
@@ -20,7 +20,6 @@ Prints Markdown tables (pooled counts per IoU threshold).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +52,17 @@ def _table(title: str, rows) -> str:
     return "\n".join(lines)
 
 
+class NoTrainingEntry(LookupError):
+    """The suite has no StarDist entry with ``train:`` for the dataset."""
+
+
 @dataclass
 class Transfer:
     """What :func:`transfer` measured."""
 
     train_settings: dict
     record: dict
+    devices: list
     thresholds: dict
     procedural: list
     real: list
@@ -71,17 +75,17 @@ def transfer(suite_file: str, dataset: str, segmenter_label: str, output: str | 
 
     Raises
     ------
-    LookupError
+    NoTrainingEntry
         When the suite has no entry ``segmenter_label`` with ``train:`` for ``dataset``.
     """
     from segbench.plugins import load_registry
     from segbench.run.jobs import run_training
+    from segbench.run.models import read_training_record
     from segbench.run.runner import plan_suite
     from segbench.suite import load_suite
     from stardist.data import test_image_nuclei_2d
 
     from segbench_stardist import StarDistSegmenter
-    from segbench_stardist.training import MODEL_NAME, RECORD_NAME
 
     registry = load_registry()
     suite = load_suite(suite_file, registry, output)
@@ -91,11 +95,11 @@ def transfer(suite_file: str, dataset: str, segmenter_label: str, output: str | 
         if cell.job.dataset == dataset and cell.job.config.label == segmenter_label and cell.job.train
     ]
     if not jobs:
-        raise LookupError(f"no entry {segmenter_label!r} with train: on dataset {dataset!r} in {suite_file}")
+        raise NoTrainingEntry(f"no entry {segmenter_label!r} with train: on dataset {dataset!r} in {suite_file}")
     job = jobs[0]
-    run_training(job)  # trains, or loads what the suite (or an earlier call) trained
-    folder = Path(job.workdir) / MODEL_NAME
-    segmenter = StarDistSegmenter(model_dir=folder)
+    record = read_training_record(job.workdir) or run_training(job)  # the suite's training, if it ran
+    segmenter = StarDistSegmenter(**job.config.params)
+    segmenter.load(Path(job.workdir))
     thresholds = (0.5, 0.75, 0.9)
 
     test = [ref.load(job.spacing) for ref in plan.datasets[dataset].test]
@@ -104,7 +108,8 @@ def transfer(suite_file: str, dataset: str, segmenter_label: str, output: str | 
     real_raw = [segmenter.predict_raw(image)]
     return Transfer(
         train_settings=job.config.train,
-        record=json.loads((folder / RECORD_NAME).read_text()),
+        record=record,
+        devices=segmenter.describe()["devices"],
         thresholds=segmenter.thresholds,
         procedural=_pooled_rows(segmenter, raws, [s.labels for s in test], thresholds),
         real=_pooled_rows(segmenter, real_raw, [truth], thresholds),
@@ -124,16 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = transfer(args.suite, args.dataset, args.segmenter, args.output)
-    except LookupError as err:
+    except NoTrainingEntry as err:
         print(err, file=sys.stderr)
         return 2
     record = result.record
     print(
         f"StarDist `train: {result.train_settings}` on {args.dataset} "
-        f"({len(record['train_images']) + len(record['validation_images'])} images, "
-        f"{len(record['validation_images'])} of them for validation): training took "
-        f"{record['train_seconds']:.0f} s + {record['threshold_seconds']:.0f} s optimize_thresholds "
-        f"on {', '.join(record['devices'])}\n"
+        f"({record['n_train_images']} images, some held out for validation and optimize_thresholds): "
+        f"fit took {record['seconds']:.0f} s on {', '.join(result.devices)}\n"
     )
     print(f"model thresholds (optimize_thresholds on the validation images): {result.thresholds}\n")
     print(_table(f"{args.dataset}: held-out procedural images", result.procedural))
