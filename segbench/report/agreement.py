@@ -48,7 +48,6 @@ from .leaderboard import TIE_DIGITS, _pooled_metric, build_leaderboards, short_l
 
 __all__ = [
     "LEVELS",
-    "TRAIN_DATASET",
     "Agreement",
     "PairAgreement",
     "Ranking",
@@ -64,8 +63,6 @@ __all__ = [
 
 #: ``level`` values: every variant, or each segmenter's best variant
 LEVELS = ("variant", "segmenter")
-#: the results column naming the dataset whose train split trained the model ("" untrained)
-TRAIN_DATASET = "train_dataset"
 #: swaps listed per pair
 N_SWAPS = 3
 _ID = "_variant_id"
@@ -382,9 +379,9 @@ def _leaderboard_places(frame: pd.DataFrame, key: RankKey, ids: list[str]) -> np
 
 
 def _train_dataset(frame: pd.DataFrame) -> pd.Series:
-    if TRAIN_DATASET not in frame:
+    if Col.TRAIN_DATASET not in frame:
         return pd.Series("", index=frame.index)
-    return frame[TRAIN_DATASET].fillna("").astype(str)
+    return frame[Col.TRAIN_DATASET].fillna("").astype(str)
 
 
 def _rows_at(frame: pd.DataFrame, key: RankKey) -> pd.DataFrame:
@@ -583,17 +580,17 @@ def transfer_matrix(results: pd.DataFrame, metric: str = "f1@0.5") -> list[Trans
     """
     key = _key(metric, results)
     frame = results.copy()
-    frame[TRAIN_DATASET] = _train_dataset(frame)
-    frame = frame[frame[TRAIN_DATASET] != ""]
+    frame[Col.TRAIN_DATASET] = _train_dataset(frame)
+    frame = frame[frame[Col.TRAIN_DATASET] != ""]
     if frame.empty:
         return []
     frame[_ID] = frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)
-    frame = frame.drop_duplicates([Col.DATASET, TRAIN_DATASET, _ID, Col.IMAGE, Col.THRESHOLD])
+    frame = frame.drop_duplicates([Col.DATASET, Col.TRAIN_DATASET, _ID, Col.IMAGE, Col.THRESHOLD])
     rows = _rows_at(frame, key)
     names = _display_names(rows)
     order = {d: i for i, d in enumerate(pd.unique(results[Col.DATASET]))}
     cells = []
-    for (plugin, train, test), group in rows.groupby([Col.SEGMENTER_NAME, TRAIN_DATASET, Col.DATASET], sort=False):
+    for (plugin, train, test), group in rows.groupby([Col.SEGMENTER_NAME, Col.TRAIN_DATASET, Col.DATASET], sort=False):
         ids, values = _values(group, key, np.ones((1, group[Col.IMAGE].nunique())))
         scores = values[0]
         if not np.isfinite(scores).any():
