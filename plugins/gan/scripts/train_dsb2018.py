@@ -22,11 +22,13 @@ and a training stage resumes from its last snapshot):
     image-to-image variation, not that of neighbouring tiles of one image).
 ``masks``
     StyleGAN3 on the training masks (tiles covering each rescaled image),
-    the shipped checkpoint's architecture, for ``--mask-seconds``.
+    the architecture of ``segbench_gan.fit.MASK_ARCH``, for ``--mask-seconds``
+    (or ``--mask-steps``, whichever comes first).
 ``images``
     pix2pixHD on random ``--resolution`` px (mask, image) patches of the
-    rescaled training images, the shipped checkpoint's architecture, for
-    ``--image-seconds``.
+    rescaled training images, the architecture of
+    ``segbench_gan.fit.IMAGE_ARCH``, for ``--image-seconds`` (or
+    ``--image-steps``).
 ``export``
     ``WORK/ship``: the sampling files of both (``segbench gan export``).
 ``evaluate``
@@ -54,12 +56,7 @@ import torch
 
 STAGES = ("prepare", "masks", "images", "export", "evaluate")
 
-#: the shipped checkpoint's StyleGAN3 architecture (docs/stylegan3.md)
-MASK_ARCH = dict(config="t", z_dim=64, w_dim=64, num_layers=4, channel_base=1024, channel_max=32, margin_size=3,
-                 d_channel_base=2048, d_channel_max=64, batch_size=8, ema_kimg=0.25)
-#: the shipped checkpoint's pix2pixHD architecture (plugin README)
-IMAGE_ARCH = dict(ngf=16, n_downsample_global=2, n_blocks_global=4, ndf=16, n_layers_D=3, num_D=2,
-                  feat_num=3, nef=8, n_downsample_E=2)
+
 
 
 def log(message: str) -> None:
@@ -131,6 +128,7 @@ def prepare(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------ training
 
 def train_mask_model(args: argparse.Namespace) -> None:
+    from segbench_gan.fit import MASK_ARCH
     from segbench_gan.stylegan3 import train_masks
 
     result = train_masks(args.work / "train", args.work / "masks", resolution=args.resolution, steps=args.mask_steps,
@@ -140,9 +138,10 @@ def train_mask_model(args: argparse.Namespace) -> None:
 
 
 def train_image_model(args: argparse.Namespace) -> None:
+    from segbench_gan.fit import IMAGE_ARCH, IMAGE_BATCH
     from segbench_gan.pix2pixhd import Pix2PixHDConfig, TrainOptions, train_images
 
-    options = TrainOptions(steps=args.image_steps, batch_size=4, crop=args.resolution, snapshot_every=250,
+    options = TrainOptions(steps=args.image_steps, batch_size=IMAGE_BATCH, crop=args.resolution, snapshot_every=250,
                            log_every=25, seed=args.seed, device="cpu", time_limit=args.image_seconds)
     train_images(args.work / "train", args.work / "images", Pix2PixHDConfig(**IMAGE_ARCH), options,
                  warn=lambda line: log(line))
@@ -166,9 +165,9 @@ def export(args: argparse.Namespace) -> None:
 
 def evaluate(args: argparse.Namespace) -> None:
     import segbench
+    from segbench.realism import load_labelled, realism_report
     from segbench_gan.generator import SHIPPED_CHECKPOINT, GanGenerator
     from segbench_gan.pix2pixhd import ImageRenderer
-    from segbench_gan.realism import load_labelled, realism_report
 
     real = load_labelled(args.work / "heldout-tiles")
     out = args.work / "realism"

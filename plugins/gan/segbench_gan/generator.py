@@ -47,12 +47,15 @@ class GanGenerator(segbench.Generator):
     from Gaussian point clouds are added. Image ``i`` of ``generate(n, seed)``
     depends only on ``(seed, i)`` and is bit-identical across runs on the CPU.
 
+    :meth:`fit` trains both networks on a lab's annotated images (``fit_on:``
+    in a suite) and :meth:`load` samples from what it wrote.
+
     Parameters
     ----------
     checkpoint : str or Path, optional
         Folder holding ``masks/`` (StyleGAN3) and ``images/`` (pix2pixHD); default:
-        the small pair shipped with the package (64 x 64 px, trained on segbench
-        procedural nuclei; see the plugin README).
+        the small pair shipped with the package (64 x 64 px, trained on real
+        fluorescence nuclei of the 2018 Data Science Bowl; see the plugin README).
     shape : [int, int], optional
         Output ``[Y, X]``; default ``[R, R]``.
     shape_mode : {"tile", "resample"}

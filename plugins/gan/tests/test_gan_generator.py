@@ -35,13 +35,17 @@ def test_shipped_checkpoint_is_deterministic(shipped):
 
 
 def test_shipped_samples_look_like_cells(shipped):
-    samples = list(shipped.generate(4, seed=0))
-    assert all(s.labels.max() >= 1 for s in samples)
+    samples = list(shipped.generate(8, seed=0))
+    with_cells = [s for s in samples if s.labels.max() >= 1]
+    # the shipped mask model draws about 0.6 cells per 64 px tile (see the README), so some tiles are empty
+    assert len(with_cells) >= 2
     for s in samples:
         ids = np.unique(s.labels)
         assert ids.tolist() == list(range(len(ids)))  # sequential, 0 = background
+        assert np.median(s.image[s.labels == 0]) < 30  # the dark background of the DSB 2018 training images
+    for s in with_cells:
         fg, bg = s.image[s.labels > 0], s.image[s.labels == 0]
-        assert np.median(fg) > np.median(bg)  # cells are brighter than the background
+        assert np.median(fg) > np.median(bg) + 10  # cells are brighter than the background
 
 
 def test_generate_command_writes_a_gan_dataset(tmp_path, capsys):
