@@ -294,3 +294,11 @@ def test_undefined_statistics_are_null_in_json():
     assert math.isnan(pair.kendall_tau) and pair.same_winner
     payload = json.loads(result.to_json())["pairs"][0]
     assert payload["kendall_tau"] is None and payload["kendall_ci"] == [None, None]
+
+
+def test_transfer_table_only_when_a_model_left_its_training_data():
+    scores = {"real": variants([60], [70]), "clean": variants([99], [98])}
+    in_domain = results(scores, train={("real", "p"): "real", ("clean", "p"): "clean"})
+    assert "Transfer" not in to_markdown(agreement(in_domain, n_boot=0))
+    moved = pd.concat([in_domain, results({"real": variants([20], [30])}, train={("real", "p"): "clean"})])
+    assert "Transfer" in to_markdown(agreement(moved, n_boot=0))

@@ -47,8 +47,8 @@ def _table(title: str) -> Table:
 
 def rich_tables(agreement: Agreement) -> list[RenderableType]:
     """The pairs table, the largest rank swaps, the pairs not compared (a note)
-    and the transfer matrix (when there is one); each fits 80 columns (long
-    names wrap)."""
+    and the transfer matrix (when some model was tested off its training
+    data); each fits 80 columns (long names wrap)."""
     out: list[RenderableType] = []
     if agreement.pairs:
         table = _table(_title(agreement))
@@ -75,13 +75,19 @@ def rich_tables(agreement: Agreement) -> list[RenderableType]:
             out.append(swaps)
     if agreement.unpaired:
         out.append(Text("\n".join(_unpaired_lines(agreement)), style="dim"))
-    if agreement.transfer:
+    if _has_transfer(agreement):
         out.append(_transfer_table(agreement))
     return out
 
 
 def _unpaired_lines(agreement: Agreement) -> list[str]:
     return [f"not compared: {a} vs {b} share {n} variant(s) with a score; at least 2 are needed" for a, b, n in agreement.unpaired]
+
+
+def _has_transfer(agreement: Agreement) -> bool:
+    """True when some model was tested on a dataset other than its training
+    data (without ``train_on`` the cells repeat the leaderboards)."""
+    return any(c.train_dataset != c.test_dataset for c in agreement.transfer)
 
 
 def _transfer_grid(cells: Sequence[TransferCell]) -> tuple[list[str], list[tuple[str, str]], dict]:
@@ -112,7 +118,7 @@ def _transfer_table(agreement: Agreement) -> Table:
 
 def to_markdown(agreement: Agreement) -> str:
     """GitHub Markdown: the pairs table (with each pair's largest swaps), the
-    pairs not compared, and the transfer matrix when there is one."""
+    pairs not compared, and the transfer matrix (as :func:`rich_tables`)."""
     out: list[str] = []
     if agreement.pairs:
         out += [f"### {_title(agreement)}", ""]
@@ -126,7 +132,7 @@ def to_markdown(agreement: Agreement) -> str:
             )
         out += ["", _caption(agreement) + ".", ""]
     out += [f"{line}  " for line in _unpaired_lines(agreement)]
-    if agreement.transfer:
+    if _has_transfer(agreement):
         tests, rows, values = _transfer_grid(agreement.transfer)
         out += ["", f"### Transfer: {agreement.metric.header} of each segmenter's best variant", ""]
         out.append("| segmenter | trained on | " + " | ".join(tests) + " |")
