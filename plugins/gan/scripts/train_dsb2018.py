@@ -32,12 +32,14 @@ and a training stage resumes from its last snapshot):
 ``export``
     ``WORK/ship``: the sampling files of both (``segbench gan export``).
 ``evaluate``
-    Realism tables of ``WORK/ship`` and of ``--baseline`` (default: the
-    checkpoint shipped in the package) against the held-out tiles, the full
+    Realism tables of ``WORK/ship`` (and of ``--baseline``, another
+    checkpoint folder, when given) against the held-out tiles, the full
     generator and pix2pixHD alone on the held-out masks; writes
-    ``WORK/realism/*.json`` and ``*.md`` and prints them.
+    ``WORK/realism/real-trained*.json`` and ``*.md`` (and
+    ``BASELINE_FOLDER_NAME*``) and prints them.
 
-Usage (from the repository root; one CPU thread, about 45 min in all)::
+Usage (from the repository root; one CPU thread: 25 + 15 min of training by
+the default time limits, plus about 10 min of evaluation on a loaded machine)::
 
     nohup .venv/bin/python plugins/gan/scripts/train_dsb2018.py \
         --dsb ../shared/data/dsb2018 --work /tmp/gan-dsb > /tmp/gan-dsb.log 2>&1 &
@@ -166,14 +168,14 @@ def export(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     import segbench
     from segbench.realism import load_labelled, realism_report
-    from segbench_gan.generator import SHIPPED_CHECKPOINT, GanGenerator
+    from segbench_gan.generator import GanGenerator
     from segbench_gan.pix2pixhd import ImageRenderer
 
     real = load_labelled(args.work / "heldout-tiles")
     out = args.work / "realism"
     out.mkdir(parents=True, exist_ok=True)
-    baseline = args.baseline or SHIPPED_CHECKPOINT
-    for label, checkpoint in (("real-trained", args.work / "ship"), ("procedural-trained", baseline)):
+    checkpoints = {"real-trained": args.work / "ship", **({args.baseline.name: args.baseline} if args.baseline else {})}
+    for label, checkpoint in checkpoints.items():
         fake = list(GanGenerator(checkpoint=checkpoint, device="cpu").generate(len(real), seed=0))
         renderer = ImageRenderer.from_checkpoint(Path(checkpoint) / "images", device="cpu")
         rendered = [segbench.Sample(s.name, np.clip(np.rint(renderer.render(s.labels, np.random.default_rng(i))),
@@ -202,7 +204,7 @@ def main() -> int:
     parser.add_argument("--mask-seconds", type=float, default=1500.0)
     parser.add_argument("--image-steps", type=int, default=20000)
     parser.add_argument("--image-seconds", type=float, default=900.0)
-    parser.add_argument("--baseline", type=Path, help="checkpoint to compare with (default: the shipped one)")
+    parser.add_argument("--baseline", type=Path, help="another checkpoint folder to measure, e.g. the procedural-trained pair")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
