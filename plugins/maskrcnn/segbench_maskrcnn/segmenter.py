@@ -15,9 +15,6 @@ import numpy as np
 import segbench
 from segbench.errors import SegbenchError
 
-#: Tile side used when the weights do not say what size they were trained at, pixels.
-DEFAULT_TILE_SIZE = 512
-
 
 class MaskRCNNSegmenter(segbench.Segmenter):
     """Mask R-CNN (torchvision): detect boxes, segment each, resolve overlaps by score.
@@ -57,9 +54,10 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         detections (torchvision's ``box_nms_thresh``); ``nms_threshold`` sweeps below it.
     max_detections : int, default 200
         Most detections per tile.
-    tile_size : int, optional
+    tile_size : int, default 512
         Images larger than this are predicted in overlapping tiles of this side,
-        pixels. Default: the training crop size (trained weights), else 512.
+        pixels. The network sees every tile at its own pixel size (no resizing),
+        so the tile size bounds memory, not the objects' scale.
     tile_overlap : int, default 64
         Least overlap of neighbouring tiles, pixels (at most half a tile less
         one pixel is used); give at least an object's diameter.
@@ -89,7 +87,7 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         candidate_score_threshold: float = 0.05,
         candidate_nms_threshold: float = 0.7,
         max_detections: int = 200,
-        tile_size: int | None = None,
+        tile_size: int = 512,
         tile_overlap: int = 64,
         device: str | None = None,
     ):
@@ -126,11 +124,11 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         ):
             if not 0 <= float(value) <= 1:
                 raise ValueError(f"{key}: must be in [0, 1], got {value!r}")
-        if tile_size is not None and (int(tile_size) != tile_size or int(tile_size) < 32):
+        if int(tile_size) != tile_size or int(tile_size) < 32:
             raise ValueError(f"tile_size: must be an integer >= 32 pixels, got {tile_size!r}")
         self.backbone = backbone
         self.weights = None if weights is None else str(weights)
-        self.tile_size = None if tile_size is None else int(tile_size)
+        self.tile_size = int(tile_size)
         self.tile_overlap = int(tile_overlap)
         self.device = weights_mod.resolve_device(device)
         self._arch = network.Architecture(
@@ -150,13 +148,14 @@ class MaskRCNNSegmenter(segbench.Segmenter):
     # -- weights -----------------------------------------------------------------
 
     def _start(self):
-        """The network to predict with, or to train from: given weights, else random."""
+        """The network to train from, its architecture, and its weights' identity:
+        the given weights, else random ones (``None``)."""
         import dataclasses
 
         from . import network, weights as weights_mod
 
         if self.weights is None:
-            return network.build(self._arch), None
+            return network.build(self._arch), self._arch, None
         if self.weights == weights_mod.COCO:
             state, sha = weights_mod.coco_state_dict(), "torchvision:" + weights_mod.COCO
         else:
@@ -172,13 +171,19 @@ class MaskRCNNSegmenter(segbench.Segmenter):
                 f"anchor_sizes {list(self._arch.anchor_sizes)} ({str(err).splitlines()[0]}); "
                 "set the backbone and anchors they were trained with"
             ) from None
-        return model, sha
+        return model, arch, sha
 
     @property
     def model(self):
-        """The torchvision ``MaskRCNN`` in use, in eval mode (built on first access)."""
+        """The torchvision ``MaskRCNN`` in use, in eval mode: trained (``fit``/``load``),
+        else built from ``weights`` on first access."""
         if self._model is None:
-            model, self._weights_sha256 = self._start()
+            if self.weights is None:
+                raise SegbenchError(
+                    "maskrcnn: no weights; add a train: block to train the network, or set "
+                    "weights (a state-dict file, or DEFAULT for torchvision's COCO weights)"
+                )
+            model, _, self._weights_sha256 = self._start()
             self._model = model.to(self.device).eval()
         return self._model
 
@@ -223,7 +228,7 @@ class MaskRCNNSegmenter(segbench.Segmenter):
             Images (crops) per optimisation step.
         crop_size : int, default 256
             Side of the square random training crops, pixels (smaller images
-            are used whole); also the default ``tile_size`` for prediction.
+            are used whole).
         learning_rate : float, default 1e-3
             Peak AdamW learning rate.
         weight_decay : float, default 1e-4
@@ -234,6 +239,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         grad_clip : float, default 10.0
             Largest gradient norm (larger ones are scaled down).
         """
+        import dataclasses
+
         import torch
 
         from . import data, network, training, weights as weights_mod
@@ -265,13 +272,13 @@ class MaskRCNNSegmenter(segbench.Segmenter):
                 "give the dataset a split with train images"
             )
         torch.manual_seed(int(seed))
-        model, start_sha = self._start()
-        if model.roi_heads.box_predictor.cls_score.out_features != 2:
+        model, arch, start_sha = self._start()
+        if arch.num_classes != 2:
             network.replace_heads(model, 2)
+            arch = dataclasses.replace(arch, num_classes=2)
         record = training.train(
             model, images, labels, settings, seed=int(seed), device=self.device, progress=progress
         )
-        arch = self._arch_of(model)
         config = {
             "architecture": arch.to_json(),
             "start": self.weights or "scratch",
@@ -284,15 +291,6 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         self._weights_sha256 = weights_mod.save(Path(workdir), model.state_dict(), config)
         self._trained = config
         self._model = model.eval()
-
-    def _arch_of(self, model):
-        import dataclasses
-
-        from . import network
-
-        state = {k: v for k, v in model.state_dict().items() if k.startswith("roi_heads.box_predictor")}
-        state.update({k: v for k, v in model.state_dict().items() if "num_batches_tracked" in k})
-        return dataclasses.replace(self._arch, **network.infer_from_state_dict(state))
 
     def load(self, workdir: Path) -> None:
         """Restore what :meth:`fit` left in ``workdir``."""
@@ -313,15 +311,6 @@ class MaskRCNNSegmenter(segbench.Segmenter):
 
     # -- prediction --------------------------------------------------------------
 
-    @property
-    def effective_tile_size(self) -> int:
-        """Tile side in pixels: ``tile_size``, else the training crop size, else 512."""
-        if self.tile_size is not None:
-            return self.tile_size
-        if self._trained is not None:
-            return int(self._trained["train"]["crop_size"])
-        return DEFAULT_TILE_SIZE
-
     def predict_raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """The network pass: every candidate detection of a 2D image.
 
@@ -340,8 +329,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         from . import data, inference
 
         model = self.model
-        overlap = min(self.tile_overlap, self.effective_tile_size // 2 - 1)
-        return inference.detect(model, data.normalized(image), self.effective_tile_size, overlap, self.device)
+        overlap = min(self.tile_overlap, self.tile_size // 2 - 1)
+        return inference.detect(model, data.normalized(image), self.tile_size, overlap, self.device)
 
     def postprocess(
         self,
@@ -400,6 +389,6 @@ class MaskRCNNSegmenter(segbench.Segmenter):
                 k: self._trained.get(k) for k in ("start", "train", "seed", "steps", "seconds", "final_loss")
             },
             "architecture": self._arch.to_json(),
-            "tile_size": self.effective_tile_size,
+            "tile_size": self.tile_size,
             "tile_overlap": self.tile_overlap,
         }

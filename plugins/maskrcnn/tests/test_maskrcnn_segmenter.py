@@ -24,7 +24,6 @@ def test_training_steps_have_finite_losses_and_leave_a_checkpoint(tiny_trained):
     assert set(config["loss_parts"]) == {"loss_classifier", "loss_box_reg", "loss_mask",
                                          "loss_objectness", "loss_rpn_box_reg"}
     assert config["architecture"]["backbone"] == "resnet18" and config["train"]["crop_size"] == 64
-    assert seg.effective_tile_size == 64
 
 
 def test_checkpoint_round_trip_predicts_the_same(tiny_trained, tiny_model, samples):
@@ -118,3 +117,19 @@ def test_postprocess_rejects_out_of_range_thresholds(tiny_trained):
     assert seg.postprocess(raw).shape == (8, 8)
     with pytest.raises(ValueError, match="score_threshold"):
         seg.postprocess(raw, score_threshold=2)
+
+
+def test_tiled_and_untiled_agree_when_the_image_fits_one_tile(tiny_trained, tiny_model, samples):
+    seg, workdir, _ = tiny_trained  # tile_size 512
+    tiled = MaskRCNNSegmenter(**tiny_model, tile_size=64, device="cpu")
+    tiled.load(workdir)
+    image = samples(1, seed=9)[0].image  # 64 x 64: one tile of either size
+    a, b = tiled.predict_raw(image), seg.predict_raw(image)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_predicting_without_weights_or_training_says_what_to_do():
+    with pytest.raises(SegbenchError, match="no weights; add a train: block") as err:
+        MaskRCNNSegmenter(device="cpu").predict_raw(np.zeros((32, 32), np.uint16))
+    assert "\n" not in str(err.value)
