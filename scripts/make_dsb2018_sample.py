@@ -65,13 +65,16 @@ Cite when you publish numbers on it:
 
 Made by `scripts/make_dsb2018_sample.py` (seed {seed}) from a development copy
 of 400 such images. Images were grouped by shape (a proxy for the instrument
-and magnification), with this many drawn per group: {allocation}.
-Within a group the images were sorted by
-nucleus count, cut into as many bins of consecutive counts as images wanted,
-and one image was drawn at random from each bin, so sparse and crowded
-fields are both present. Images larger than {max_side} px on a side were
-centre-cropped to at most {max_side} x {max_side} (the mask likewise, ids
-renumbered 1..N; nuclei cut by the crop keep their visible part).
+and magnification), with this many drawn per group:
+
+{allocation}
+
+Within a group the images were sorted by nucleus count, cut into as many bins
+of consecutive counts as images wanted, and one image was drawn at random from
+each bin, so sparse and crowded fields are both present. Images larger than
+{max_side} px on a side were centre-cropped to at most {max_side} x {max_side}
+(the mask likewise, ids renumbered 1..N; nuclei cut by the crop keep their
+visible part).
 
 ## Images
 
@@ -136,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         "max_side": args.max_side,
     }
     write_dataset(args.out, samples, meta=meta, overwrite=True)
-    allocation = ", ".join(
-        f"{k[0]} x {k[1]}: {v}" if isinstance(k, tuple) else f"other shapes: {v}" for k, v in ALLOCATION.items()
+    allocation = "\n".join(
+        f"- {k[0]} x {k[1]}: {v}" if isinstance(k, tuple) else f"- other shapes: {v}" for k, v in ALLOCATION.items()
     )
     (args.out / "ATTRIBUTION.md").write_text(
         ATTRIBUTION.format(
