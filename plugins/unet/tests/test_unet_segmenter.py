@@ -43,11 +43,16 @@ def test_load_restores_the_trained_network_exactly(trained_unet, tiny_data):
     assert a.describe()["weights_sha256"] == checkpoint.sha256(workdir / "model.pt")
 
 
-def test_same_seed_same_weights(tmp_path, tiny_data, tiny_fit):
+def test_same_seed_same_weights_and_progress_per_epoch(tmp_path, tiny_data, tiny_fit):
     params = dict(depth=1, base_channels=2)
+    calls = []
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         (tmp_path / name).mkdir()
-        UNetSegmenter(**params).fit(tiny_data[0], tmp_path / name, **{**tiny_fit, "epochs": 1, "seed": seed})
+        UNetSegmenter(**params).fit(
+            tiny_data[0], tmp_path / name, **{**tiny_fit, "epochs": 2, "seed": seed},
+            progress=lambda *args: calls.append(args),
+        )
+    assert [c[:2] for c in calls] == [(1, 2), (2, 2)] * 3 and all(math.isfinite(c[2]) for c in calls)
     a, b, c = (checkpoint.read(tmp_path / name / "model.pt")[1] for name in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
