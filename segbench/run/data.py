@@ -195,7 +195,7 @@ def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) ->
         generator = info.cls(**params)
         start = time.perf_counter()
         generator.fit(dataset, workdir, seed=seed, progress=progress, **spec.fit)
-    except (TypeError, ValueError, InputError) as exc:
+    except (TypeError, ValueError, SegbenchError) as exc:  # InputError is a SegbenchError
         raise SegbenchError(f"datasets.{spec.name}.fit_on: generator {spec.target!r} could not learn from "
                             f"{train_ds.name!r}: {' '.join(str(exc).split())}") from None
     record = write_training_record(
