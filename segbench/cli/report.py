@@ -7,6 +7,7 @@ import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import SegbenchError
 from ..results import PLOTS_DIR, REPORT_FILE
@@ -79,6 +80,7 @@ def run(args) -> int:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
     print_boards(boards, args.format, wide=args.wide)
+    print_agreement(results, suite, boards[0].rank_by.key if boards else rank_by, args.format)
     if args.plots:
         from ..report.plots import plot_threshold_curves
 
@@ -102,6 +104,28 @@ def table_console() -> Console:
     is squeezed or truncated (unless COLUMNS is set: then that wide)."""
     console = Console()
     return console if console.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=WIDE_CONSOLE)
+
+
+def print_agreement(results, suite: dict, rank_key: str, fmt: str) -> None:
+    """After the leaderboards (table or markdown): how each dataset's ranking
+    agrees with every dataset the suite marks ``reference: true``."""
+    from ..report.agreement import agreement
+    from ..report.agreement_render import rich_tables, to_markdown
+
+    if fmt not in ("table", "markdown"):
+        return
+    for reference in [d["name"] for d in suite.get("datasets", []) if d.get("reference")]:
+        try:
+            stats = agreement(results, metric=rank_key, reference=reference)
+        except ValueError as exc:  # e.g. fewer than two shared variants: say so, the rest stands
+            Console(stderr=True, highlight=False).print(f"agreement with {escape(reference)}: {escape(str(exc))}")
+            continue
+        if fmt == "markdown":
+            sys.stdout.write(to_markdown(stats))
+        else:
+            console = table_console()
+            for renderable in rich_tables(stats):
+                console.print(renderable)
 
 
 def print_boards(boards, fmt: str, wide: bool = False, console: Console | None = None) -> None:

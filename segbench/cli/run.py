@@ -153,7 +153,8 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
     from ..report import build_leaderboards
     from ..run.runner import group_failures, run_suite
-    from .report import print_boards
+    from ..run.runner import suite_record
+    from .report import print_agreement, print_boards
 
     library_log = suite.output / LOGS_DIR / LIBRARY_LOG
     try:
@@ -174,6 +175,7 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     if results is not None and not results.empty:
         boards = build_leaderboards(results, suite.metrics.rank_by, suite.metrics.iou_thresholds)
         print_boards(boards, args.format, wide=args.wide)
+        print_agreement(results, suite_record(suite), boards[0].rank_by.key, args.format)
         if args.plots:
             from ..report.plots import plot_threshold_curves
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib
 import io
 import json
 from dataclasses import dataclass
@@ -212,13 +211,11 @@ def _table(board: Leaderboard, colours: dict) -> str:
 def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str:
     """How each dataset's ranking agrees with the suite's reference dataset
     (``reference: true``): Kendall tau-b and Spearman rho with 95% intervals,
-    from :mod:`segbench.report.agreement` when it is installed; "" otherwise."""
+    from :mod:`segbench.report.agreement`; "" without a reference dataset."""
+    from . import agreement as module
+
     references = [d["name"] for d in suite.get("datasets", []) if d.get("reference")]
     if not references:
-        return ""
-    try:
-        module = importlib.import_module(f"{__package__}.agreement")
-    except ImportError:
         return ""
     out = ["<section id='agreement'><h2>Agreement with the reference data</h2>",
            f"<p>Does a dataset rank the variants as the reference (real) data does? Rankings by "
