@@ -56,3 +56,19 @@ def test_dry_run_counts_what_will_run(tmp_path, capsys, with_testing_plugins):
     assert main(["run", suite(tmp_path, segs), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "4 predictions planned (0 cached), 1 training, 1 dataset to generate" in " ".join(out.split())
+
+
+def test_a_reference_dataset_brings_the_agreement_table(tmp_path, capsys, with_testing_plugins):
+    datasets = textwrap.dedent("""\
+          - name: lab
+            generator: procedural
+            params: {n_images: 3, shape: [48, 48], n_objects: 4}
+            reference: true
+          - name: synthetic
+            generator: procedural
+            params: {n_images: 3, shape: [48, 48], n_objects: 6, touching_fraction: 0.5}
+        """)
+    segs = "  - name: blob-threshold\n    params: {sigma: [0.5, 1.0, 2.0]}\n"
+    assert main(["run", suite(tmp_path, segs, datasets=datasets), "--no-html", "--no-plots"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Rank agreement by F1@0.5" in out and "synthetic lab 3" in out
