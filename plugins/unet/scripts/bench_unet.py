@@ -1,7 +1,8 @@
 """Seconds per training step and per 256 x 256 image for each network of segbench-unet.
 
 A training step is one Adam step (forward, loss, backward, update) on a batch
-of ``--batch`` random patches of ``--patch`` pixels, as ``fit`` takes them; an
+of ``--batch`` random patches of ``--patch`` pixels (the suite's 96 for the
+row that says so), as ``fit`` takes them; an
 image is one ``predict_raw`` of a 256 x 256 uint16 image (normalisation,
 padding or overlap tiles, the network, probabilities). Each is timed
 ``--repeat`` times after one warm-up; the median is printed with wall and CPU
@@ -20,16 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-#: (label, segmenter name, constructor params): the default suite's settings and the references
+#: (label, segmenter name, constructor params, training patch side or None for --patch):
+#: the default suite's settings and the references
 NETWORKS = [
-    ("unet padded (suite)", "unet", {"variant": "padded", "base_channels": 16}),
-    ("unet padded residual", "unet", {"variant": "padded", "base_channels": 16, "residual": True}),
-    ("unet original", "unet", {"variant": "original", "base_channels": 16}),
-    ("unet original, paper width 64", "unet", {"variant": "original", "base_channels": 64}),
-    ("vnet (suite)", "vnet", {"base_channels": 8}),
-    ("vnet, paper width 16", "vnet", {"base_channels": 16}),
-    ("u2net lite (suite)", "u2net", {"size": "lite"}),
-    ("u2net full", "u2net", {"size": "full"}),
+    ("unet padded (suite)", "unet", {"variant": "padded", "base_channels": 16}, None),
+    ("unet padded residual", "unet", {"variant": "padded", "base_channels": 16, "residual": True}, None),
+    ("unet original", "unet", {"variant": "original", "base_channels": 16}, None),
+    ("unet original, paper width 64", "unet", {"variant": "original", "base_channels": 64}, None),
+    ("vnet (suite)", "vnet", {"base_channels": 8}, None),
+    ("vnet, paper width 16", "vnet", {"base_channels": 16}, None),
+    ("u2net lite (suite, 96 px)", "u2net", {"size": "lite"}, 96),
+    ("u2net lite", "u2net", {"size": "lite"}, None),
+    ("u2net full", "u2net", {"size": "full"}, None),
 ]
 
 
@@ -67,13 +70,13 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'network':32s} {'params':>8s} {'s/step':>8s} {'CPU s/step':>10s} {'s/image':>8s} {'CPU s/image':>11s} {'step ratio':>10s} {'image ratio':>11s}")
     reference = None
-    for label, name, params in NETWORKS:
+    for label, name, params, patch in NETWORKS:
         if args.only and not any(o in label for o in args.only):
             continue
         seg = classes[name](dims=2, **params)
         net = seg._build()
         margin = seg._margin()
-        out_shape = seg._output_shape([args.patch] * 2)
+        out_shape = seg._output_shape([patch or args.patch] * 2)
         example = data.prepare(sample.image, sample.labels, "classes", margin, out_shape, 1)
         settings = training.Settings(
             epochs=1, steps_per_epoch=1, batch_size=args.batch, patch_shape=out_shape, margin=margin,

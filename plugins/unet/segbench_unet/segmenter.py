@@ -165,7 +165,7 @@ class NetworkSegmenter(segbench.Segmenter):
         patch_size: int | Sequence[int] = 128,
         learning_rate: float = 2e-3,
         loss: str = "ce_dice",
-        class_weights: str | Sequence[float] = "balanced",
+        class_weights: str | Sequence[float] = "none",
         boundary_width: int = 1,
         val_fraction: float = 0.125,
         augment: bool = True,
@@ -196,7 +196,8 @@ class NetworkSegmenter(segbench.Segmenter):
         class_weights : "balanced", "none" or list of float
             Per-class loss weights (background, interior, boundary; or
             background, foreground for ``target: distance``); ``balanced``: inverse
-            class frequencies of the training targets.
+            class frequencies of the training targets (it over-weights the thin
+            boundary class on small nuclei, which then grow too large; see README).
         boundary_width : int
             Width of the boundary class inside each nucleus, pixels.
         val_fraction : float

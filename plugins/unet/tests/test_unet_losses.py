@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -92,3 +93,12 @@ def test_distance_loss_is_one_for_the_uninformed_prediction():
     target = torch.tensor([0.0, 0.2, 0.9, 1.0])
     assert losses.distance_loss(torch.full_like(target, 0.5), target).item() == pytest.approx(1.0)
     assert losses.distance_loss(target, target).item() == 0.0
+
+
+def test_balanced_class_weights_are_inverse_frequencies_with_mean_pixel_weight_one():
+    from segbench_unet.training import balanced_weights
+
+    target = np.array([[0, 0, 0, 0, 0, 0, 1, 1, 2, 2]], np.uint8)  # frequencies 0.6, 0.2, 0.2
+    weights = balanced_weights([target], "classes")
+    assert weights == pytest.approx([1 / 1.8, 1 / 0.6, 1 / 0.6])
+    assert np.mean([weights[k] for k in target.ravel()]) == pytest.approx(1.0)
