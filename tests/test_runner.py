@@ -412,3 +412,11 @@ def test_two_entries_sharing_a_model_keep_their_own_rows(tmp_path, registry):
     assert [c.split()[0] for c in log.read_text().splitlines()].count("fit") == 1
     results = pd.read_parquet(tmp_path / "out" / "results.parquet")
     assert results.groupby("segmenter")["image"].nunique().to_dict() == {"from-blobs": 4, "own": 4}
+
+
+def test_three_generated_datasets_plan_and_run(tmp_path, registry):
+    extra = "".join(
+        f"  - name: more{i}\n    generator: procedural\n    params: {{n_images: 2, shape: [48, 48]}}\n" for i in (1, 2)
+    )
+    summary = run_suite(load_suite(make_suite(tmp_path, "- name: blob-threshold\n", extra_datasets=extra), registry), registry)
+    assert summary.ok and summary.n_done == 4 + 2 + 2

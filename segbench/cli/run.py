@@ -153,11 +153,13 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
     from ..report import build_leaderboards
     from ..run.runner import group_failures, run_suite
+    from ..run.executors import check_address
     from ..run.runner import suite_record
     from .report import print_agreement, print_boards
 
     library_log = suite.output / LOGS_DIR / LIBRARY_LOG
     try:
+        check_address(suite.executor.address, suite.executor.address_confirmed)  # before writing anything
         with _sigterm_as_interrupt(), library_output_to(library_log, err):
             summary = run_suite(suite, registry, console=err, csv=args.csv)
     except SegbenchError as exc:

@@ -251,7 +251,8 @@ def plan_suite(
                 plan.failures.append(Failure("", str(exc)))
                 continue
             finally:
-                progress.update(task, visible=progress.tasks[task].completed > 0)
+                written = next(t for t in progress.tasks if t.id == task).completed
+                progress.update(task, visible=written > 0)
                 progress.remove_task(fit_task)
             plan.datasets[spec.name] = ds
             plan.warnings.extend(f"datasets.{spec.name}: {problem}" for problem in ds.problems)
