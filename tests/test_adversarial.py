@@ -86,12 +86,12 @@ def test_segmenter_labels_and_suite_names_are_checked_too(tmp_path, registry):
     assert any("segmenters[0].label: label '../x' may hold only" in line for line in lines)
 
 
-def test_a_folder_segbench_did_not_write_is_never_replaced(tmp_path, registry):
+def test_a_folder_segbench_did_not_write_is_never_replaced(tmp_path, registry, monkeypatch):
     """output: . with the user's own data/blobs folder: refused, the folder untouched."""
     own = tmp_path / "data" / "blobs"
     own.mkdir(parents=True)
     (own / "precious.tif").write_bytes(b"lab data")
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     summary = run_suite(load_suite(write(tmp_path, suite_text(".")), registry), registry)
     (failure,) = summary.failures
     assert "was not written by segbench" in str(failure) and "move it away or choose another output" in str(failure)
