@@ -2,7 +2,8 @@
 # Install segbench and every plugin under plugins/ into ./.venv (created if missing).
 #
 #   bash scripts/install.sh            core + plugins, ready for `segbench run`
-#   bash scripts/install.sh --test     the same plus the test and peer extras
+#   bash scripts/install.sh --test     the same plus the test and peer extras, and Debian's
+#                                      chromium (headless, for the HTML report's browser test)
 #   bash scripts/install.sh --core     core only (no torch, no tensorflow, no CellProfiler)
 #   bash scripts/install.sh --no-cellprofiler   everything but CellProfiler's own environment
 #
@@ -15,9 +16,10 @@ cd "$(dirname "$0")/.."
 mode=all
 extras="dask,plots"
 cellprofiler=yes
+browser=no
 for arg in "$@"; do
   case "$arg" in
-    --test) extras="test,peers" ;;
+    --test) extras="test,peers"; browser=yes ;;
     --core) mode=core ;;
     --no-cellprofiler) cellprofiler=no ;;
     *) echo "install.sh: unknown option '$arg' (use --test, --core or --no-cellprofiler)" >&2; exit 2 ;;
@@ -44,6 +46,20 @@ assert tifffile.__version__ == '$tifffile'"
   "$venv/bin/python" -c "$check"
 }
 
+# Headless Chromium loads the HTML report in a test; without it that test is skipped.
+# Installed with apt where this runs as root on Debian; elsewhere a note says how.
+chromium_browser() {
+  if command -v chromium >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+      || echo "install.sh: note: apt-get could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "install.sh: note: install Debian's chromium (apt-get install chromium) to run the browser test" >&2
+  fi
+}
+
 python3 -m venv .venv
 pip=(.venv/bin/python -m pip install --quiet -c constraints.txt)
 if [ "$mode" = core ]; then
@@ -59,4 +75,7 @@ done
 "${pip[@]}" -e ".[${extras}]" "${plugin_args[@]}"
 if [ "$cellprofiler" = yes ]; then
   cellprofiler_env
+fi
+if [ "$browser" = yes ]; then
+  chromium_browser
 fi
