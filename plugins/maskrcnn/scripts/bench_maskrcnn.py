@@ -4,7 +4,7 @@
 
 A training step is one optimisation step on ``--batch-size`` procedural 256 x 256
 nuclei images (about 20 nuclei each, the default suite's nuclei-clean); an image
-is one ``predict_raw`` at 256 x 256 and at 512 x 512 (one tile: ``tile_size``
+is one ``predict_raw`` network pass at 256 x 256 and at 512 x 512 (one tile of
 512), with ``--detections`` candidate detections forced (an untrained network's
 scores are meaningless, so its score threshold is set to 0 and its detection
 count fixed; a trained one finds about as many objects as there are). Wall and
@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     import torch
 
     from segbench.builtin.procedural import Procedural
-    from segbench_maskrcnn import MaskRCNNSegmenter, data, training
+    from segbench_maskrcnn import data, inference, network, training
 
     torch.set_num_threads(args.threads)
     clean = dict(n_objects=20, touching_fraction=0.0, intensity=1000.0, read_noise=1.5)
@@ -53,10 +53,11 @@ def main(argv=None) -> None:
               for s in (256, 512)}
     rows = []
     for backbone in args.backbones:
-        seg = MaskRCNNSegmenter(backbone=backbone, tile_size=512, candidate_score_threshold=0.0,
-                                max_detections=args.detections, device="cpu")
         torch.manual_seed(0)
-        model = seg.model.train()
+        arch = network.Architecture(backbone=backbone, anchor_sizes=network.default_anchor_sizes(backbone),
+                                    candidate_score_threshold=0.0, max_detections=args.detections)
+        model = network.build(arch)
+        cpu = torch.device("cpu")
         settings = training.TrainSettings(epochs=1, batch_size=args.batch_size, crop_size=256,
                                           learning_rate=1e-4, weight_decay=1e-4, warmup_fraction=0.0,
                                           grad_clip=10.0)
@@ -64,13 +65,15 @@ def main(argv=None) -> None:
         labels = [s.labels for s in train]
 
         def step():
-            training.train(model, norm, labels, settings, seed=0, device=torch.device("cpu"))
+            training.train(model, norm, labels, settings, seed=0, device=cpu)
 
         row = {"backbone": backbone, "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
         row["step"] = timed(step, args.steps)
         model.eval()
         for size, image in images.items():
-            row[f"image{size}"] = timed(lambda: seg.predict_raw(image), args.steps)
+            row[f"image{size}"] = timed(
+                lambda: inference.detect(model, data.normalized(image), 512, 64, cpu), args.steps
+            )
         rows.append(row)
         print(f"{backbone}: {row['params_M']:.1f} M parameters; training step {row['step'][0]:.2f} s "
               f"({row['step'][1]:.2f} CPU s); 256x256 image {row['image256'][0]:.2f} s; "

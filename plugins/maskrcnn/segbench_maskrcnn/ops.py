@@ -25,6 +25,7 @@ Import this module before anything imports torchvision.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
@@ -228,10 +229,8 @@ def _assert_nms_defined() -> None:
         raise RuntimeError("torchvision::nms is not defined")
 
 
-def _use_stand_ins(torchvision) -> None:
+def _use_stand_ins() -> None:
     """Route torchvision's Python wrappers to the stand-ins (only when they are in use)."""
-    import sys
-
     boxes = sys.modules["torchvision.ops.boxes"]
     roi_align = sys.modules["torchvision.ops.roi_align"]  # the attribute is the function
     # boxes.nms refuses to run without the compiled library; ours is defined
@@ -249,12 +248,10 @@ def import_torchvision():
     module
         ``torchvision``.
     """
-    import sys
-
     if "torchvision" not in sys.modules and not compiled_library_loaded() and not _op_defined("nms"):
         _define_operators()
     import torchvision
 
     if REGISTERED:
-        _use_stand_ins(torchvision)
+        _use_stand_ins()
     return torchvision

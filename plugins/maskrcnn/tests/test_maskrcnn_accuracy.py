@@ -14,7 +14,7 @@ from segbench_maskrcnn import MaskRCNNSegmenter
 
 SUITE = Path(__file__).resolve().parents[3] / "suites" / "fluorescent.yaml"
 #: The settings recommended for the default suite (README).
-SUITE_TRAIN = dict(epochs=10, batch_size=2, crop_size=256)
+SUITE_TRAIN = dict(epochs=6, batch_size=2, crop_size=256)
 
 
 @pytest.mark.slow
