@@ -420,3 +420,13 @@ def test_three_generated_datasets_plan_and_run(tmp_path, registry):
     )
     summary = run_suite(load_suite(make_suite(tmp_path, "- name: blob-threshold\n", extra_datasets=extra), registry), registry)
     assert summary.ok and summary.n_done == 4 + 2 + 2
+
+
+def test_a_new_plugin_version_trains_a_new_model(tmp_path):
+    path = make_suite(tmp_path, "- name: trainable-threshold\n  train: {}\n")
+    workdirs = []
+    for version in ("1.0", "1.1"):
+        registry = load_registry(extra=[(testing, "segbench-testing", version)])
+        (job,) = plan_suite(load_suite(path, registry), registry).trainings.values()
+        workdirs.append(job.workdir)
+    assert workdirs[0] != workdirs[1]

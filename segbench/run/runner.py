@@ -287,9 +287,10 @@ def _training(plan: Plan, suite: Suite, config: SegmenterConfig, info, test_ds: 
     key = (train_name, config.config_id)
     if key not in plan.trainings:
         # keyed by what the model is, not by its label: two labels of one config share it
+        # a new plugin version (new code, new defaults) trains a new model
+        model_id = stable_hash([config.config_id, info.distribution, info.version])[:12]
         workdir = (
-            suite.output / TRAIN_FOLDER / train_name
-            / f"{_slug(config.name)}-{config.config_id}-{train_ds.train_hash[:8]}"
+            suite.output / TRAIN_FOLDER / train_name / f"{_slug(config.name)}-{model_id}-{train_ds.train_hash[:8]}"
         )
         plan.trainings[key] = TrainJob(
             train_name, config, info.cls, train_ds.train, train_ds.spacing, str(workdir),
