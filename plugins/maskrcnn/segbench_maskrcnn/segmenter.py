@@ -296,6 +296,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
 
     def load(self, workdir: Path) -> None:
         """Restore what :meth:`fit` left in ``workdir``."""
+        import dataclasses
+
         from . import network, weights as weights_mod
 
         state, arch, config = weights_mod.load_workdir(Path(workdir))
@@ -305,7 +307,10 @@ class MaskRCNNSegmenter(segbench.Segmenter):
                 f"{list(arch.anchor_sizes)}, not {self.backbone} with {list(self._arch.anchor_sizes)}; "
                 "use the settings it was trained with"
             )
-        model = network.build(arch)
+        # the trained network with this entry's proposal and detection settings
+        model = network.build(
+            dataclasses.replace(self._arch, num_classes=arch.num_classes, frozen_norm=arch.frozen_norm)
+        )
         model.load_state_dict(state)
         self._model = model.to(self.device).eval()
         self._weights_sha256 = config["weights_sha256"]
