@@ -105,7 +105,7 @@ def test_architecture_mismatch_names_the_file_and_the_key(tmp_path):
 def test_weights_only_loading_refuses_pickled_objects(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"model": nn.Linear(2, 2)}, path)  # a pickled module, not a state dict
-    with pytest.raises(InputError, match="evil.pth: cannot be loaded with weights_only=True"):
+    with pytest.raises(InputError, match="evil.pth: is not a weights-only state dict, so segbench will not load it"):
         load_weights_file(path)
 
 
@@ -252,3 +252,27 @@ def test_vgg19_refuses_missing_or_wrong_files(tmp_path):
     torch.save(state, tmp_path / "vgg16.pth")
     with pytest.raises(InputError, match="missing features.28.weight"):
         VGG19Features.from_file(tmp_path / "vgg16.pth")
+
+
+def test_a_features_file_with_a_foreign_entry_is_one_line(tmp_path):
+    import numpy as np
+    import pytest
+    from segbench.errors import InputError
+
+    np.savez(tmp_path / "features.npz", class_1=np.zeros((2, 3), np.float32), extra=np.zeros(3))
+    with pytest.raises(InputError, match="has an entry 'extra' that is not class_N clusters"):
+        FeatureClusters.load(tmp_path / "features.npz")
+
+
+def test_a_pickled_pth_is_refused_in_one_line_without_torch_s_advice(tmp_path):
+    import pytest
+    import torch
+    from segbench.errors import InputError
+    from segbench_gan.pix2pixhd.checkpoint import load_weights_file
+
+    torch.save({"net": torch.nn.Linear(2, 2)}, tmp_path / "latest_net_G.pth")  # a pickled module
+    with pytest.raises(InputError) as info:
+        load_weights_file(tmp_path / "latest_net_G.pth")
+    message = str(info.value)
+    assert "\n" not in message and "weights_only=False" not in message
+    assert "is not a weights-only state dict, so segbench will not load it (it holds pickled Python objects" in message

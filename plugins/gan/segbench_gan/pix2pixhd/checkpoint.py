@@ -106,7 +106,13 @@ def load_weights_file(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every unreadable file is the same user error
-        raise InputError(path, f"cannot be loaded with weights_only=True ({type(exc).__name__}: {exc})",
+        # torch's own message spans lines and advises weights_only=False, which segbench never does
+        text = str(exc).strip()
+        if "Weights only load failed" in text:
+            why = "it holds pickled Python objects, not only tensors"
+        else:
+            why = text.splitlines()[0][:160] if text else type(exc).__name__
+        raise InputError(path, f"is not a weights-only state dict, so segbench will not load it ({why})",
                          "give a state dict saved with torch.save(net.state_dict())") from None
 
 

@@ -124,7 +124,16 @@ class FeatureClusters:
             raise InputError(path, "feature clusters file not found",
                              "re-run training (it writes features.npz when feat_num > 0)")
         with np.load(path, allow_pickle=False) as data:
-            centres = {int(name.split("_", 1)[1]): data[name] for name in data.files}
+            arrays = {name: data[name] for name in data.files}
+        centres = {}
+        for name, value in arrays.items():
+            prefix, _, number = name.partition("_")
+            if prefix != "class" or not number.isdigit() or value.ndim != 2:
+                raise InputError(path, f"has an entry {name!r} that is not class_N clusters (a 2-D array)",
+                                 "re-run training, or remove the entry")
+            centres[int(number)] = value
         if not centres:
             raise InputError(path, "holds no feature clusters", "re-run training")
+        if len({v.shape[1] for v in centres.values()}) > 1:
+            raise InputError(path, "has clusters of different feature sizes", "re-run training")
         return cls(centres)
