@@ -69,7 +69,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err).strip()
+        if "Weights only load failed" in text:  # never repeat torch's advice to disable weights_only
+            first_line = "it holds pickled Python objects, not only tensors"
+        else:
+            first_line = text.splitlines()[0] if text else type(err).__name__
         raise InputError(path, f"cannot be read as a weights-only torch checkpoint ({first_line})",
                          "give a file written by segbench's StyleGAN3 training or export") from None
     fmt = data.get("format") if isinstance(data, dict) else None
