@@ -28,6 +28,7 @@ from torch import nn
 
 from segbench.errors import InputError
 
+from ..weights_only import load_weights_only, refusal_reason
 from .config import Pix2PixHDConfig
 
 __all__ = [
@@ -104,15 +105,9 @@ def load_weights_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(path, "weight file not found", "check the checkpoint folder")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_weights_only(path)
     except Exception as exc:  # noqa: BLE001 - every unreadable file is the same user error
-        # torch's own message spans lines and advises weights_only=False, which segbench never does
-        text = str(exc).strip()
-        if "Weights only load failed" in text:
-            why = "it holds pickled Python objects, not only tensors"
-        else:
-            why = text.splitlines()[0][:160] if text else type(exc).__name__
-        raise InputError(path, f"is not a weights-only state dict, so segbench will not load it ({why})",
+        raise InputError(path, f"is not a weights-only state dict, so segbench will not load it ({refusal_reason(exc)})",
                          "give a state dict saved with torch.save(net.state_dict())") from None
 
 

@@ -22,6 +22,7 @@ import torch
 from segbench.errors import InputError
 
 from ..snapshots import atomic_save
+from ..weights_only import load_weights_only, refusal_reason
 from .config import StyleGAN3Config
 from .generator import Generator
 
@@ -67,14 +68,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(path, "no such checkpoint file", "check the path")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = load_weights_only(path)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        text = str(err).strip()
-        if "Weights only load failed" in text:  # never repeat torch's advice to disable weights_only
-            first_line = "it holds pickled Python objects, not only tensors"
-        else:
-            first_line = text.splitlines()[0] if text else type(err).__name__
-        raise InputError(path, f"cannot be read as a weights-only torch checkpoint ({first_line})",
+        raise InputError(path, f"cannot be read as a weights-only torch checkpoint ({refusal_reason(err)})",
                          "give a file written by segbench's StyleGAN3 training or export") from None
     fmt = data.get("format") if isinstance(data, dict) else None
     if fmt not in (FORMAT_SNAPSHOT, FORMAT_GENERATOR):
