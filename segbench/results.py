@@ -58,6 +58,7 @@ __all__ = [
     "metric_key",
     "parse_metric_key",
     "prediction_relpath",
+    "slug",
 ]
 
 # ---------------------------------------------------------------------------
@@ -270,8 +271,9 @@ def prediction_relpath(dataset: str, image: str, config_id: str, variant_id: str
     ``predictions/<dataset>/<config_id>-<variant_id>/<image>.tif`` (the value of
     the ``prediction_path`` column; ``variant_id`` tells apart the
     post-processing variants of one config, e.g. a short hash of their params)."""
-    return f"{PREDICTIONS_DIR}/{_slug(dataset)}/{_slug(config_id)}-{_slug(variant_id)}/{_slug(image)}.tif"
+    return f"{PREDICTIONS_DIR}/{slug(dataset)}/{slug(config_id)}-{slug(variant_id)}/{slug(image)}.tif"
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``text`` as a file-name part: letters, digits, ``-_.`` kept, anything else ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))

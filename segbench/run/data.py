@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..suite import DatasetSpec, derive_seed, stable_hash
-from .jobs import SampleRef
+from .jobs import SampleRef, split_dataset
 from .store import atomic_write_text, safe_rmtree
 
 __all__ = ["PreparedDataset", "prepare_dataset"]
@@ -172,13 +172,12 @@ def _sample_refs(folder: Path) -> tuple[list[SampleRef], list[str]]:
 def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) -> tuple[Path, dict]:
     """Fit the spec's generator on ``train_ds``'s train split, once (in this
     process); returns the workdir and the training record."""
-    from ..api import Dataset
-    from .models import TRAIN_FOLDER, read_training_record, write_training_record
+    from .models import read_training_record, training_workdir, write_training_record
 
     info = registry.get("generator", spec.target)
     params = {k: v for k, v in spec.params.items() if k != "n_images"}
     config_id = stable_hash({"generator": spec.target, "params": params, "fit": spec.fit})[:12]
-    workdir = output / TRAIN_FOLDER / train_ds.name / f"{spec.target}-{config_id}-{train_ds.train_hash[:8]}"
+    workdir = training_workdir(output, train_ds.name, spec.target, config_id, train_ds.train_hash)
     record = read_training_record(workdir)
     if record is not None:
         return workdir, record
@@ -186,10 +185,7 @@ def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) ->
         safe_rmtree(workdir, output)
     workdir.mkdir(parents=True)
     refs = train_ds.train
-    dataset = Dataset(
-        f"{train_ds.name}:train", names=[r.name for r in refs],
-        loaders=[lambda r=r: r.load(train_ds.spacing) for r in refs], spacing=train_ds.spacing,
-    )
+    dataset = split_dataset(f"{train_ds.name}:train", refs, train_ds.spacing)
     seed = derive_seed(suite_seed, "fit", spec.name, config_id)
     try:
         generator = info.cls(**params)

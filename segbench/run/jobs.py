@@ -28,7 +28,7 @@ from .models import ProgressFile, read_training_record, write_training_record
 from .store import safe_rmtree
 
 __all__ = [
-    "SampleRef", "TrainJob", "PredictJob", "CellFailure",
+    "SampleRef", "TrainJob", "PredictJob", "CellFailure", "split_dataset",
     "run_job", "run_training", "run_prediction",
 ]
 
@@ -46,6 +46,12 @@ class SampleRef:
         from ..io import read_sample
 
         return read_sample(self.image_path, self.mask_path, self.name, spacing)
+
+
+def split_dataset(name: str, refs, spacing: tuple[float, ...] | None) -> Dataset:
+    """A :class:`segbench.Dataset` that reads the samples of ``refs`` lazily."""
+    return Dataset(name, names=[r.name for r in refs], loaders=[lambda r=r: r.load(spacing) for r in refs],
+                   spacing=spacing)
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,7 @@ class TrainJob:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def train_dataset(self) -> Dataset:
-        return Dataset(
-            self.dataset + ":train",
-            names=[r.name for r in self.train_refs],
-            loaders=[lambda r=r: r.load(self.spacing) for r in self.train_refs],
-            spacing=self.spacing,
-        )
+        return split_dataset(self.dataset + ":train", self.train_refs, self.spacing)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ __all__ = [
     "TRAIN_RECORD",
     "PROGRESS_FILE",
     "TRAIN_FOLDER",
+    "training_workdir",
     "ProgressFile",
     "TrainingProgress",
     "TrainedModel",
@@ -43,6 +44,14 @@ TRAIN_RECORD = "segbench-training.json"
 PROGRESS_FILE = ".segbench-progress.json"
 #: folder of the output that holds every training workdir
 TRAIN_FOLDER = "train"
+
+
+def training_workdir(output: str | Path, train_dataset: str, name: str, model_id: str, train_hash: str) -> Path:
+    """The workdir of one training: ``OUTPUT/train/TRAIN_DATASET/NAME-MODEL_ID-HASH8``
+    (``model_id`` says what the model is; ``train_hash`` what it learnt from)."""
+    from ..results import slug
+
+    return Path(output) / TRAIN_FOLDER / train_dataset / f"{slug(name)[:40]}-{model_id}-{train_hash[:8]}"
 
 
 class ProgressFile:

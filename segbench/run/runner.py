@@ -35,7 +35,7 @@ from ..suite.model import AUTO_SAVE_MAX_IMAGES
 from .data import PreparedDataset, dataset_folder, prepare_dataset
 from .executors import check_address, make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
-from .models import TRAIN_FOLDER, read_progress, read_training_record
+from .models import read_progress, read_training_record, training_workdir
 from .store import ResultStore, atomic_write_text
 
 __all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
@@ -289,9 +289,7 @@ def _training(plan: Plan, suite: Suite, config: SegmenterConfig, info, test_ds: 
         # keyed by what the model is, not by its label: two labels of one config share it
         # a new plugin version (new code, new defaults) trains a new model
         model_id = stable_hash([config.config_id, info.distribution, info.version])[:12]
-        workdir = (
-            suite.output / TRAIN_FOLDER / train_name / f"{_slug(config.name)}-{model_id}-{train_ds.train_hash[:8]}"
-        )
+        workdir = training_workdir(suite.output, train_name, config.name, model_id, train_ds.train_hash)
         plan.trainings[key] = TrainJob(
             train_name, config, info.cls, train_ds.train, train_ds.spacing, str(workdir),
             derive_seed(suite.seed, "train", train_name, config.config_id), train_ds.train_hash,
@@ -327,10 +325,6 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
             if damage is not None:  # not trusted: computed again, and replaced when it is
                 plan.warnings.append(f"{store.cell_path(ds.name, key)}: {damage}; computed again")
             plan.cells.append(Cell(job, damage is None and store.has(ds.name, key)))
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:40]
 
 
 def run_suite(
