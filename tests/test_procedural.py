@@ -113,6 +113,44 @@ def test_labels_do_not_depend_on_appearance_and_noise_parameters():
     assert not np.array_equal(plain.image, noisy.image)
 
 
+def test_per_image_scale_keeps_sizes_within_an_image_and_coverage():
+    varied = Procedural(shape=[128, 128], n_objects=20, radius=6.0, radius_std=0.3, touching_fraction=0.0,
+                        scale_variation=0.5)
+    means, counts, coverage = [], [], []
+    for i in range(8):
+        labels = varied.layout(seed=2, index=i)
+        areas = np.bincount(labels.ravel())[1:]
+        radii = np.sqrt(areas / np.pi)
+        assert radii.std() / radii.mean() < 0.2  # one image: one scale
+        means.append(radii.mean())
+        counts.append(len(areas))
+        coverage.append(areas.sum())
+    # images differ in scale, and the object count falls with the square of it
+    assert max(means) / min(means) > 1.5
+    assert np.corrcoef(np.log(means), np.log(counts))[0, 1] < -0.8
+    assert max(coverage) / min(coverage) < 2.5
+
+
+def test_per_image_exposure_scales_signal_and_background_only():
+    base = dict(SMALL, background=40.0, psf_sigma=0.0)
+    plain = Procedural(**base).render(seed=3, index=1)
+    exposed = Procedural(**base, exposure_variation=1.0).render(seed=3, index=1)
+    np.testing.assert_array_equal(plain.sample.labels, exposed.sample.labels)
+    factor = exposed.expected / plain.expected
+    assert factor.std() < 1e-4 * factor.mean() and abs(np.log(factor.mean())) > 1e-3
+    np.testing.assert_allclose(exposed.signal, plain.signal * factor.mean(), rtol=1e-4)
+
+
+def test_no_per_image_variation_leaves_images_as_they_were():
+    """The per-image factors come from their own stream: without variation an
+    image is bit-identical to the one drawn without the parameters."""
+    a = next(Procedural(**SMALL).generate(1, seed=9))
+    b = next(Procedural(**SMALL, scale_variation=0.0, exposure_variation=0.0).generate(1, seed=9))
+    np.testing.assert_array_equal(a.image, b.image)
+    c = next(Procedural(**SMALL, exposure_variation=0.5).generate(1, seed=9))
+    np.testing.assert_array_equal(a.labels, c.labels)
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 0.6, 1.0])
 def test_touching_fraction_is_as_requested_2d(fraction):
     gen = Procedural(shape=[256, 256], n_objects=30, touching_fraction=fraction)
@@ -222,6 +260,8 @@ def test_quantisation_clips_to_uint16():
         ({"spot_covariance": [[1, 2], [2, 1]]}, "parameter 'spot_covariance' must be a variance > 0 "
          "or a symmetric positive definite 2x2 matrix"),
         ({"spot_covariance": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}, "parameter 'spot_covariance'"),
+        ({"scale_variation": -0.1}, "parameter 'scale_variation' must be a number in [0, 2]"),
+        ({"exposure_variation": 4}, "parameter 'exposure_variation' must be a number in [0, 3]"),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, message):

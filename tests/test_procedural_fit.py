@@ -11,6 +11,7 @@ import yaml
 
 from segbench import Dataset, Sample
 from segbench.builtin.procedural import FIT_FILE, Procedural
+from segbench.builtin.synth.estimate import image_effects, estimate
 from segbench.cli import main
 from segbench.errors import SegbenchError
 from segbench.io import write_dataset
@@ -21,7 +22,7 @@ TRUTH = dict(
     irregularity=0.08, touching_fraction=0.3, touching_overlap=0.2, intensity=400.0,
     intensity_cv=0.3, edge_darkening=0.3, texture_strength=0.2, background=30.0,
     background_variation=0.1, illumination_falloff=0.2, psf_sigma=1.5, gain=2.0,
-    read_noise=3.0, offset=200.0,
+    read_noise=3.0, offset=200.0, scale_variation=0.0, exposure_variation=0.0,
 )
 
 #: parameter -> (kind, tolerance): "abs" |fitted - true| <= tol, "rel" |fitted / true - 1| <= tol.
@@ -35,6 +36,7 @@ TOLERANCES = {
     "intensity_cv": ("abs", 0.1), "edge_darkening": ("abs", 0.08), "texture_strength": ("abs", 0.05),
     "psf_sigma": ("rel", 0.1), "gain": ("rel", 0.1), "offset": ("abs", 10.0), "read_noise": ("abs", 1.0),
     "background": ("rel", 0.2), "illumination_falloff": ("abs", 0.15), "background_variation": ("abs", 0.3),
+    "scale_variation": ("abs", 0.08), "exposure_variation": ("abs", 0.1),
 }
 
 
@@ -113,6 +115,30 @@ def test_load_without_a_fit_and_bad_fits_fail_in_one_line(tmp_path, truth_data):
                               for i in range(2)])
     with pytest.raises(SegbenchError, match="cannot fit on 'empty': no object"):
         Procedural().fit(empty, tmp_path)
+
+
+def testimage_effects_of_hand_made_groups():
+    # two images of log values {0, 2} and {4, 6}: means 1 and 5, within variance 2,
+    # between variance var([1, 5]) - mean(2 / 2) = 8 - 1 = 7, shrink 7 / 8
+    effects, between_sd = image_effects([np.array([0.0, 2.0]), np.array([4.0, 6.0]), np.array([])])
+    assert between_sd == pytest.approx(np.sqrt(7))
+    np.testing.assert_allclose(effects, [-2 * 7 / 8, 2 * 7 / 8, 0.0])
+    # images that differ no more than their noise says: no between-image spread, no effects
+    effects, between_sd = image_effects([np.array([0.0, 2.0]), np.array([0.5, 2.5])])
+    assert between_sd == 0.0 and not effects.any()
+    assert image_effects([np.array([1.0, 2.0])]) == (pytest.approx([0.0]), 0.0)
+
+
+def test_estimates_read_per_image_scale_and_exposure():
+    """The direct estimators see the between-image spread of sizes and brightness
+    (calibration removes what bias remains), and read sizes and brightness
+    within an image, not pooled over a set whose images differ."""
+    varied = dict(TRUTH, radius_std=1.0, scale_variation=0.35, exposure_variation=0.5)
+    got = estimate(Procedural(**varied).generate(24, seed=2))
+    assert got["scale_variation"] == pytest.approx(0.35, abs=0.12)
+    assert got["exposure_variation"] == pytest.approx(0.5, abs=0.12)
+    assert got["radius_std"] < 1.6  # the pooled spread would be about 3
+    assert got["intensity_cv"] < 0.45  # the pooled one would be about 0.6
 
 
 @pytest.fixture(scope="module")

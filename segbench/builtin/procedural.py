@@ -5,22 +5,24 @@ takes through a widefield microscope:
 
 1. **Layout** (:mod:`.synth.layout`): star-convex nuclei (spline-perturbed
    ellipses, or ellipsoids in 3D) with log-normally distributed sizes, placed at
-   random or in clusters, a requested fraction of them touching another. This
+   random or in clusters, a requested fraction of them touching another; an
+   image's sizes may share a per-image scale (magnification). This
    is the label image, and it is final: each pixel's label is the object whose
    region contains the pixel's centre *before* any blur. A touching pair shares
    one boundary; the pixels the two would share belong to the earlier one.
 2. **Signal**: every object gets a log-normal brightness, a radial profile
    (dimmer towards its edge), and a multiplicative fractal-noise texture;
    optional fluorescent spots (Gaussian point clouds) are added inside objects.
-   The signal is positive on exactly the labelled pixels.
+   The signal is positive on exactly the labelled pixels; an image's signal
+   and background may share a per-image exposure.
 3. **Optics**: a smooth background, uneven illumination, and a Gaussian PSF
    (anisotropic in 3D).
 4. **Camera**: Poisson shot noise, Gaussian read noise, gain and offset,
    quantised to uint16.
 
 Every random choice of image ``i`` comes from ``numpy.random.SeedSequence((seed,
-i))``, split into independent streams for layout, appearance, spots and noise,
-so image ``i`` is the same whatever ``n`` is, and changing, say, the noise
+i))``, split into independent streams for layout, appearance, spots, noise
+and the per-image scale and exposure, so image ``i`` is the same whatever ``n`` is, and changing, say, the noise
 parameters leaves the label images unchanged.
 
 :meth:`Procedural.fit` estimates the parameters from a lab's annotated 2D
@@ -61,6 +63,7 @@ FITTED = (
     "cluster_spread", "touching_fraction", "touching_overlap", "min_gap", "intensity",
     "intensity_cv", "edge_darkening", "texture_strength", "background", "background_variation",
     "illumination_falloff", "psf_sigma", "gain", "read_noise", "offset",
+    "scale_variation", "exposure_variation",
 )
 
 
@@ -216,6 +219,17 @@ class Procedural(Generator):
         Peak brightness a spot adds, photo-electrons per pixel.
     spot_sigma : float, default 0.8
         Standard deviation of a spot's Gaussian profile, pixels (before PSF).
+    scale_variation : float, default 0.0
+        Standard deviation of the natural log of a per-image scale factor
+        (log-normal, median 1), >= 0: each image's radii (and ``radius_std``)
+        are multiplied by it and its object count divided by its square, so
+        that images differ in magnification as a lab's fields of view do,
+        while objects within one image keep similar sizes.
+    exposure_variation : float, default 0.0
+        Standard deviation of the natural log of a per-image exposure factor
+        (log-normal, median 1), >= 0, multiplying the image's object and
+        background photo-electrons (dim and bright images, each with
+        consistent objects).
 
     Examples
     --------
@@ -266,6 +280,8 @@ class Procedural(Generator):
         spot_covariance: float | Sequence[Sequence[float]] = 16.0,
         spot_intensity: float = 200.0,
         spot_sigma: float = 0.8,
+        scale_variation: float = 0.0,
+        exposure_variation: float = 0.0,
     ):
         self.shape = checks.spatial_shape("shape", shape)
         ndim = len(self.shape)
@@ -308,6 +324,8 @@ class Procedural(Generator):
         self.spot_covariance = checks.covariance("spot_covariance", spot_covariance, ndim)
         self.spot_intensity = checks.number("spot_intensity", spot_intensity, low=0)
         self.spot_sigma = checks.number("spot_sigma", spot_sigma, low=0)
+        self.scale_variation = checks.number("scale_variation", scale_variation, low=0, high=2)
+        self.exposure_variation = checks.number("exposure_variation", exposure_variation, low=0, high=3)
         anisotropy = self.z_step / self.pixel_size
         #: lateral pixels per pixel along each axis
         self.axis_scale = np.array([anisotropy, 1.0, 1.0][-ndim:])
@@ -352,10 +370,8 @@ class Procedural(Generator):
             generator = Procedural(**{**_generator_params(fitted, self.shape), **self._given})
             if not layout_only:
                 return list(generator.generate(n_simulated, seed))
-            rngs = (np.random.default_rng(np.random.SeedSequence((seed, i)).spawn(1)[0])
-                    for i in range(n_simulated))
-            return [Sample(f"layout{i}", np.zeros(self.shape), generator._layout(rng)[0])
-                    for i, rng in enumerate(rngs)]
+            return [Sample(f"layout{i}", np.zeros(self.shape), generator.layout(seed, i))
+                    for i in range(n_simulated)]
 
         fitted, mismatch = calibrate(target, simulate, rounds, progress)
         record = {
@@ -415,12 +431,10 @@ class Procedural(Generator):
         """Image ``index`` (>= 0) of the series ``seed`` (>= 0), with its
         intermediate stages; ``generate(n, seed)`` yields ``render(seed, i).sample``
         for ``i < n``."""
-        seed = checks.integer("seed", seed, low=0)
-        index = checks.integer("index", index, low=0)
-        streams = np.random.SeedSequence((seed, index)).spawn(4)
-        layout_rng, look_rng, spot_rng, camera_rng = (np.random.default_rng(s) for s in streams)
+        layout_rng, look_rng, spot_rng, camera_rng, image_rng = _streams(seed, index)
+        scale, exposure = self._image_factors(image_rng)
 
-        labels, objects = self._layout(layout_rng)
+        labels, objects = self._layout(layout_rng, scale)
         signal = self._objects_signal(look_rng, objects)
         spots, spot_labels = draw_spots(
             spot_rng, objects, labels, self.spots_per_object, self.spot_covariance, self.axis_scale
@@ -429,7 +443,8 @@ class Procedural(Generator):
             signal += render_spots(
                 spots, labels, self.spot_intensity, self.spot_sigma, self.axis_scale
             )
-        expected = self._optics(look_rng, signal)
+        signal *= exposure
+        expected = self._optics(look_rng, signal, exposure)
         image = expose(camera_rng, expected, self.gain, self.read_noise, self.offset)
 
         new_ids = np.concatenate([[0], layout_rng.permutation(len(objects)) + 1])
@@ -438,9 +453,26 @@ class Procedural(Generator):
         sample = Sample(f"img{index:04d}", image, labels, self.spacing)
         return Rendering(sample, signal, expected, spots, new_ids[spot_labels])
 
-    def _layout(self, rng: np.random.Generator) -> tuple[np.ndarray, list[PlacedObject]]:
+    def layout(self, seed: int, index: int) -> np.ndarray:
+        """The label image of ``render(seed, index)``, without rendering the
+        pixels (what layout-only calibration needs)."""
+        layout_rng, *_, image_rng = _streams(seed, index)
+        return self._layout(layout_rng, self._image_factors(image_rng)[0])[0]
+
+    def _image_factors(self, rng: np.random.Generator) -> tuple[float, float]:
+        """This image's scale and exposure factors (1 when they do not vary)."""
+        draws = rng.standard_normal(2)
+        return (float(np.exp(self.scale_variation * draws[0])),
+                float(np.exp(self.exposure_variation * draws[1])))
+
+    def _layout(self, rng: np.random.Generator, scale: float = 1.0) -> tuple[np.ndarray, list[PlacedObject]]:
+        """Label image and objects; ``scale`` multiplies the radii and divides
+        the object count by its square."""
         count = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
-        radii = np.maximum(_lognormal(rng, self.radius, self.radius_std, count), _MIN_RADIUS)
+        if scale != 1.0:
+            count = int(round(count / scale**2))
+        radius, spread = self.radius * scale, self.radius_std * scale
+        radii = np.maximum(_lognormal(rng, radius, spread, count), _MIN_RADIUS)
         ratios = rng.uniform(*self.aspect_ratio, size=count)
         shapes = [
             random_shape(rng, len(self.shape), r, a, self.irregularity, self.n_control_points)
@@ -471,8 +503,10 @@ class Procedural(Generator):
             signal *= np.exp(s * texture - s * s / 2)
         return signal
 
-    def _optics(self, rng, signal: np.ndarray) -> np.ndarray:
-        field = self.background * np.ones(self.shape, dtype=np.float32)
+    def _optics(self, rng, signal: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+        """Expected photo-electrons at the camera: ``signal`` (already
+        exposed) on the background times ``exposure``, illuminated and blurred."""
+        field = self.background * exposure * np.ones(self.shape, dtype=np.float32)
         if self.background_variation > 0 and self.background > 0:
             cell = max(self.shape[-2:]) / 2 / self.axis_scale
             field *= 1 + self.background_variation * value_noise(rng, self.shape, cell)
@@ -482,6 +516,14 @@ class Procedural(Generator):
             light *= illumination(rng, self.shape, self.illumination_falloff)
         sigma = (self.psf_sigma_z,) * (len(self.shape) == 3) + (self.psf_sigma,) * 2
         return blur(light, sigma)
+
+
+def _streams(seed: int, index: int) -> list[np.random.Generator]:
+    """The independent random streams of image ``index`` of series ``seed``:
+    layout, appearance, spots, camera noise, per-image factors."""
+    seed = checks.integer("seed", seed, low=0)
+    index = checks.integer("index", index, low=0)
+    return [np.random.default_rng(s) for s in np.random.SeedSequence((seed, index)).spawn(5)]
 
 
 def _plain(value):

@@ -96,12 +96,25 @@ def _tiles(sample, size: int):
             yield segbench.Sample(f"{sample.name}-{y}-{x}", sample.image[y:y + size, x:x + size], lab)
 
 
+def _builtin_sample_ids() -> set[str]:
+    """DSB stage-1 ids of the images shipped as ``dataset: dsb2018-sample``.
+
+    They are left out of training so that suites testing on that built-in
+    sample (``suites/sim2real.yaml``) never test on images the GAN saw.
+    """
+    from segbench.builtin.dsb2018 import sample_folder
+
+    return set(json.loads((sample_folder() / "dataset.json").read_text())["stage1_train_ids"])
+
+
 def prepare(args: argparse.Namespace) -> None:
     import segbench
     from segbench.io import read_image, read_labels, write_dataset
 
     manifest = json.loads((args.dsb / "manifest.json").read_text())
-    names = sorted(entry["name"] for entry in manifest)
+    excluded = _builtin_sample_ids()
+    names = sorted(entry["name"] for entry in manifest if entry["stage1_train_id"] not in excluded)
+    log(f"{len(manifest) - len(names)} images of segbench's dsb2018-sample left out (never trained on)")
     order = np.random.default_rng(args.split_seed).permutation(len(names))
     held = sorted(names[i] for i in order[: args.held_out])
     train = sorted(names[i] for i in order[args.held_out:])
@@ -113,7 +126,8 @@ def prepare(args: argparse.Namespace) -> None:
             yield segbench.Sample(name, image, labels)
 
     meta = {"source": "2018 Data Science Bowl stage 1 train, fluorescence subset (CC0; Caicedo et al. 2019)",
-            "split_seed": args.split_seed, "held_out": args.held_out, "nucleus_area": args.nucleus_area}
+            "split_seed": args.split_seed, "held_out": args.held_out, "nucleus_area": args.nucleus_area,
+            "left_out": f"{len(excluded)} images of segbench's dsb2018-sample"}
     write_dataset(args.work / "train", samples(train), {**meta, "part": "train"}, overwrite=True)
     heldout = list(samples(held))
     write_dataset(args.work / "heldout", heldout, {**meta, "part": "heldout"}, overwrite=True)

@@ -42,7 +42,7 @@ LINEAR_KEYS = {
     "aspect_q25": (1.0, 5.0), "aspect_q75": (1.0, 5.0), "irregularity": (0.0, 0.5),
     "touching_fraction": (0.0, 1.0), "touching_overlap": (0.0, 0.9), "min_gap": (0.0, 20.0),
     "offset": (0.0, 65535.0), "noise_intercept": (-1e9, 1e9), "edge_darkening": (0.0, 0.9),
-    "background": (0.0, 1e7),
+    "background": (0.0, 1e7), "scale_variation": (0.0, 2.0), "exposure_variation": (0.0, 3.0),
 }
 #: spreads of centres tried for clustered placement, as a fraction of the image's larger side
 _SPREADS = (0.06, 0.12, 0.25)

@@ -27,6 +27,12 @@ shape estimates, and so are touching objects from the size estimates):
   background's distance transform).
 - ``nn_ratio``: mean over objects of the distance to the nearest other centroid
   times the square root of its image's density (0.5 for Poisson points).
+- ``scale_variation``: the standard deviation between images of the image's
+  mean log radius, less what its objects' own spread explains (method of
+  moments, :func:`image_effects`). ``radius``, ``radius_std`` and the density
+  quartiles are then read off radii and densities brought to a common scale:
+  each image's radii divided by its (shrunken) scale factor, its density
+  multiplied by the factor's square.
 
 Camera, from the photon-transfer curve: in flat places (deep inside objects, far
 from them) the local mean ``m`` (5 x 5) and the variance of the residual
@@ -55,7 +61,10 @@ Light (photo-electrons: ADU over the gain):
   ``1 - d / max(d)`` (``d`` the distance to the object's edge).
 - ``intensity``, ``intensity_cv``: per object, the mean signal above the
   background divided by ``1 - edge_darkening * mean(depth^2)``; their mean and
-  coefficient of variation.
+  coefficient of variation, after each image's objects are divided by the
+  image's (shrunken) exposure factor; ``exposure_variation``: the standard
+  deviation between images of their objects' mean log brightness, as for
+  ``scale_variation``.
 - ``texture_strength``: per object, the standard deviation of the pixels around
   that line, less the camera noise, over the object's mean; the median.
 - ``psf_sigma``: the share ``s`` of an edge's contrast between the first pixel
@@ -110,12 +119,12 @@ def estimate(samples: Iterable[Sample]) -> dict[str, float]:
     """
     layout = _Pool()
     look = _Pool()
-    for sample in samples:
+    for index, sample in enumerate(samples):
         image, labels = _arrays(sample)
         objects = _layout(labels, layout)
         if objects:
-            _appearance(image, labels, objects, look)
-    if not layout.get("radius"):
+            _appearance(image, labels, objects, look, index)
+    if not any(len(group) for group in layout.get("radius_by_image", [])):
         raise EstimateError("no object away from the image border and from other objects to measure")
     out = _layout_estimates(layout)
     out.update(_appearance_estimates(look))
@@ -157,6 +166,7 @@ def _layout(labels: np.ndarray, pool: _Pool) -> list:
     props = regionprops(labels)
     pool.add("density", len(props) / labels.size)
     if not props:
+        pool.setdefault("radius_by_image", []).append(np.array([]))
         return []
     ids = np.array([p.label for p in props])
     index = {label: i for i, label in enumerate(ids)}
@@ -172,6 +182,7 @@ def _layout(labels: np.ndarray, pool: _Pool) -> list:
             for (p, q), n in zip(*np.unique(pairs, axis=0, return_counts=True)):
                 contacts[(p, q)] = contacts.get((p, q), 0) + n
     radii = np.sqrt(np.array([p.area for p in props]) / np.pi)
+    measured = []
     for (p, q), n in contacts.items():
         pool.add("contact", n / (2 * min(radii[index[p]], radii[index[q]])))
     pool.add("touching", touching)
@@ -182,7 +193,8 @@ def _layout(labels: np.ndarray, pool: _Pool) -> list:
         pool.add("aspect", p.axis_major_length / max(p.axis_minor_length, 1e-9))
         pool.add("irregularity", _roughness(p))
         if not touches:
-            pool.add("radius", r)
+            measured.append(r)
+    pool.setdefault("radius_by_image", []).append(np.array(measured))
     if len(props) > 1:
         centroids = np.array([p.centroid for p in props])
         nn = _nearest(centroids)
@@ -241,10 +253,46 @@ def _gaps(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return best[ids]
 
 
+def image_effects(groups: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Per-image effects in a one-way random-effects model of log values.
+
+    Parameters
+    ----------
+    groups : list of 1D arrays
+        One array of log values per image (possibly empty).
+
+    Returns
+    -------
+    effects : ndarray, shape (len(groups),)
+        Each image's mean less the mean of image means, shrunk towards 0 by
+        ``between / (between + within / n)`` (its share that is not sampling
+        noise); 0 for an empty image.
+    between_sd : float
+        Standard deviation between images, by the method of moments:
+        ``sqrt(max(var(image means) - mean(within / n), 0))``; 0 with fewer
+        than two non-empty images.
+    """
+    n = np.array([len(g) for g in groups], dtype=np.float64)
+    used = n > 0
+    effects = np.zeros(len(groups))
+    if used.sum() < 2:
+        return effects, 0.0
+    means = np.array([g.mean() for g in groups if len(g)])
+    dof = float(np.sum(n[used] - 1))
+    within = float(sum(((g - g.mean()) ** 2).sum() for g in groups if len(g))) / dof if dof > 0 else 0.0
+    between = max(float(np.var(means, ddof=1)) - float(np.mean(within / n[used])), 0.0)
+    noise = within / n[used]
+    shrink = np.divide(between, between + noise, out=np.ones_like(noise), where=between + noise > 0)
+    effects[used] = (means - means.mean()) * shrink
+    return effects, math.sqrt(between)
+
+
 def _layout_estimates(pool: _Pool) -> dict[str, float]:
-    radius = np.array(pool["radius"])
+    groups = pool["radius_by_image"]
+    effects, scale_sd = image_effects([np.log(g) for g in groups])
+    radius = np.concatenate([g * math.exp(-e) for g, e in zip(groups, effects)])
     aspect = np.array(pool["aspect"])
-    density = np.array(pool["density"])
+    density = np.array(pool["density"]) * np.exp(2 * effects)
     gaps = np.array(pool.get("gap", []))
     gaps = gaps[np.isfinite(gaps)]
     return {
@@ -259,11 +307,13 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
         "touching_overlap": float(np.mean(pool["contact"])) if pool.get("contact") else 0.0,
         "min_gap": float(np.percentile(gaps, 5)) if len(gaps) else 2.0,
         "nn_ratio": float(np.mean(pool["nn_ratio"])) if pool.get("nn_ratio") else 0.5,
+        "scale_variation": scale_sd,
     }
 
 
-def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool) -> None:
-    """Per-image and per-object raw quantities in ADU; converted in :func:`_appearance_estimates`."""
+def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool, index: int) -> None:
+    """Per-image and per-object raw quantities in ADU (objects tagged with the
+    image's ``index``); converted in :func:`_appearance_estimates`."""
     outside = ndimage.distance_transform_edt(labels == 0)
     inside = ndimage.distance_transform_edt(labels > 0)
     far, deep = outside >= _FAR, inside >= _DEEP
@@ -303,7 +353,7 @@ def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool)
         depth2 = (1 - (d - 1) / max(d.max() - 1, 1)) ** 2
         slope, intercept = _line(depth2, values)
         spread = float(np.var(values - (intercept + slope * depth2)))
-        pool.add("objects", [values.mean(), background, depth2.mean(), intercept, slope, spread])
+        pool.add("objects", [values.mean(), background, depth2.mean(), intercept, slope, spread, index])
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -359,12 +409,12 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
         level = np.maximum(np.maximum(top, level), 1e-9)
         falloff = float(np.clip(np.mean(drop / level), 0.0, 0.95))
         variation = float(np.median(spread / level))
-    mean, bg, mean_depth2, a, b, spread = np.array(pool["objects"]).reshape(-1, 6).T
+    mean, bg, mean_depth2, a, b, spread, image_index = np.array(pool["objects"]).reshape(-1, 7).T
     signal = mean - bg
     bright = (a - bg) > 0
     darkening = float(np.clip(np.median(-b[bright] / (a - bg)[bright]), 0.0, 0.9)) if bright.any() else 0.0
     peak = signal / gain / np.maximum(1 - darkening * mean_depth2, 0.1)
-    peak = peak[peak > 0]
+    peak, exposure_sd = _common_exposure(peak[peak > 0], image_index[peak > 0])
     noise = np.maximum(gain * mean + intercept, 0.0)  # the photon-transfer line
     texture = np.sqrt(np.maximum(spread - noise, 0)) / np.maximum(signal, 1e-9)
     share = float(np.clip(np.median(pool["edge"]), 1e-3, 0.999)) if pool.get("edge") else 0.999
@@ -381,4 +431,15 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
         "edge_darkening": darkening,
         "texture_strength": float(np.median(texture[signal > 0])) if (signal > 0).any() else 0.0,
         "psf_sigma": float(0.5 / stats.norm.ppf((1 + share) / 2)),
+        "exposure_variation": exposure_sd,
     }
+
+
+def _common_exposure(peak: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Objects' brightness with each image's exposure effect divided out, and
+    the standard deviation of the log exposure between images."""
+    ids = np.unique(image)
+    groups = [np.log(peak[image == i]) for i in ids]
+    effects, between_sd = image_effects(groups)
+    per_object = effects[np.searchsorted(ids, image)]
+    return peak * np.exp(-per_object), between_sd
