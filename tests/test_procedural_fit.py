@@ -133,9 +133,11 @@ def test_estimates_read_per_image_scale_and_exposure():
     """The direct estimators see the between-image spread of sizes and brightness
     (calibration removes what bias remains), and read sizes and brightness
     within an image, not pooled over a set whose images differ."""
-    varied = dict(TRUTH, radius_std=1.0, scale_variation=0.35, exposure_variation=0.5)
+    varied = dict(TRUTH, radius_std=1.0, scale_variation=0.35, scale_density_exponent=1.0,
+                  exposure_variation=0.5)
     got = estimate(Procedural(**varied).generate(24, seed=2))
     assert got["scale_variation"] == pytest.approx(0.35, abs=0.12)
+    assert got["scale_density_exponent"] == pytest.approx(1.0, abs=0.4)
     assert got["exposure_variation"] == pytest.approx(0.5, abs=0.12)
     assert got["radius_std"] < 1.6  # the pooled spread would be about 3
     assert got["intensity_cv"] < 0.45  # the pooled one would be about 0.6
@@ -189,3 +191,21 @@ def test_fit_finds_clustered_placement(tmp_path):
     generator.fit(data, tmp_path, rounds=1, n_simulated=6)
     assert generator.placement.kind == "clustered"
     assert generator.placement.n_clusters <= 4 and generator.placement.cluster_spread <= 40
+
+
+def test_fit_on_real_nuclei_keeps_between_image_spreads_as_estimated(tmp_path):
+    """On real nuclei whose images differ in magnification (24 images of the
+    built-in dsb2018-sample) the between-image spreads are kept as estimated
+    and the calibrated radius stays near its direct estimate; calibrating the
+    spreads ran away (scale 0.55 -> 0.95, radius 11 -> 22 px)."""
+    from segbench.builtin.dsb2018 import DSB2018Sample
+
+    real = DSB2018Sample().load()
+    subset = Dataset("dsb24", [real[i] for i in range(24)])
+    generator = Procedural()
+    generator.fit(subset, tmp_path, seed=0, rounds=3, n_simulated=8)
+    record = json.loads((tmp_path / FIT_FILE).read_text())
+    for key in ("scale_variation", "scale_density_exponent", "exposure_variation"):
+        assert record["params"][key] == record["estimates"][key]
+    assert record["estimates"]["scale_variation"] > 0.3  # these images do differ in scale
+    assert 0.67 < record["params"]["radius"] / record["estimates"]["radius"] < 1.5

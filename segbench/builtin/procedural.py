@@ -63,7 +63,7 @@ FITTED = (
     "cluster_spread", "touching_fraction", "touching_overlap", "min_gap", "intensity",
     "intensity_cv", "edge_darkening", "texture_strength", "background", "background_variation",
     "illumination_falloff", "psf_sigma", "gain", "read_noise", "offset",
-    "scale_variation", "exposure_variation",
+    "scale_variation", "scale_density_exponent", "exposure_variation",
 )
 
 
@@ -222,9 +222,14 @@ class Procedural(Generator):
     scale_variation : float, default 0.0
         Standard deviation of the natural log of a per-image scale factor
         (log-normal, median 1), >= 0: each image's radii (and ``radius_std``)
-        are multiplied by it and its object count divided by its square, so
-        that images differ in magnification as a lab's fields of view do,
-        while objects within one image keep similar sizes.
+        are multiplied by it and its object count divided by it to the power
+        ``scale_density_exponent``, so that images differ in magnification as
+        a lab's fields of view do, while objects within one image keep
+        similar sizes.
+    scale_density_exponent : float, default 2.0
+        How an image's object count follows its scale factor ``s``: divided
+        by ``s ** scale_density_exponent``, in [0, 2] (2: the same share of
+        the image covered at every scale; 0: counts independent of scale).
     exposure_variation : float, default 0.0
         Standard deviation of the natural log of a per-image exposure factor
         (log-normal, median 1), >= 0, multiplying the image's object and
@@ -281,6 +286,7 @@ class Procedural(Generator):
         spot_intensity: float = 200.0,
         spot_sigma: float = 0.8,
         scale_variation: float = 0.0,
+        scale_density_exponent: float = 2.0,
         exposure_variation: float = 0.0,
     ):
         self.shape = checks.spatial_shape("shape", shape)
@@ -325,6 +331,7 @@ class Procedural(Generator):
         self.spot_intensity = checks.number("spot_intensity", spot_intensity, low=0)
         self.spot_sigma = checks.number("spot_sigma", spot_sigma, low=0)
         self.scale_variation = checks.number("scale_variation", scale_variation, low=0, high=2)
+        self.scale_density_exponent = checks.number("scale_density_exponent", scale_density_exponent, 0, 2)
         self.exposure_variation = checks.number("exposure_variation", exposure_variation, low=0, high=3)
         anisotropy = self.z_step / self.pixel_size
         #: lateral pixels per pixel along each axis
@@ -467,10 +474,10 @@ class Procedural(Generator):
 
     def _layout(self, rng: np.random.Generator, scale: float = 1.0) -> tuple[np.ndarray, list[PlacedObject]]:
         """Label image and objects; ``scale`` multiplies the radii and divides
-        the object count by its square."""
+        the object count by its ``scale_density_exponent`` power."""
         count = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
         if scale != 1.0:
-            count = int(round(count / scale**2))
+            count = int(round(count / scale**self.scale_density_exponent))
         radius, spread = self.radius * scale, self.radius_std * scale
         radii = np.maximum(_lognormal(rng, radius, spread, count), _MIN_RADIUS)
         ratios = rng.uniform(*self.aspect_ratio, size=count)

@@ -31,8 +31,11 @@ shape estimates, and so are touching objects from the size estimates):
   mean log radius, less what its objects' own spread explains (method of
   moments, :func:`image_effects`). ``radius``, ``radius_std`` and the density
   quartiles are then read off radii and densities brought to a common scale:
-  each image's radii divided by its (shrunken) scale factor, its density
-  multiplied by the factor's square.
+  each image's radii divided by its (shrunken) scale factor ``s``, its density
+  multiplied by ``s ** scale_density_exponent``.
+- ``scale_density_exponent``: minus the slope of the images' log density
+  against their log scale factor (least squares), in [0, 2]; 2 when the images
+  hardly differ in scale (it then does not matter).
 
 Camera, from the photon-transfer curve: in flat places (deep inside objects, far
 from them) the local mean ``m`` (5 x 5) and the variance of the residual
@@ -292,7 +295,8 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
     effects, scale_sd = image_effects([np.log(g) for g in groups])
     radius = np.concatenate([g * math.exp(-e) for g, e in zip(groups, effects)])
     aspect = np.array(pool["aspect"])
-    density = np.array(pool["density"]) * np.exp(2 * effects)
+    exponent = _density_exponent(np.array(pool["density"]), effects, scale_sd)
+    density = np.array(pool["density"]) * np.exp(exponent * effects)
     gaps = np.array(pool.get("gap", []))
     gaps = gaps[np.isfinite(gaps)]
     return {
@@ -308,7 +312,18 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
         "min_gap": float(np.percentile(gaps, 5)) if len(gaps) else 2.0,
         "nn_ratio": float(np.mean(pool["nn_ratio"])) if pool.get("nn_ratio") else 0.5,
         "scale_variation": scale_sd,
+        "scale_density_exponent": exponent,
     }
+
+
+def _density_exponent(density: np.ndarray, effects: np.ndarray, scale_sd: float) -> float:
+    """Minus the least-squares slope of log density against the images' log
+    scale effects, in [0, 2]; 2 when the scale hardly varies (below 0.05)."""
+    keep = (density > 0) & (effects != 0)
+    if scale_sd < 0.05 or keep.sum() < 3 or np.ptp(effects[keep]) == 0:
+        return 2.0
+    slope = _line(effects[keep], np.log(density[keep]))[0]
+    return float(np.clip(-slope, 0.0, 2.0))
 
 
 def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool, index: int) -> None:
