@@ -117,7 +117,7 @@ def test_load_without_a_fit_and_bad_fits_fail_in_one_line(tmp_path, truth_data):
         Procedural().fit(empty, tmp_path)
 
 
-def testimage_effects_of_hand_made_groups():
+def test_image_effects_of_hand_made_groups():
     # two images of log values {0, 2} and {4, 6}: means 1 and 5, within variance 2,
     # between variance var([1, 5]) - mean(2 / 2) = 8 - 1 = 7, shrink 7 / 8
     effects, between_sd = image_effects([np.array([0.0, 2.0]), np.array([4.0, 6.0]), np.array([])])

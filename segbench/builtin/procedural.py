@@ -22,8 +22,9 @@ takes through a widefield microscope:
 
 Every random choice of image ``i`` comes from ``numpy.random.SeedSequence((seed,
 i))``, split into independent streams for layout, appearance, spots, noise
-and the per-image scale and exposure, so image ``i`` is the same whatever ``n`` is, and changing, say, the noise
-parameters leaves the label images unchanged.
+and the per-image scale and exposure, so image ``i`` is the same whatever
+``n`` is, and changing, say, the noise parameters leaves the label images
+unchanged.
 
 :meth:`Procedural.fit` estimates the parameters from a lab's annotated 2D
 images (:mod:`.synth.estimate`) and calibrates them by simulation

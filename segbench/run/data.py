@@ -176,10 +176,10 @@ def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) ->
 
     info = registry.get("generator", spec.target)
     params = {k: v for k, v in spec.params.items() if k != "n_images"}
-    # a new plugin version (new estimator code) fits again, like a segmenter's training
-    config_id = stable_hash({"generator": spec.target, "params": params, "fit": spec.fit,
-                             "plugin": [info.distribution, info.version]})[:12]
-    workdir = training_workdir(output, train_ds.name, spec.target, config_id, train_ds.train_hash)
+    config_id = stable_hash({"generator": spec.target, "params": params, "fit": spec.fit})[:12]
+    # a new plugin version (new estimator code) fits again, as a segmenter's training does
+    model_id = stable_hash([config_id, info.distribution, info.version])[:12]
+    workdir = training_workdir(output, train_ds.name, spec.target, model_id, train_ds.train_hash)
     record = read_training_record(workdir)
     if record is not None:
         return workdir, record

@@ -295,8 +295,9 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
     effects, scale_sd = image_effects([np.log(g) for g in groups])
     radius = np.concatenate([g * math.exp(-e) for g, e in zip(groups, effects)])
     aspect = np.array(pool["aspect"])
-    exponent = _density_exponent(np.array(pool["density"]), effects, scale_sd)
-    density = np.array(pool["density"]) * np.exp(exponent * effects)
+    raw_density = np.array(pool["density"])
+    exponent = _density_exponent(raw_density, effects, scale_sd)
+    density = raw_density * np.exp(exponent * effects)
     gaps = np.array(pool.get("gap", []))
     gaps = gaps[np.isfinite(gaps)]
     return {
@@ -429,7 +430,8 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     bright = (a - bg) > 0
     darkening = float(np.clip(np.median(-b[bright] / (a - bg)[bright]), 0.0, 0.9)) if bright.any() else 0.0
     peak = signal / gain / np.maximum(1 - darkening * mean_depth2, 0.1)
-    peak, exposure_sd = _common_exposure(peak[peak > 0], image_index[peak > 0])
+    positive = peak > 0
+    peak, exposure_sd = _common_exposure(peak[positive], image_index[positive])
     noise = np.maximum(gain * mean + intercept, 0.0)  # the photon-transfer line
     texture = np.sqrt(np.maximum(spread - noise, 0)) / np.maximum(signal, 1e-9)
     share = float(np.clip(np.median(pool["edge"]), 1e-3, 0.999)) if pool.get("edge") else 0.999
@@ -450,11 +452,12 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     }
 
 
-def _common_exposure(peak: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, float]:
-    """Objects' brightness with each image's exposure effect divided out, and
-    the standard deviation of the log exposure between images."""
-    ids = np.unique(image)
-    groups = [np.log(peak[image == i]) for i in ids]
+def _common_exposure(peak: np.ndarray, image_index: np.ndarray) -> tuple[np.ndarray, float]:
+    """Objects' brightness (``peak``) with each image's exposure effect divided
+    out, and the standard deviation of the log exposure between images;
+    ``image_index`` says which image each object is in."""
+    ids = np.unique(image_index)
+    groups = [np.log(peak[image_index == i]) for i in ids]
     effects, between_sd = image_effects(groups)
-    per_object = effects[np.searchsorted(ids, image)]
+    per_object = effects[np.searchsorted(ids, image_index)]
     return peak * np.exp(-per_object), between_sd
