@@ -64,6 +64,10 @@ class Segmenter:
     name: ClassVar[str] = ""
     #: One line shown by ``segbench list``; defaults to the docstring's first line.
     description: ClassVar[str] = ""
+    #: Parameters a suite file may not set, each mapped to how the user sets it
+    #: on their own machine instead (suites are shared: they never choose a
+    #: program to run). A suite that names one gets one line saying so.
+    refused_params: ClassVar[Mapping[str, str]] = {}
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Segment one image.

@@ -552,7 +552,15 @@ def _train_on(check: _Checker, value: Any, path: tuple, datasets: list[DatasetSp
 def _check_segmenter_params(check, cls, params, train, path) -> None:
     ctor = cls.constructor_params()
     allowed = None if ctor is None else set(ctor) | set(cls.postprocess_params())
-    _unknown_params(check, path + ("params",), params, allowed, f"segmenter {cls.name!r}")
+    refused = {k: v for k, v in cls.refused_params.items() if k in params}
+    for key, how in refused.items():
+        check.add(
+            path + ("params", key),
+            f"{key!r} is not accepted from a suite file (a suite must not choose a program to run); {how}",
+            True,
+        )
+    given = [k for k in params if k not in refused]
+    _unknown_params(check, path + ("params",), given, allowed, f"segmenter {cls.name!r}")
     if train is None:
         return
     if not cls.can_fit():

@@ -2,16 +2,14 @@
 
 CellProfiler 5 needs numpy 1.26 and scipy 1.10, so it lives in an environment
 of its own (``scripts/install.sh`` builds ``.venv-cellprofiler/`` in the
-segbench checkout). The first of these that exists is used:
+segbench checkout). The interpreter comes only from the user's machine, never
+from a suite file (suites are shared between labs) nor from the current
+directory (a folder someone handed over). The first of these that exists is used:
 
-1. the ``executable`` parameter;
-2. the environment variable ``SEGBENCH_CELLPROFILER_PYTHON``;
-3. ``.venv-cellprofiler/bin/python`` in the current directory;
-4. ``.venv-cellprofiler/bin/python`` in the segbench checkout this plugin (or
-   segbench itself) was installed from with ``pip install -e``.
-
-``executable`` and the variable name a Python interpreter or an environment
-folder (its ``bin/python`` is used).
+1. the environment variable ``SEGBENCH_CELLPROFILER_PYTHON`` (a Python
+   interpreter or an environment folder, whose ``bin/python`` is used);
+2. ``.venv-cellprofiler/bin/python`` in the segbench checkout this plugin (or
+   segbench itself) was installed from, found from the packages' own location.
 """
 
 from __future__ import annotations
@@ -21,10 +19,15 @@ from pathlib import Path
 
 from segbench.errors import SegbenchError
 
-__all__ = ["ENV_VAR", "VENV_NAME", "find_python"]
+__all__ = ["ENV_VAR", "HOW_TO_SET", "VENV_NAME", "find_python"]
 
 ENV_VAR = "SEGBENCH_CELLPROFILER_PYTHON"
 VENV_NAME = ".venv-cellprofiler"
+#: How a user chooses the interpreter (the one place this is said).
+HOW_TO_SET = (
+    f"set the environment variable {ENV_VAR} to the Python of your CellProfiler environment, "
+    f"or build {VENV_NAME}/ with `bash scripts/install.sh` in the segbench checkout"
+)
 
 
 def _interpreter(path: Path) -> Path:
@@ -40,13 +43,8 @@ def _checkouts() -> list[Path]:
     return list(dict.fromkeys([here.parents[3], Path(segbench.__file__).resolve().parents[1]]))
 
 
-def find_python(executable: str | os.PathLike | None = None) -> str:
+def find_python() -> str:
     """Path of the Python interpreter that runs CellProfiler.
-
-    Parameters
-    ----------
-    executable : path, optional
-        An interpreter or environment folder; when given it must exist.
 
     Returns
     -------
@@ -59,14 +57,6 @@ def find_python(executable: str | os.PathLike | None = None) -> str:
     SegbenchError
         Nothing usable was found; the message lists where it looked.
     """
-    if executable is not None:
-        python = _interpreter(Path(executable).expanduser())
-        if not python.is_file():
-            raise SegbenchError(
-                f"cellprofiler: executable {str(executable)!r} is neither a Python interpreter nor an environment "
-                "folder with bin/python; point it at the Python of your CellProfiler environment"
-            )
-        return str(python.absolute())
     from_env = os.environ.get(ENV_VAR)
     if from_env:
         python = _interpreter(Path(from_env).expanduser())
@@ -76,14 +66,10 @@ def find_python(executable: str | os.PathLike | None = None) -> str:
                 f"with bin/python; fix or unset it"
             )
         return str(python.absolute())
-    candidates = [Path.cwd() / VENV_NAME] + [root / VENV_NAME for root in _checkouts()]
+    candidates = [root / VENV_NAME for root in _checkouts()]
     for folder in candidates:
         python = folder / "bin" / "python"
         if python.is_file():
             return str(python.absolute())
-    looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
-    raise SegbenchError(
-        f"cellprofiler: no CellProfiler environment found (looked at {looked}); build one with "
-        f"`bash scripts/install.sh` in the segbench checkout, or set {ENV_VAR} (or the `executable:` "
-        "parameter) to the Python of your CellProfiler environment"
-    )
+    looked = ", ".join(str(c) for c in candidates) or "no segbench checkout"
+    raise SegbenchError(f"cellprofiler: no CellProfiler environment found (looked at {looked}); {HOW_TO_SET}")

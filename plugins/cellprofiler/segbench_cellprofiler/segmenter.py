@@ -17,7 +17,7 @@ import tifffile
 import segbench
 from segbench.errors import SegbenchError
 
-from .environment import find_python
+from .environment import HOW_TO_SET, find_python
 from .process import DriverFailure, driver_for
 from .settings import common_overrides, parse_settings
 
@@ -45,9 +45,6 @@ class CellProfilerSegmenter(segbench.Segmenter):
     settings : mapping, optional
         Any other setting, ``{"ModuleName #N: Setting text": value}``, N being
         the module's number in the pipeline; written after the common parameters.
-    executable : path, optional
-        Python interpreter (or environment folder) of a CellProfiler environment;
-        default: see :mod:`segbench_cellprofiler.environment`.
     file_name : str
         Name of the TIFF file each image reaches CellProfiler as (``.tif``/``.tiff``):
         set it to a name that the pipeline's Images/Metadata/NamesAndTypes rules accept.
@@ -56,9 +53,13 @@ class CellProfilerSegmenter(segbench.Segmenter):
         fails and the next one restarts it.
     start_timeout : float
         Seconds CellProfiler may take to start.
+
+    The Python that runs CellProfiler is the user's own (see
+    :mod:`segbench_cellprofiler.environment`), never a parameter.
     """
 
     name = "cellprofiler"
+    refused_params = {"executable": f"the interpreter that runs CellProfiler comes from your machine: {HOW_TO_SET}"}
 
     def __init__(
         self,
@@ -72,7 +73,6 @@ class CellProfilerSegmenter(segbench.Segmenter):
         declump_method: str | None = None,
         fill_holes: bool | str | None = None,
         settings: Mapping[str, Any] | None = None,
-        executable: str | os.PathLike | None = None,
         file_name: str = "image.tif",
         image_timeout: float = 300.0,
         start_timeout: float = 120.0,
@@ -99,7 +99,7 @@ class CellProfilerSegmenter(segbench.Segmenter):
             fill_holes=fill_holes,
         ) + [(number, text, value) for number, text, value, _ in parsed]
         self.module_names = [(name, number) for number, _, _, name in parsed]
-        self.python = find_python(executable)
+        self.python = find_python()
         self.image_timeout = float(image_timeout)
         self.start_timeout = float(start_timeout)
         content = hashlib.sha256(path.read_bytes()).hexdigest()
