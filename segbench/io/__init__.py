@@ -3,6 +3,9 @@
 - :mod:`~segbench.io.images`: single files (TIFF, PNG), axes, voxel size.
 - :mod:`~segbench.io.layouts`: the dataset folder layouts (segbench/StarDist
   ``images/`` + ``masks/``, Cellpose ``NAME_masks``) and pairing by name.
+- :mod:`~segbench.io.public_layouts`: BBBC038 (DSB 2018) and Cell Tracking
+  Challenge folders as downloaded; per-object masks merged; the
+  ``fluorescence_only`` filter.
 - :mod:`~segbench.io.datasets`: lazy and eager dataset reading, writing.
 - :mod:`~segbench.io.hashing`: content hashes for cache keys.
 - :func:`atomic_path`: write any file atomically (temporary file + rename).

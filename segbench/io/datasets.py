@@ -1,7 +1,8 @@
 """Open, read and write dataset folders.
 
 A dataset folder holds ``images/NAME.tif`` and ``masks/NAME.tif`` (or another
-layout of :mod:`segbench.io.layouts`) and, when segbench wrote it, a
+layout of :mod:`segbench.io.layouts`, including the public benchmarks of
+:mod:`segbench.io.public_layouts`) and, when segbench wrote it, a
 ``dataset.json`` with the writer's metadata (generator, params, seed,
 spacing, ...) and ``n_images``. ``dataset.json`` is written last, so its
 presence marks a complete dataset.
@@ -29,6 +30,7 @@ from .images import (
     write_labels,
 )
 from .layouts import IMAGES_DIR, MASKS_DIR, find_pairs
+from .public_layouts import read_intensity, read_object_masks, shape_mismatch
 
 __all__ = [
     "META_FILE",
@@ -48,6 +50,7 @@ def read_sample(
     mask_path: str | Path | None = None,
     name: str | None = None,
     spacing: tuple[float, ...] | None = None,
+    grey: bool = False,
 ) -> Sample:
     """Read one image and its mask into a :class:`segbench.Sample`.
 
@@ -56,11 +59,16 @@ def read_sample(
     image_path : str or Path
         The image file.
     mask_path : str or Path, optional
-        Its label image; None for an unlabelled sample.
+        Its label image, or a folder of binary masks, one per object (merged
+        by :func:`segbench.io.public_layouts.read_object_masks`); None for an
+        unlabelled sample.
     name : str, optional
         Sample name; default the image file's name without extension.
     spacing : tuple of float, optional
         Voxel size (micrometres) to use when neither file carries one.
+    grey : bool
+        Read the image as grey when its colour channels are equal (see
+        :func:`segbench.io.public_layouts.read_intensity`).
 
     Returns
     -------
@@ -75,7 +83,7 @@ def read_sample(
         values, or the mask's shape is not the image's spatial shape.
     """
     image_path = Path(image_path)
-    image, axes, image_spacing = _read(image_path)
+    image, axes, image_spacing = read_intensity(image_path, grey)
     if np.issubdtype(image.dtype, np.floating):
         bad = int(np.count_nonzero(~np.isfinite(image)))
         if bad:
@@ -85,18 +93,14 @@ def read_sample(
                 "replace them (e.g. with the background value) or leave the image out",
             )
     labels, mask_spacing = None, None
-    if mask_path is not None:
+    spatial_shape = image.shape[: len(_spatial(axes))]
+    if mask_path is not None and Path(mask_path).is_dir():
+        labels = read_object_masks(mask_path, spatial_shape, image_path.name)
+    elif mask_path is not None:
         raw, mask_axes, mask_spacing = _read(mask_path, labels=True)
         labels = _check_labels(mask_path, raw, mask_axes)
-        spatial_shape = image.shape[: len(_spatial(axes))]
         if labels.shape != spatial_shape:
-            raise InputError(
-                mask_path,
-                f"mask shape {labels.shape} does not match the shape {spatial_shape} "
-                f"of image {image_path.name}",
-                "check that the two files belong together; the mask must have "
-                "the image's (Z,) Y, X shape",
-            )
+            raise shape_mismatch(mask_path, labels.shape, spatial_shape, image_path.name)
     return Sample(
         name=image_path.stem if name is None else name,
         image=image,
@@ -105,7 +109,9 @@ def read_sample(
     )
 
 
-def open_dataset(folder: str | Path, name: str | None = None) -> tuple[Dataset, list[InputError]]:
+def open_dataset(
+    folder: str | Path, name: str | None = None, *, fluorescence_only: bool = False
+) -> tuple[Dataset, list[InputError]]:
     """Open a dataset folder lazily: find and pair its files, read none.
 
     Parameters
@@ -114,6 +120,9 @@ def open_dataset(folder: str | Path, name: str | None = None) -> tuple[Dataset, 
         A dataset folder in any layout of :mod:`segbench.io.layouts`.
     name : str, optional
         Dataset name; default the folder's name.
+    fluorescence_only : bool
+        Keep only fluorescence-like images (see :func:`find_pairs`; this reads
+        every image once).
 
     Returns
     -------
@@ -137,7 +146,7 @@ def open_dataset(folder: str | Path, name: str | None = None) -> tuple[Dataset, 
     (['a'], [], 1)
     """
     folder = Path(folder)
-    pairs, problems = find_pairs(folder)
+    pairs, problems = find_pairs(folder, fluorescence_only=fluorescence_only)
     meta: dict[str, Any] = {}
     try:
         meta = read_dataset_meta(folder)
@@ -168,14 +177,14 @@ def open_dataset(folder: str | Path, name: str | None = None) -> tuple[Dataset, 
     dataset = Dataset(
         name or folder.resolve().name,
         names=[p.name for p in pairs],
-        loaders=[partial(read_sample, p.image, p.mask, p.name, spacing) for p in pairs],
+        loaders=[partial(read_sample, p.image, p.mask, p.name, spacing, p.grey) for p in pairs],
         spacing=spacing,
     )
     return dataset, problems
 
 
 def read_dataset(
-    folder: str | Path, name: str | None = None
+    folder: str | Path, name: str | None = None, *, fluorescence_only: bool = False
 ) -> tuple[list[Sample], list[InputError]]:
     """Read every sample of a dataset folder, skipping the bad ones.
 
@@ -185,6 +194,8 @@ def read_dataset(
         A dataset folder (see :func:`open_dataset`).
     name : str, optional
         Dataset name; default the folder's name.
+    fluorescence_only : bool
+        Keep only fluorescence-like images (see :func:`open_dataset`).
 
     Returns
     -------
@@ -193,7 +204,7 @@ def read_dataset(
     problems : list of InputError
         :func:`open_dataset`'s problems, then one per sample that was skipped.
     """
-    dataset, problems = open_dataset(folder, name)
+    dataset, problems = open_dataset(folder, name, fluorescence_only=fluorescence_only)
     samples = []
     for index in range(len(dataset)):
         try:

@@ -11,6 +11,11 @@ name without its extension; ``.tif``, ``.tiff`` and ``.png`` are read):
    there.
 3. Images alone (``images/`` without ``masks/``, or a folder of images with
    no ``_masks`` files): an unlabelled dataset.
+4. Public benchmarks as downloaded, tried only when the folder has neither
+   ``images/`` nor ``masks/`` and no image files of its own: the Cell
+   Tracking Challenge's ``01/t000.tif`` + ``01_GT/SEG/man_seg000.tif`` and
+   BBBC038's (DSB 2018) ``ID/images/ID.png`` + ``ID/masks/*.png`` (see
+   :mod:`segbench.io.public_layouts`).
 
 Hidden files (names starting with a dot, such as segbench's temporary files)
 are ignored everywhere.
@@ -48,20 +53,32 @@ _SUPPORTED = "/".join(SUPPORTED_SUFFIXES)
 
 @dataclass(frozen=True)
 class FilePair:
-    """One image file and its mask file (None in an unlabelled dataset)."""
+    """One image file and its mask (None in an unlabelled dataset).
+
+    ``mask`` is a label image file, or a folder of binary masks, one per
+    object (the DSB layout). ``grey``: read the image as grey when its colour
+    channels are equal (see :func:`segbench.io.public_layouts.read_intensity`).
+    """
 
     name: str
     image: Path
     mask: Path | None = None
+    grey: bool = False
 
 
-def find_pairs(folder: str | Path) -> tuple[list[FilePair], list[InputError]]:
+def find_pairs(
+    folder: str | Path, *, fluorescence_only: bool = False
+) -> tuple[list[FilePair], list[InputError]]:
     """Pair the images of a dataset folder with their masks.
 
     Parameters
     ----------
     folder : str or Path
         A dataset folder in one of the layouts of this module's docstring.
+    fluorescence_only : bool
+        Keep only images that look like fluorescence: grey as read and darker
+        than their mean in the median (reads every image; see
+        :func:`segbench.io.public_layouts.keep_fluorescence`).
 
     Returns
     -------
@@ -70,8 +87,9 @@ def find_pairs(folder: str | Path) -> tuple[list[FilePair], list[InputError]]:
         unlabelled one (no masks at all) every ``mask`` is None.
     problems : list of InputError
         One per image without a mask, mask without an image, two files sharing
-        a name, or a folder that is missing, empty or in no known layout. The
-        pairs found are still returned.
+        a name, unreadable image (with ``fluorescence_only``), or a folder that
+        is missing, empty or in no known layout. The pairs found are still
+        returned.
 
     Examples
     --------
@@ -84,7 +102,16 @@ def find_pairs(folder: str | Path) -> tuple[list[FilePair], list[InputError]]:
     >>> [(p.name, p.mask.name) for p in pairs], problems
     ([('cell', 'cell_masks.tif')], [])
     """
-    folder = Path(folder)
+    pairs, problems = _find_pairs(Path(folder))
+    if not fluorescence_only:
+        return pairs, problems
+    from .public_layouts import keep_fluorescence  # imports this module
+
+    pairs, read_problems = keep_fluorescence(pairs)
+    return pairs, problems + read_problems
+
+
+def _find_pairs(folder: Path) -> tuple[list[FilePair], list[InputError]]:
     problem = _check_folder(folder)
     if problem:
         return [], [problem]
@@ -105,6 +132,12 @@ def find_pairs(folder: str | Path) -> tuple[list[FilePair], list[InputError]]:
         ]
     else:
         files, problems = _index(folder)
+        if not files:
+            from .public_layouts import find_public_pairs  # imports this module
+
+            public = find_public_pairs(folder)
+            if public is not None:
+                return public[0], problems + public[1]
         files = {n: p for n, p in files.items() if not n.endswith(_CELLPOSE_BYPRODUCTS)}
         masks = _strip_suffix(files, CELLPOSE_MASK_SUFFIX) or None
         images = {n: p for n, p in files.items() if not n.endswith(CELLPOSE_MASK_SUFFIX)}

@@ -96,7 +96,8 @@ def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list
     """Sample references, problems met, and each sample's content hash."""
     from ..io import content_hash
 
-    refs, problems = _sample_refs(folder)
+    # a folder's params are find_pairs options; a generated copy's are the generator's
+    refs, problems = _sample_refs(folder, spec.params if spec.source == "path" else {})
     if not refs:
         detail = "; ".join(problems) or "no image/mask pairs found"
         raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
@@ -161,11 +162,12 @@ def _split(spec: DatasetSpec, refs: list[SampleRef], seed: int) -> tuple[tuple, 
     return tuple(ordered[:n_train]), tuple(ordered[n_train : n_train + n_test])
 
 
-def _sample_refs(folder: Path) -> tuple[list[SampleRef], list[str]]:
+def _sample_refs(folder: Path, options: dict) -> tuple[list[SampleRef], list[str]]:
+    """``options``: a path dataset's ``params`` (keywords of ``find_pairs``)."""
     from ..io import find_pairs
 
-    pairs, problems = find_pairs(folder)
-    refs = [SampleRef(p.name, str(p.image), str(p.mask) if p.mask else None) for p in pairs]
+    pairs, problems = find_pairs(folder, **options)
+    refs = [SampleRef(p.name, str(p.image), str(p.mask) if p.mask else None, p.grey) for p in pairs]
     return refs, [str(p) for p in problems]
 
 

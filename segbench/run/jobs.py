@@ -35,17 +35,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SampleRef:
-    """Where one sample lives on disk."""
+    """Where one sample lives on disk (see :class:`segbench.io.FilePair`)."""
 
     name: str
     image_path: str
+    #: a label image file, or a folder of one binary mask per object
     mask_path: str | None
+    #: read the image as grey when its colour channels are equal
+    grey: bool = False
 
     def load(self, spacing: tuple[float, ...] | None = None) -> Sample:
         """Read the sample (InputError naming the file when it is bad)."""
         from ..io import read_sample
 
-        return read_sample(self.image_path, self.mask_path, self.name, spacing)
+        return read_sample(self.image_path, self.mask_path, self.name, spacing, self.grey)
 
 
 def split_dataset(name: str, refs, spacing: tuple[float, ...] | None) -> Dataset:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..api import parameter_names
 from ..errors import did_you_mean
+from ..io import find_pairs
 from ..metrics import DSB_THRESHOLDS
 from ..results import parse_metric_key
 from ..plugins import PluginError, Registry
@@ -352,8 +353,8 @@ def _datasets(check: _Checker, raw: Any, registry: Registry, skipped: list[str])
                 _check_counts(check, params, split, path)
             elif source == "dataset":
                 _check_plugin_params(check, registry, "dataset", target, params, path)
-            elif source == "path" and params:
-                check.add(path + ("params",), "a folder dataset takes no params", True)
+            elif source == "path":
+                _check_folder_options(check, params, path)
         reference = entry.get("reference", False)
         if not isinstance(reference, bool):
             check.add(path + ("reference",), f"must be true or false, got {reference!r}", True)
@@ -461,6 +462,15 @@ def _check_counts(check: _Checker, params: dict, split: dict | None, path: tuple
             f"train + test = {split['train'] + split['test']} exceeds n_images = {n}; lower the split or raise n_images",
             True,
         )
+
+
+def _check_folder_options(check: _Checker, params: dict, path: tuple) -> None:
+    """A folder dataset's params are the keyword options of ``find_pairs``, all true/false."""
+    accepted = parameter_names(find_pairs, skip=1)
+    _unknown_params(check, path + ("params",), params, accepted, "a dataset folder", "option")
+    for key in sorted(set(params) & set(accepted)):
+        if not isinstance(params[key], bool):
+            check.add(path + ("params", key), f"must be true or false, got {params[key]!r}", True)
 
 
 def _lookup(check: _Checker, registry: Registry, kind: str, name: str, path: tuple):
