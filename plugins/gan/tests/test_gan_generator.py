@@ -1,6 +1,7 @@
 """The `gan` generator: shipped checkpoint, determinism, shape handling, spots, errors."""
 
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from segbench.cli import main
 from segbench.errors import InputError
 from segbench.io import open_dataset
 from segbench_gan import stylegan3
-from segbench_gan.generator import SHIPPED_CHECKPOINT, GanGenerator
+from segbench_gan.generator import MAX_TRIES, SHIPPED_CHECKPOINT, GanGenerator
 
 torch.set_num_threads(1)
 
@@ -34,18 +35,39 @@ def test_shipped_checkpoint_is_deterministic(shipped):
     assert np.array_equal(a[1].labels, list(shipped.generate(2, seed=5))[1].labels)
 
 
-def test_shipped_samples_look_like_cells(shipped):
-    samples = list(shipped.generate(8, seed=0))
-    with_cells = [s for s in samples if s.labels.max() >= 1]
-    # the shipped mask model draws about 0.6 cells per 64 px tile (see the README), so some tiles are empty
-    assert len(with_cells) >= 2
-    for s in samples:
+@pytest.fixture(scope="module")
+def hundred(shipped):
+    """A 100-image run with the defaults (about 0.2 s an image on one CPU thread)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples = list(shipped.generate(100, seed=0))
+    return samples, caught
+
+
+def test_defaults_never_give_an_empty_field(hundred):
+    samples, caught = hundred
+    counts = np.array([s.labels.max() for s in samples])
+    assert counts.min() >= 1 and not caught
+    # 8 stacked mask tiles per 64 px tile: about the 3.6 nuclei of a real 64 px DSB tile
+    assert 2.5 < counts.mean() < 4.5
+    areas = np.concatenate([np.bincount(s.labels.ravel())[1:] for s in samples])
+    assert areas.min() >= 10  # min_area
+
+
+def test_shipped_samples_look_like_cells(hundred):
+    samples, _ = hundred
+    for s in samples[:8]:
         ids = np.unique(s.labels)
         assert ids.tolist() == list(range(len(ids)))  # sequential, 0 = background
         assert np.median(s.image[s.labels == 0]) < 30  # the dark background of the DSB 2018 training images
-    for s in with_cells:
         fg, bg = s.image[s.labels > 0], s.image[s.labels == 0]
         assert np.median(fg) > np.median(bg) + 10  # cells are brighter than the background
+
+
+def test_the_run_is_reproducible_image_by_image(shipped, hundred):
+    samples, _ = hundred
+    for i, again in enumerate(shipped.generate(3, seed=0)):
+        assert np.array_equal(again.image, samples[i].image) and np.array_equal(again.labels, samples[i].labels)
 
 
 def test_generate_command_writes_a_gan_dataset(tmp_path, capsys):
@@ -89,7 +111,7 @@ def square_checkpoint(tmp_path, monkeypatch):
 
 def test_tile_mode_builds_a_mosaic_with_distinct_objects(square_checkpoint):
     folder, masks = square_checkpoint
-    gen = GanGenerator(checkpoint=folder, shape=[40, 24], truncation_psi=0.7, device="cpu")
+    gen = GanGenerator(checkpoint=folder, shape=[40, 24], truncation_psi=0.7, mask_layers=1, device="cpu")
     sample = next(gen.generate(1, seed=0))
     assert sample.labels.shape == sample.image.shape == (40, 24)
     assert masks.calls[0][0] == 6 and masks.calls[0][2] == 0.7  # ceil(40/16) x ceil(24/16) tiles
@@ -102,7 +124,7 @@ def test_tile_mode_builds_a_mosaic_with_distinct_objects(square_checkpoint):
 
 def test_resample_mode_scales_one_tile(square_checkpoint):
     folder, masks = square_checkpoint
-    gen = GanGenerator(checkpoint=folder, shape=[32, 32], shape_mode="resample", device="cpu")
+    gen = GanGenerator(checkpoint=folder, shape=[32, 32], shape_mode="resample", mask_layers=1, device="cpu")
     sample = next(gen.generate(1, seed=2))
     assert masks.calls[-1][0] == 1
     tile = masks.sample(1, masks.calls[-1][1])[0]
@@ -127,6 +149,12 @@ def test_bad_parameters_are_named(square_checkpoint, tmp_path):
         GanGenerator(checkpoint=folder, shape=[4, 32, 32])
     with pytest.raises(ValueError, match="shape_mode: must be one of"):
         GanGenerator(checkpoint=folder, shape_mode="stretch")
+    with pytest.raises(ValueError, match="mask_layers: must be an integer >= 1, got 0"):
+        GanGenerator(checkpoint=folder, mask_layers=0)
+    with pytest.raises(ValueError, match="min_objects: must be an integer >= 0"):
+        GanGenerator(checkpoint=folder, min_objects=-1)
+    with pytest.raises(ValueError, match="min_contrast: must be a number"):
+        GanGenerator(checkpoint=folder, min_contrast=float("nan"))
     with pytest.raises(ValueError, match="spot_covariance: the 2x2 matrix must be positive definite"):
         GanGenerator(checkpoint=folder, spot_covariance=[[1, 2], [2, 1]])
     with pytest.raises(InputError, match="has no masks/ folder; give a checkpoint folder"):
@@ -138,3 +166,85 @@ def test_sample_is_a_segbench_sample(square_checkpoint):
     sample = next(GanGenerator(checkpoint=folder, device="cpu").generate(1, seed=0))
     assert isinstance(sample, segbench.Sample) and sample.image.shape == (16, 16)
     assert list(GanGenerator(checkpoint=folder, device="cpu").generate(0, seed=0)) == []
+
+
+def test_layers_add_the_objects_that_keep_clear(square_checkpoint):
+    folder, masks = square_checkpoint
+    one = next(GanGenerator(checkpoint=folder, mask_layers=1, device="cpu").generate(1, seed=0))
+    two = next(GanGenerator(checkpoint=folder, mask_layers=2, device="cpu").generate(1, seed=0))
+    assert masks.calls[-1][0] == 2  # two tiles for one 16 px field
+    # the second layer's squares are shifted by one pixel: they touch the first layer's and are dropped
+    assert one.labels.max() == two.labels.max() == 2
+
+
+class SpeckMasks(SquareMasks):
+    """The square tiles plus a 2 x 2 px speck (4 px) and a 4 x 4 px square that the stub renders dark."""
+
+    def sample(self, n, seed, truncation_psi=1.0):
+        tiles = super().sample(n, seed, truncation_psi)
+        for tile in tiles:
+            tile[0:2, 14:16] = 9   # speck: below min_area
+            tile[12:16, 0:4] = 11  # dark square: no signal in the image
+        return tiles
+
+
+class DarkCornerRenderer:
+    """Test double of pix2pixHD: 20 + noise background, 120 on cells, nothing on the bottom-left corner."""
+
+    def render(self, labels, rng):
+        image = 20 + rng.normal(0, 2, labels.shape)
+        image[(labels > 0)] = 120
+        image[12:16, 0:4] = 20
+        return image
+
+
+def test_specks_and_dark_objects_are_not_objects(square_checkpoint, monkeypatch):
+    folder, _ = square_checkpoint
+    monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: SpeckMasks())
+    gen = GanGenerator(checkpoint=folder, mask_layers=1, device="cpu")
+    gen.renderer = DarkCornerRenderer()
+    sample = next(gen.generate(1, seed=0))
+    assert sample.labels.max() == 2  # the two squares
+    assert not sample.labels[0:2, 14:16].any() and not sample.labels[12:16, 0:4].any()
+    gen = GanGenerator(checkpoint=folder, mask_layers=1, min_area=0, min_contrast=float("-inf"), device="cpu")
+    gen.renderer = DarkCornerRenderer()
+    assert next(gen.generate(1, seed=0)).labels.max() == 4  # both rules off: all four kept
+
+
+class SometimesEmptyMasks(SquareMasks):
+    """Empty tiles for odd seeds; never objects when ``never`` is set."""
+
+    def __init__(self, never=False):
+        super().__init__()
+        self.never = never
+
+    def sample(self, n, seed, truncation_psi=1.0):
+        tiles = super().sample(n, seed, truncation_psi)
+        return [tile * 0 for tile in tiles] if self.never or seed % 2 else tiles
+
+
+def test_min_objects_redraws_deterministically(square_checkpoint, monkeypatch):
+    folder, _ = square_checkpoint
+    masks = SometimesEmptyMasks()
+    monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: masks)
+    gen = GanGenerator(checkpoint=folder, mask_layers=1, device="cpu")
+    first = list(gen.generate(12, seed=3))
+    assert all(s.labels.max() >= 1 for s in first)
+    assert any(seed % 2 for _, seed, _ in masks.calls)  # some latents came out empty and were redrawn
+    again = list(gen.generate(12, seed=3))
+    assert all(np.array_equal(a.labels, b.labels) and np.array_equal(a.image, b.image) for a, b in zip(first, again))
+    assert np.array_equal(next(gen.generate(1, seed=3)).image, first[0].image)
+
+
+def test_a_checkpoint_that_draws_nothing_warns_once(square_checkpoint, monkeypatch):
+    folder, _ = square_checkpoint
+    masks = SometimesEmptyMasks(never=True)
+    monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: masks)
+    gen = GanGenerator(checkpoint=folder, mask_layers=1, min_objects=2, device="cpu")
+    with pytest.warns(UserWarning, match="gan: 3 of 3 images have fewer than min_objects=2 objects after 10") as got:
+        samples = list(gen.generate(3, seed=0))
+    assert len(got) == 1 and len(masks.calls) == 3 * MAX_TRIES
+    assert all(s.labels.max() == 0 for s in samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(GanGenerator(checkpoint=folder, min_objects=0, device="cpu").generate(2, seed=0))
