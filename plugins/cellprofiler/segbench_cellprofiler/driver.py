@@ -21,6 +21,14 @@ stdout (CellProfiler's own prints go to stderr):
 Before each module of a run it writes ``{"module": "IdentifyPrimaryObjects #5"}``,
 so the caller can name the module a crash or a timeout happened in.
 Failures answer ``{"ok": false, "error": ONE_LINE}``.
+
+A pipeline is a file people hand each other, so it runs confined to the
+working folder this process is started in (its current directory, a fresh
+temporary folder): a pipeline whose folder settings point anywhere else, or
+that runs a program (RunImageJMacro), is refused when it is loaded; and once
+CellProfiler has started, an audit hook (:func:`confine`) refuses every file
+write, removal or rename outside that folder, and every new process, whatever
+module asks for it.
 """
 
 from __future__ import annotations
@@ -247,6 +255,94 @@ def validate(pipeline) -> None:
 
 
 # ---------------------------------------------------------------------------
+# confinement: a pipeline writes only inside the working folder and runs no program
+
+#: modules whose purpose is to run another program
+PROGRAM_MODULES = ("RunImageJMacro",)
+#: folder choices that lie inside the working folder (both default folders are it)
+INSIDE_CHOICES = ("Default Output Folder", "Default Input Folder")
+SUBFOLDER_CHOICES = ("Default Output Folder sub-folder", "Default Input Folder sub-folder")
+#: audit events that start a program
+PROGRAM_EVENTS = frozenset(
+    {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty.spawn"}
+)
+#: audit events whose string arguments are paths that are changed
+CHANGE_EVENTS = frozenset(
+    {"os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.truncate", "os.chmod", "os.chown", "os.link",
+     "os.symlink", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move",
+     "shutil.copymode", "shutil.copystat", "sqlite3.connect"}
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def check_confined(pipeline) -> None:
+    """Refuse, at load time, a pipeline that would write, read or run outside
+    the working folder: a program module, a folder setting that is not one of
+    the default folders (or a plain sub-folder of one), or a file-name setting
+    of such a module that holds a path."""
+    from cellprofiler_core.setting.text import Directory, Text
+
+    for module in pipeline.modules():
+        if module.module_name in PROGRAM_MODULES:
+            raise PipelineError(f"{module_label(module)} runs another program, which segbench never does for a pipeline; remove the module")
+        folders = [s for s in module.visible_settings() if isinstance(s, Directory)]
+        for setting in folders:
+            _check_folder(module, setting)
+        for setting in module.visible_settings() if folders else ():
+            value = str(setting.value)
+            if type(setting) is Text and ("/" in value or "\\" in value or value.startswith("..")):
+                raise PipelineError(
+                    f"{module_label(module)}: {setting.text!r} = {value!r} holds a path; a pipeline run by segbench "
+                    "writes only in its own working folder: give a plain file name"
+                )
+
+
+def _check_folder(module, setting) -> None:
+    choice, custom = setting.dir_choice, setting.custom_path
+    parts = custom.replace("\\", "/").split("/")
+    plain = custom and not os.path.isabs(custom) and ".." not in parts and "\\g<" not in custom
+    if choice in INSIDE_CHOICES or (choice in SUBFOLDER_CHOICES and plain):
+        return
+    where = f"{choice} {custom}".strip() if choice not in INSIDE_CHOICES else choice
+    raise PipelineError(
+        f"{module_label(module)}: {setting.text!r} is {where!r}; a pipeline run by segbench reads and writes only "
+        "in its own working folder: choose Default Output Folder (or a plain sub-folder of it, no '..' or metadata)"
+    )
+
+
+def confine(root: str) -> None:
+    """From now on, refuse (PermissionError) every file write, removal, rename
+    or permission change outside ``root``, and every new process."""
+    root = os.path.realpath(root)
+    allowed = (root + os.sep, os.devnull)
+
+    def inside(path) -> bool:
+        if isinstance(path, int):  # a file descriptor already open
+            return True
+        full = os.path.realpath(os.fsdecode(path))
+        return full == root or full.startswith(allowed)
+
+    def hook(event: str, args: tuple) -> None:
+        if event in PROGRAM_EVENTS:
+            raise PermissionError(f"a pipeline run by segbench may not start a program ({event})")
+        if event == "open":
+            path, mode, flags = args
+            writes = any(c in (mode or "") for c in "wax+") if mode else bool(flags & _WRITE_FLAGS)
+            paths = [path] if writes else []
+        elif event in CHANGE_EVENTS:
+            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
+        else:
+            return
+        for path in paths:
+            if path is not None and not inside(path):
+                raise PermissionError(
+                    f"a pipeline run by segbench writes only inside its working folder, not {os.fsdecode(path)}"
+                )
+
+    sys.addaudithook(hook)
+
+
+# ---------------------------------------------------------------------------
 # running one image
 
 
@@ -342,6 +438,7 @@ def handle(request: dict, loaded: dict) -> dict:
         objects = returned_objects(pipeline, request.get("objects"))
         applied = apply_overrides(pipeline, objects, request.get("overrides", []))
         validate(pipeline)
+        check_confined(pipeline)
         loaded[request["key"]] = Loaded(pipeline, objects)
         return {"ok": True, "objects": objects, "applied": applied, "sha256": file_hash(request["pipeline"])}
     if op == "run":
@@ -367,6 +464,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001
         send({"ok": False, "error": f"CellProfiler did not start: {type(exc).__name__}: {one_line(exc)}"})
         return
+    confine(os.getcwd())
     loaded: dict = {}
     for line in sys.stdin:
         request = json.loads(line)

@@ -61,12 +61,16 @@ class Driver:
         self._buffer = b""
         self._stderr_start = 0  # where stderr since the last reply begins
         self._stderr = open(self.workdir / "stderr.log", "wb")
+        (self.workdir / "tmp").mkdir()
         env = {
             **os.environ,
-            # keep CellProfiler's and matplotlib's files out of the home folder
+            # every file CellProfiler, matplotlib and Python write stays in the
+            # working folder, the only place the driver lets a pipeline write
             "MPLCONFIGDIR": str(self.workdir / "matplotlib"),
             "XDG_CONFIG_HOME": str(self.workdir / "config"),
             "XDG_DATA_HOME": str(self.workdir / "data"),
+            "TMPDIR": str(self.workdir / "tmp"),
+            "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("PYTHONPATH", None)  # the worker's packages (numpy 2) must not leak in

@@ -100,10 +100,10 @@ def test_a_value_that_is_not_a_choice(cellprofiler_python, image):
         ({"image_timeout": 0}, "image_timeout must be a positive number"),
     ],
 )
-def test_bad_parameters_are_rejected_before_cellprofiler_starts(params, expected):
-    from segbench_cellprofiler import CellProfilerSegmenter
+def test_bad_parameters_are_rejected_before_cellprofiler_starts(params, expected, monkeypatch):
+    from segbench_cellprofiler import CellProfilerSegmenter, environment
 
-    params = {"executable": "/bin/sh", **params}  # any existing file: nothing is started
+    monkeypatch.setenv(environment.ENV_VAR, "/bin/sh")  # any existing file: nothing is started
     assert expected in one_line_error(lambda: CellProfilerSegmenter(**params))
 
 
