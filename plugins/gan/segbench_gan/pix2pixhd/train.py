@@ -83,6 +83,12 @@ class TrainOptions:
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:0"``, ...
     time_limit : float or None
         Stop (with a snapshot) after this many seconds of this call.
+    init_from : str or None
+        Warm start: a sampling checkpoint folder (``config.json`` +
+        ``latest_net_G.pth``, e.g. the shipped ``images/``) whose generator
+        weights, architecture and intensity range start a new run; the
+        discriminators and the feature encoder start fresh (so the generator
+        relearns what the encoder's features mean). Ignored when resuming.
     """
 
     steps: int = 2000
@@ -101,6 +107,7 @@ class TrainOptions:
     seed: int = 0
     device: str = "auto"
     time_limit: float | None = None
+    init_from: str | None = None
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "crop", "snapshot_every", "log_every", "grid_size"):
@@ -295,6 +302,12 @@ def train_images(
             raise InputError(out / "config.json", "holds a different architecture than requested",
                              "resume with the same settings, or train into a new folder")
         config = stored.config
+    elif options.init_from is not None:
+        stored = read_info(options.init_from)
+        if config is not None and config != stored.config:
+            raise InputError(Path(options.init_from) / "config.json", "holds a different architecture than requested",
+                             "warm-start with the architecture it was trained with, or leave config out")
+        config = stored.config
     config = config or Pix2PixHDConfig()
     if config.label_nc:
         raise ValueError("label_nc: dataset folders hold instance masks only; train with label_nc=0")
@@ -305,8 +318,11 @@ def train_images(
     pairs, problems = load_pairs(data, config.output_nc, options.crop)
     for problem in problems:
         (warn or (lambda _: None))(f"skipped: {problem}")
-    info = stored if resuming else CheckpointInfo(config, *_intensity_range(pairs))
+    warm = not resuming and options.init_from is not None
+    info = stored if resuming or warm else CheckpointInfo(config, *_intensity_range(pairs))
     models = _Models(config, options, device)
+    if warm:
+        load_into(models.G, load_weights_file(Path(options.init_from) / G_FILE), Path(options.init_from) / G_FILE)
     rng = np.random.default_rng(options.seed)
     stats = StatsLog(out / STATS_FILE)
     step, elapsed_before = 0, 0.0

@@ -345,6 +345,27 @@ def _check_resumable(out_dir: Path, stored: dict[str, Any], cfg: StyleGAN3Config
         )
 
 
+def _warm_start(trainer: _Trainer, source: str | Path) -> None:
+    """Start ``trainer``'s G and G_ema from the EMA generator of ``source`` (an exported
+    generator or a snapshot); the discriminator, optimisers and ADA start fresh.
+
+    The architectures must agree except ``magnitude_ema_beta``, which follows the
+    batch size.
+    """
+    data = read_checkpoint(source)
+    stored, now = dict(data["config"]), trainer.cfg.to_dict()
+    stored.pop("magnitude_ema_beta", None)
+    now.pop("magnitude_ema_beta", None)
+    if stored != now:
+        details = ", ".join(f"{k}: {stored.get(k)!r} there vs {now.get(k)!r} now"
+                            for k in sorted(set(stored) | set(now)) if stored.get(k) != now.get(k))
+        raise InputError(source, f"holds a generator of another architecture ({details})",
+                         "warm-start with the architecture it was trained with (segbench_gan.fit.MASK_ARCH "
+                         "for the shipped one)")
+    trainer.G.load_state_dict(data["G_ema"])
+    trainer.G_ema.load_state_dict(data["G_ema"])
+
+
 def train_masks(
     data: str | Path | Dataset | Iterable[Sample],
     out_dir: str | Path,
@@ -385,6 +406,7 @@ def train_masks(
     device: str | torch.device | None = None,
     progress: Callable[[TrainingStatus], None] | None = None,
     time_limit: float | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainingResult:
     """Train a StyleGAN3 generator of binary cell masks; resume when ``out_dir`` holds
     snapshots.
@@ -444,6 +466,11 @@ def train_masks(
         Called with a :class:`TrainingStatus` after every step.
     time_limit : float, optional
         Stop (with a snapshot) once this call has trained this many seconds.
+    init_from : str or Path, optional
+        Warm start: an exported generator (``generator.pt``) or snapshot file whose
+        EMA weights start G and G_ema of a new run (fresh discriminator, optimisers
+        and augmentation; same architecture, any batch size). Ignored when
+        ``out_dir`` holds snapshots (the run resumes from them).
 
     Returns
     -------
@@ -494,10 +521,13 @@ def train_masks(
         trainer.load(stored)
         resumed_from = trainer.step
         stats.truncate_after(trainer.step)
+    elif init_from is not None:
+        _warm_start(trainer, init_from)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "training.json").write_text(
-        json.dumps({"config": cfg.to_dict(), "options": opts.to_dict(), "tiles": len(tiles)}, indent=2) + "\n"
-    )
+    record = {"config": cfg.to_dict(), "options": opts.to_dict(), "tiles": len(tiles)}
+    if init_from is not None and previous is None:
+        record["init_from"] = str(init_from)
+    (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
 
     started = time.perf_counter()
     session_base = trainer.seconds
