@@ -13,7 +13,12 @@ the quantity's own unit):
 - images, per pixel: intensities of foreground pixels (mask > 0) and of
   background pixels, each image weighing the same whatever its size (at most
   ``ceil(max_pixels / n_images)`` pixels of each class are drawn from each
-  image, and each image's draws share the weight ``1 / n_images``).
+  image, and each image's draws share the weight ``1 / n_images``);
+- images with masks, per image: the difficulty features of
+  :mod:`segbench.difficulty` (signal-to-noise ratio, boundary contrast, edge
+  width, touching nuclei and their shared boundary, texture, background
+  non-uniformity, brightness spread between nuclei, out-of-focus nuclei); an
+  image where one is undefined adds no value to it.
 
 Each distance between generated and reference data is reported next to the
 *floor*: the same distance between two halves of the reference data (even and
@@ -36,6 +41,7 @@ from scipy.stats import wasserstein_distance
 from skimage.measure import regionprops
 
 from .api import Sample
+from .difficulty import DIFFICULTY, difficulty_features
 from .errors import InputError
 
 __all__ = [
@@ -49,7 +55,7 @@ __all__ = [
     "realism_report",
 ]
 
-#: feature key -> (display name, unit)
+#: feature key -> (display name, unit): morphology, intensity, then difficulty
 FEATURES: dict[str, tuple[str, str]] = {
     "area": ("object area (px)", "px"),
     "eccentricity": ("object eccentricity", ""),
@@ -58,6 +64,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "nn_distance": ("nearest-neighbour distance (px)", "px"),
     "foreground_intensity": ("foreground intensity", "grey value"),
     "background_intensity": ("background intensity", "grey value"),
+    **DIFFICULTY,
 }
 
 _PER_PIXEL = ("foreground_intensity", "background_intensity")
@@ -71,7 +78,8 @@ class Features:
     ----------
     values : dict of str -> ndarray of float64
         Per object (area, eccentricity, solidity, nn_distance), per image
-        (density) or per drawn pixel (the intensities).
+        (density, the :data:`~segbench.difficulty.DIFFICULTY` features) or per
+        drawn pixel (the intensities).
     weights : dict of str -> ndarray of float64
         One weight per value (each image's pixels share one unit of weight;
         objects and images weigh 1 each).
@@ -108,6 +116,8 @@ def _image_features(sample: Sample, rng: np.random.Generator, per_image: int) ->
         if len(pixels) > per_image:
             pixels = rng.choice(pixels, size=per_image, replace=False)
         out[name] = pixels.astype(np.float64)
+    for name, value in difficulty_features(image, labels).items():
+        out[name] = np.array([value]) if math.isfinite(value) else np.empty(0)
     return out
 
 

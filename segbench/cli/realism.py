@@ -19,11 +19,16 @@ DESCRIPTION = """\
 Compare a generated dataset with a real (reference) one, both folders of
 images with masks. For each feature (object area, eccentricity, solidity,
 objects per 10^4 px, nearest-neighbour distance, foreground and background
-intensity) it prints the Wasserstein distance between the two sets, the floor
-(the same distance between the even- and odd-numbered halves of the real set)
-and their ratio: near 1, the generated images are as close to the real ones as
-the real ones are to each other. Images may have different sizes: densities are
-per unit area and every image weighs the same in the intensity features."""
+intensity, and per image the difficulty features: nucleus signal-to-noise
+ratio, boundary contrast, edge width, fractions of nuclei touching and of
+boundary shared, texture, background non-uniformity, brightness spread between
+nuclei, fraction out of focus; definitions in docs/procedural.md) it prints
+the Wasserstein distance between the two sets, the floor (the same distance
+between the even- and odd-numbered halves of the real set) and their ratio:
+near 1, the generated images are as close to the real ones as the real ones
+are to each other. Images may have different sizes: densities are per unit
+area and every image weighs the same in the intensity and difficulty
+features."""
 
 EPILOG = """\
 JSON (--json): {"features": [{"name": "object area (px)", "distance": ...,
