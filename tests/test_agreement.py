@@ -1,5 +1,7 @@
 """Rank agreement between datasets: tau-b and rho with ties, the bootstrap,
-shared variants, the segmenter level, the transfer matrix, and the command."""
+shared variants, the segmenter level, the transfer matrix, decisive pairs,
+calibration, the tau-b ceiling, the command, and the paired bootstrap of one
+dataset (rank intervals, who is told apart from the winner)."""
 
 import json
 import math
@@ -14,6 +16,8 @@ from segbench.cli import main
 from segbench.report import build_leaderboards
 from segbench.report.agreement import agreement, compare, kendall_tau_b, rankings, spearman_rho, transfer_matrix
 from segbench.report.agreement_render import rich_tables, to_markdown
+from segbench.report.paired import bootstrap_weights, decisive_pairs, half_weights, rank_intervals
+from segbench.report.render import to_markdown as leaderboard_markdown
 
 N = 100  # objects per image on both sides: F1 = tp / N
 
@@ -302,3 +306,125 @@ def test_transfer_table_only_when_a_model_left_its_training_data():
     assert "Transfer" not in to_markdown(agreement(in_domain, n_boot=0))
     moved = pd.concat([in_domain, results({"real": variants([20], [30])}, train={("real", "p"): "clean"})])
     assert "Transfer" in to_markdown(agreement(moved, n_boot=0))
+
+
+# --------------------------------------------------------------------------- decisive pairs, calibration, ceiling
+# Reference R: x=1 and x=2 near 0.85, x=3 and x=4 near 0.45, on 20 images. Within each group the per-image
+# differences alternate +11, -9 (mean 1, a tie within noise); across groups every image differs by about 40
+# (decisive). So R's decisive pairs are (1, 3), (1, 4), (2, 3), (2, 4); (1, 2) and (3, 4) are ties.
+HIGH, HIGH_SWAPPED = [91, 81] * 10, [80, 90] * 10  # 0.86, 0.85
+LOW, LOW_SWAPPED = [51, 41] * 10, [40, 50] * 10  # 0.46, 0.45
+REFERENCE = variants(HIGH, HIGH_SWAPPED, LOW, LOW_SWAPPED)
+
+
+def test_same_decisive_pairs_with_shuffled_ties_keep_everything_and_tau_is_low():
+    table = results({"X": variants(HIGH_SWAPPED, HIGH, LOW_SWAPPED, LOW), "R": REFERENCE})
+    (pair,) = agreement(table, reference="R", n_boot=1000).pairs
+    assert (pair.decisive_reference, pair.decisive_kept, pair.decisive_reversed) == (4, 4, 0)
+    assert (pair.decisive_confirmed, pair.decisive_contradicted) == (4, 0)
+    assert (pair.tied_reference, pair.spurious) == (2, 0)
+    assert pair.reversed_pairs == () and pair.spurious_pairs == ()
+    assert pair.kendall_tau == pytest.approx(1 / 3)  # the two ties swapped: (4 - 2) / 6
+    assert pair.calibration_mae == pytest.approx(0.01)  # every variant 1 point off
+    low, high = pair.calibration_ci
+    assert 0 <= low <= high < 0.05
+
+
+def test_reversed_contradicted_and_spurious_pairs():
+    # X: x=1 falls to 0.45, x=3 rises to 0.85
+    table = results({"X": variants(LOW_SWAPPED, HIGH, HIGH_SWAPPED, LOW), "R": REFERENCE})
+    (pair,) = agreement(table, reference="R", n_boot=1000).pairs
+    # (1, 3): decisive the other way; (1, 4): 0.45 < 0.46, a tie on X in the wrong order;
+    # (2, 3): 0.86 > 0.85, same order, a tie on X; (2, 4): decisive, same direction
+    assert (pair.decisive_reference, pair.decisive_kept, pair.decisive_reversed) == (4, 2, 2)
+    assert (pair.decisive_confirmed, pair.decisive_contradicted) == (1, 1)
+    assert set(pair.reversed_pairs) == {("p x=1", "p x=3"), ("p x=1", "p x=4")}
+    # the ties of R, (1, 2) and (3, 4), are decisive on X
+    assert (pair.tied_reference, pair.spurious) == (2, 2)
+    assert set(pair.spurious_pairs) == {("p x=2", "p x=1"), ("p x=3", "p x=4")}
+    assert pair.calibration_mae == pytest.approx((41 + 1 + 39 + 1) / 400)
+    payload = json.loads(agreement(table, reference="R", n_boot=200).to_json())["pairs"][0]
+    for field in ("decisive_reference", "decisive_kept", "decisive_reversed", "spurious", "calibration_mae",
+                  "calibration_ci", "tau_ceiling", "tau_ceiling_ci"):
+        assert field in payload
+    assert payload["decisive_reversed"] == 2 and len(payload["calibration_ci"]) == 2
+
+
+def test_tau_ceiling_is_one_for_a_reference_without_noise_and_low_for_one_of_ties():
+    steady = results({"X": variants([5] * 20, [6] * 20, [7] * 20), "R": variants([90] * 20, [80] * 20, [70] * 20)})
+    (pair,) = agreement(steady, reference="R", n_boot=100).pairs
+    assert pair.tau_ceiling == 1.0 and pair.tau_ceiling_ci == (1.0, 1.0)
+    assert pair.decisive_reference == 3 and pair.decisive_reversed == 3 and pair.decisive_contradicted == 3
+    rng = np.random.default_rng(5)
+    noise = {("p", x): list(rng.integers(40, 90, 40)) for x in range(1, 6)}  # five variants, one distribution
+    (pair,) = agreement(results({"X": noise, "R": noise}), reference="R", n_boot=200).pairs
+    assert pair.kendall_tau == 1.0  # a dataset against itself
+    assert abs(pair.tau_ceiling) < 0.4 and pair.tau_ceiling_ci[0] < 0 < pair.tau_ceiling_ci[1]
+
+
+def test_without_replicates_nothing_is_decisive():
+    (pair,) = agreement(results({"X": REFERENCE, "R": REFERENCE}), reference="R", n_boot=0).pairs
+    assert pair.decisive_reference == 0 and pair.tied_reference == 6 and pair.spurious == 0
+    assert math.isnan(pair.tau_ceiling) and pair.calibration_mae == 0.0
+
+
+# --------------------------------------------------------------------------- paired bootstrap on one dataset
+
+
+def test_rank_intervals_of_hand_made_replicates():
+    # replicate 1: a > b; 2: b > a; 3: a > b; ties share the best rank
+    low, high = rank_intervals(np.array([[0.9, 0.8], [0.7, 0.8], [0.9, 0.1]]))
+    assert low.tolist() == [1, 1] and high.tolist() == [2, 2]
+    low, high = rank_intervals(np.array([[0.5, 0.5, 0.1]] * 10))
+    assert low.tolist() == [1, 1, 3] and high.tolist() == [1, 1, 3]
+    # a NaN score ranks last
+    low, high = rank_intervals(np.array([[np.nan, 0.2]] * 4))
+    assert low.tolist() == [2, 1] and high.tolist() == [2, 1]
+
+
+def test_decisive_pairs_are_the_differences_whose_interval_excludes_zero():
+    replicates = np.array([[0.9, 0.5, 0.6], [0.8, 0.6, 0.5], [0.7, 0.5, 0.5]])
+    signs = decisive_pairs(replicates)
+    assert signs.tolist() == [[0, 1, 1], [-1, 0, 0], [-1, 0, 0]]
+    np.testing.assert_array_equal(signs, -signs.T)
+    # b wins 2 replicates of 40 (5%): the 2.5% quantile of a - b is below 0 -> a tie; 1 of 40 is not enough
+    assert decisive_pairs(np.array([[0.9, 0.8]] * 38 + [[0.7, 0.8]] * 2))[0, 1] == 0
+    assert decisive_pairs(np.array([[0.9, 0.8]] * 39 + [[0.7, 0.8]]))[0, 1] == 1
+    assert decisive_pairs(np.zeros((0, 3))).tolist() == [[0] * 3] * 3
+
+
+def test_weights():
+    boot = bootstrap_weights(7, 50, seed=3)
+    assert boot.shape == (50, 7) and (boot.sum(1) == 7).all()
+    np.testing.assert_array_equal(boot, bootstrap_weights(7, 50, seed=3))
+    assert not np.array_equal(bootstrap_weights(7, 50, 3, "a"), bootstrap_weights(7, 50, 3, "b"))
+    halves = half_weights(7, 20, seed=1)
+    assert halves.shape == (20, 2, 7)
+    assert (halves.sum(1) == 1).all() and (halves[:, 0].sum(1) == 3).all()
+
+
+def test_leaderboard_rank_intervals_and_who_is_told_apart_from_the_winner():
+    # 20 images: x=1 and x=2 tie within noise (differences +11 / -9), x=3 is 40 points lower on every image
+    table = results({"d": variants([91, 81] * 10, [80, 90] * 10, [45] * 20)})
+    (board,) = build_leaderboards(table, "f1@0.5", (0.5, 0.75))
+    rows = {row["label"]: row for row in board.rows}
+    assert [row["label"] for row in board.rows] == ["p x=1", "p x=2", "p x=3"]
+    assert rows["p x=1"]["rank_ci"] == (1, 2) and rows["p x=2"]["rank_ci"] == (1, 2)
+    assert rows["p x=3"]["rank_ci"] == (3, 3)
+    assert [row["decisive"] for row in board.rows] == [False, False, True]
+    assert board.uncertainty_notes() == [
+        "rank 95%: paired bootstrap over images; not told apart from the winner: p x=2"
+    ]
+    text = leaderboard_markdown([board])
+    assert "| 1 | p x=1 | 0.860 |" in text and "| 1-2 |" in text and "| 3 |" in text
+    # the interval of each row is its column of the same paired replicates
+    low, high = rows["p x=3"]["ci"]
+    assert low == high == pytest.approx(0.45)
+
+
+def test_a_failed_cell_leaves_the_variant_its_other_images():
+    table = results({"d": variants([90] * 4, [50] * 4)})
+    table = table[~((table["variant"] == "p x=2") & (table["image"] == "img0"))]
+    (board,) = build_leaderboards(pd.DataFrame(table), "f1@0.5", (0.5, 0.75))
+    assert [row["rank_ci"] for row in board.rows] == [(1, 1), (2, 2)]
+    assert board.rows[1]["ci"] == pytest.approx((0.5, 0.5))

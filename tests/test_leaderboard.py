@@ -69,10 +69,13 @@ def test_renderings(results):
     boards = build_leaderboards(results, "f1@0.5", (0.5, 0.75))
     markdown = to_markdown(boards)
     assert markdown.splitlines()[0] == "### d (ranked by F1@0.5)"
-    assert markdown.splitlines()[2].startswith("| # | segmenter | F1@0.5 | 95% CI | AP@0.5 | AP@0.75 | DSB AP |")
-    assert "| 1 | b | 1.000 | [1.000, 1.000] | 1.000 | 0.000 |" in markdown
+    assert markdown.splitlines()[2].startswith("| # | segmenter | F1@0.5 | 95% CI | rank 95% | AP@0.5 | AP@0.75 | DSB AP |")
+    assert "| 1 | b | 1.000 | [1.000, 1.000] | 1 | 1.000 | 0.000 |" in markdown
+    assert "rank 95%: paired bootstrap over images; b is decisively best" in markdown
     csv_lines = to_csv(boards).splitlines()
-    assert csv_lines[0].startswith("dataset,rank,variant,segmenter,f1@0.5,ci_low,ci_high,ap@0.5,ap@0.75,dsb,")
+    assert csv_lines[0].startswith(
+        "dataset,rank,variant,segmenter,f1@0.5,ci_low,ci_high,rank_low,rank_high,ap@0.5,ap@0.75,dsb,"
+    )
     assert len(csv_lines) == 3
     payload = json.loads(to_json(boards))
     assert payload[0]["rows"][1]["f1@0.5"] == pytest.approx(10 / 12)

@@ -9,9 +9,14 @@ dataset x image x variant x threshold, see :mod:`segbench.results`):
   images exactly as the leaderboard pools them, plus ``n_boot`` bootstrap
   replicates (images drawn with replacement within the dataset, the same draw
   for every variant of the dataset, seeded per dataset name).
-- :func:`compare`: Kendall tau-b and Spearman rho between two rankings of the
-  variants they share, their percentile bootstrap intervals, whether both
-  pick the same winner, and the largest rank swaps.
+- :func:`compare`: how one dataset tells the truth about a reference: of the
+  reference's decisive pairs (:mod:`segbench.report.paired`), how many it
+  keeps, reverses, confirms and contradicts; the pairs tied on the reference
+  that it calls decisive (spurious); the calibration error (mean absolute
+  score difference, with an interval); Kendall tau-b and Spearman rho with
+  percentile bootstrap intervals, beside the reference's own noise ceiling
+  (tau-b between random halves of its images); whether both pick the same
+  winner, and the largest rank swaps.
 - :func:`agreement`: every pair of datasets (or each dataset against one
   ``reference``), plus the transfer matrix.
 - :func:`transfer_matrix`: models trained on one dataset and tested on
@@ -27,14 +32,13 @@ post-processing params, not by the suite entry's label, so entries that differ
 only in ``train_on`` are the same variant.
 
 Ties: scores are compared at the precision the leaderboard shows
-(:data:`segbench.report.leaderboard.TIE_DIGITS` decimals); equal scores are
+(:data:`segbench.report.paired.TIE_DIGITS` decimals); equal scores are
 ties, which tau-b and the average ranks of rho account for.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -44,7 +48,16 @@ from scipy import stats
 
 from ..errors import did_you_mean
 from ..results import Col, RankKey, parse_metric_key
-from .leaderboard import TIE_DIGITS, _pooled_metric, build_leaderboards, short_labels, stored_thresholds
+from .leaderboard import build_leaderboards, short_labels, stored_thresholds
+from .paired import (
+    bootstrap_weights,
+    decisive_pairs,
+    half_weights,
+    percentile_interval,
+    pooled_values,
+    rank_intervals,
+    shown,
+)
 
 __all__ = [
     "LEVELS",
@@ -65,6 +78,8 @@ __all__ = [
 LEVELS = ("variant", "segmenter")
 #: swaps listed per pair
 N_SWAPS = 3
+#: random half splits of the reference's images behind the tau-b ceiling
+N_HALVES = 200
 _ID = "_variant_id"
 
 
@@ -85,6 +100,10 @@ class Ranking:
     place : ndarray of int, shape (n,)
         Place on the dataset's leaderboard (0 = first; for a segmenter, its
         best variant's), which breaks ties as the leaderboard does.
+    halves : ndarray, shape (n_splits, 2, n)
+        The scores on the two halves of each of :data:`N_HALVES` random
+        splits of the images (none without bootstrap replicates): the data
+        of the noise ceiling of tau-b.
     """
 
     dataset: str
@@ -93,6 +112,17 @@ class Ranking:
     resampled: np.ndarray
     n_images: int
     place: np.ndarray
+    halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 0)))
+
+    def rank_intervals(self) -> tuple[np.ndarray, np.ndarray]:
+        """95% rank interval of each variant, ``(low, high)`` arrays of shape (n,)
+        (:func:`segbench.report.paired.rank_intervals`)."""
+        return rank_intervals(self.resampled)
+
+    def decisive(self) -> np.ndarray:
+        """``(n, n)`` signs of the decisive differences
+        (:func:`segbench.report.paired.decisive_pairs`)."""
+        return decisive_pairs(self.resampled)
 
 
 @dataclass(frozen=True)
@@ -107,16 +137,37 @@ class Swap:
 
 @dataclass(frozen=True)
 class PairAgreement:
-    """How two datasets' rankings of their ``n`` shared variants agree.
+    """How dataset ``a`` ranks the ``n`` variants it shares with ``b``, the
+    reference (see :mod:`segbench.report.paired` for "decisive").
 
-    ``kendall_tau`` is tau-b and ``spearman_rho`` Spearman's rho of the scores
-    (NaN when either side ties every variant); ``*_ci`` their 95% percentile
-    bootstrap intervals. ``same_winner`` is True when some variant is best
-    (ties included) on both; ``winner_a``/``winner_b`` are the shared
-    variants placed highest on each dataset's leaderboard (which breaks ties
-    by its further score columns). ``swaps``: the largest
-    rank differences, largest first. ``variants``: ``(name, score_a,
-    score_b)`` of every shared variant, in ``a``'s order.
+    Rank correlation: ``kendall_tau`` is tau-b and ``spearman_rho``
+    Spearman's rho of the scores (NaN when either side ties every variant);
+    ``*_ci`` their 95% percentile bootstrap intervals. ``tau_ceiling`` is the
+    mean tau-b between the two halves of random splits of ``b``'s images
+    (``tau_ceiling_ci`` its 2.5-97.5% range over the splits): the agreement
+    ``b`` reaches with itself on half the images, the tau a second dataset
+    of that kind can be expected to reach.
+
+    Decisive pairs (pairs of shared variants, scores as shown):
+    ``decisive_reference`` of them are decisive on ``b``; ``a`` orders
+    ``decisive_kept`` the same way and ``decisive_reversed`` the other way
+    (the rest tie on ``a``); ``decisive_confirmed`` are decisive on ``a`` in
+    the same direction and ``decisive_contradicted`` decisive on ``a`` in
+    the opposite one. ``tied_reference`` pairs are not decisive on ``b``;
+    ``spurious`` of them are decisive on ``a``. ``reversed_pairs`` lists the
+    reversed ones as ``(better on b, worse on b)``, ``spurious_pairs`` the
+    spurious ones as ``(better on a, worse on a)``.
+
+    Calibration: ``calibration_mae`` is the mean absolute difference of the
+    scores over the shared variants, ``calibration_ci`` its 95% percentile
+    interval over paired replicates of both datasets.
+
+    Ranks: ``same_winner`` is True when some variant is best (ties included)
+    on both; ``winner_a``/``winner_b`` are the shared variants placed highest
+    on each dataset's leaderboard (which breaks ties by its further score
+    columns). ``swaps``: the largest rank differences, largest first.
+    ``variants``: ``(name, score_a, score_b)`` of every shared variant, in
+    ``a``'s order.
     """
 
     a: str
@@ -131,6 +182,19 @@ class PairAgreement:
     winner_b: str
     swaps: tuple[Swap, ...]
     variants: tuple[tuple[str, float, float], ...]
+    decisive_reference: int = 0
+    decisive_kept: int = 0
+    decisive_reversed: int = 0
+    decisive_confirmed: int = 0
+    decisive_contradicted: int = 0
+    tied_reference: int = 0
+    spurious: int = 0
+    reversed_pairs: tuple[tuple[str, str], ...] = ()
+    spurious_pairs: tuple[tuple[str, str], ...] = ()
+    calibration_mae: float = float("nan")
+    calibration_ci: tuple[float, float] = (float("nan"), float("nan"))
+    tau_ceiling: float = float("nan")
+    tau_ceiling_ci: tuple[float, float] = (float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -182,6 +246,19 @@ class Agreement:
                 "winner_b": p.winner_b,
                 "swaps": [{"name": s.name, "rank_a": s.rank_a, "rank_b": s.rank_b} for s in p.swaps],
                 "variants": [{"name": n, "score_a": sa, "score_b": sb} for n, sa, sb in p.variants],
+                "decisive_reference": p.decisive_reference,
+                "decisive_kept": p.decisive_kept,
+                "decisive_reversed": p.decisive_reversed,
+                "decisive_confirmed": p.decisive_confirmed,
+                "decisive_contradicted": p.decisive_contradicted,
+                "tied_reference": p.tied_reference,
+                "spurious": p.spurious,
+                "reversed_pairs": [list(pair) for pair in p.reversed_pairs],
+                "spurious_pairs": [list(pair) for pair in p.spurious_pairs],
+                "calibration_mae": p.calibration_mae,
+                "calibration_ci": list(p.calibration_ci),
+                "tau_ceiling": p.tau_ceiling,
+                "tau_ceiling_ci": list(p.tau_ceiling_ci),
             }
             for p in self.pairs
         ]
@@ -284,16 +361,6 @@ def _rows(x, y) -> tuple[np.ndarray, np.ndarray, bool]:
     return np.atleast_2d(x), np.atleast_2d(y), single
 
 
-def _interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite ``values`` (NaN, NaN when none)."""
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
 # ---------------------------------------------------------------------------
 # rankings
 
@@ -337,8 +404,14 @@ def rankings(
     names = _display_names(rows)
     out: dict[str, Ranking] = {}
     for dataset, frame in rows.groupby(Col.DATASET, sort=False):
-        n_images = frame[Col.IMAGE].nunique()
-        ids, values = _values(frame, key, _replicate_weights(n_images, n_boot, seed, str(dataset)))
+        images = list(pd.unique(frame[Col.IMAGE]))
+        n_images = len(images)
+        weights = np.vstack([
+            np.ones((1, n_images)),
+            bootstrap_weights(n_images, n_boot, seed, str(dataset)),
+            half_weights(n_images, N_HALVES if n_boot else 0, seed, f"{dataset}:halves").reshape(-1, n_images),
+        ])
+        ids, values = pooled_values(frame, key, weights, by=_ID, images=images)
         place = _leaderboard_places(domain[domain[Col.DATASET] == dataset], key, ids)
         if level == "segmenter":
             plugin = frame.drop_duplicates(_ID).set_index(_ID).loc[ids, Col.SEGMENTER_NAME].to_numpy()
@@ -348,7 +421,8 @@ def rankings(
             labels = tuple(str(g) for g in groups)
         else:
             labels = tuple(names[i] for i in ids)
-        out[str(dataset)] = Ranking(str(dataset), labels, values[0], values[1:], int(n_images), place)
+        boot, halves = values[1 : 1 + n_boot], values[1 + n_boot :].reshape(-1, 2, len(labels))
+        out[str(dataset)] = Ranking(str(dataset), labels, values[0], boot, int(n_images), place, halves)
     return out
 
 
@@ -406,52 +480,6 @@ def _display_names(rows: pd.DataFrame) -> dict[str, str]:
     return dict(zip(first[_ID], labels))
 
 
-def _replicate_weights(n_images: int, n_boot: int, seed: int, dataset: str) -> np.ndarray:
-    """``(1 + n_boot, n_images)``: row 0 all ones (the data as it is), then how
-    often each image is drawn in each bootstrap replicate."""
-    rng = np.random.default_rng([seed, zlib.crc32(dataset.encode())])
-    draws = rng.integers(0, n_images, size=(n_boot, n_images))
-    counts = np.zeros((n_boot, n_images))
-    np.add.at(counts, (np.repeat(np.arange(n_boot), n_images), draws.ravel()), 1)
-    return np.vstack([np.ones((1, n_images)), counts])
-
-
-#: the per-image parts each kind of metric is pooled from
-_PARTS = {
-    "threshold": (Col.TP, Col.N_TRUE, Col.N_PRED, Col.SUM_MATCHED_SCORE),
-    "dsb": (Col.DSB,),
-    "seg": (Col.SEG_SUM, Col.SEG_N),
-    "aji": (Col.AJI_INTERSECTION, Col.AJI_UNION),
-}
-
-
-def _values(frame: pd.DataFrame, key: RankKey, weights: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The metric of each variant of one dataset under each row of ``weights``
-    (image multiplicities): ``(ids, values of shape (len(weights), len(ids)))``.
-    An image a variant has no result for (a failed cell) adds nothing to it."""
-    name = key.metric.name
-    columns = _PARTS["threshold" if key.metric.at_threshold else name]
-    ids = list(pd.unique(frame[_ID]))
-    images = list(pd.unique(frame[Col.IMAGE]))
-    grid = pd.MultiIndex.from_product([ids, images])
-    table = frame.set_index([_ID, Col.IMAGE])[list(columns)].astype(float).reindex(grid)
-    present = table[columns[0]].notna().to_numpy().reshape(len(ids), len(images)).astype(float)
-    parts = table.fillna(0.0).to_numpy().reshape(len(ids), len(images), len(columns))
-    sums = np.einsum("ri,vik->rvk", weights, parts)
-    drawn = weights @ present.T
-    s = [sums[..., j] for j in range(len(columns))]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if key.metric.at_threshold:
-            values = _pooled_metric(name, *s)
-        elif name == "dsb":
-            values = s[0] / drawn
-        elif name == "seg":
-            values = np.where(s[1] > 0, s[0] / s[1], np.nan)
-        else:  # aji
-            values = np.where(s[1] > 0, s[0] / s[1], 1.0)
-    return ids, np.where(drawn > 0, values, np.nan)
-
-
 def _nanmax(values: np.ndarray) -> np.ndarray:
     """Row-wise max ignoring NaN (NaN where a row is all NaN)."""
     return np.fmax.reduce(values, axis=1)
@@ -477,33 +505,71 @@ def compare(a: Ranking, b: Ranking) -> PairAgreement:
     ia, ib = ia[finite], ib[finite]
     if len(shared) < 2:
         raise ValueError(f"{a.dataset} and {b.dataset} share {len(shared)} scored variant(s); at least 2 are needed")
-    sa, sb = _shown(a.scores[ia]), _shown(b.scores[ib])
+    sa, sb = shown(a.scores[ia]), shown(b.scores[ib])
     n_boot = min(len(a.resampled), len(b.resampled))
-    boot_a, boot_b = _shown(a.resampled[:n_boot, ia]), _shown(b.resampled[:n_boot, ib])
+    boot_a, boot_b = shown(a.resampled[:n_boot, ia]), shown(b.resampled[:n_boot, ib])
     taus, rhos = kendall_tau_b(boot_a, boot_b), spearman_rho(boot_a, boot_b)
     rank_a = stats.rankdata(-sa, method="min").astype(int)
     rank_b = stats.rankdata(-sb, method="min").astype(int)
     order = sorted(range(len(shared)), key=lambda i: (-abs(rank_a[i] - rank_b[i]), rank_a[i], shared[i]))
     swaps = tuple(Swap(shared[i], int(rank_a[i]), int(rank_b[i])) for i in order if rank_a[i] != rank_b[i])
+    ceiling = kendall_tau_b(shown(b.halves[:, 0, ib]), shown(b.halves[:, 1, ib])) if len(b.halves) else np.zeros(0)
+    calibration = _row_means(np.abs(a.resampled[:n_boot, ia] - b.resampled[:n_boot, ib]))
     return PairAgreement(
         a=a.dataset,
         b=b.dataset,
         n=len(shared),
         kendall_tau=kendall_tau_b(sa, sb),
-        kendall_ci=_interval(taus),
+        kendall_ci=percentile_interval(taus),
         spearman_rho=spearman_rho(sa, sb),
-        spearman_ci=_interval(rhos),
+        spearman_ci=percentile_interval(rhos),
         same_winner=bool(np.any((rank_a == 1) & (rank_b == 1))),
         winner_a=shared[int(np.argmin(a.place[ia]))],
         winner_b=shared[int(np.argmin(b.place[ib]))],
         swaps=swaps[:N_SWAPS],
         variants=tuple((n, float(x), float(y)) for n, x, y in zip(shared, a.scores[ia], b.scores[ib])),
+        **_decisive_counts(shared, sa, decisive_pairs(a.resampled[:, ia]), decisive_pairs(b.resampled[:, ib])),
+        calibration_mae=float(np.mean(np.abs(a.scores[ia] - b.scores[ib]))),
+        calibration_ci=percentile_interval(np.asarray(calibration)),
+        tau_ceiling=float(np.nanmean(ceiling)) if np.isfinite(ceiling).any() else float("nan"),
+        tau_ceiling_ci=percentile_interval(ceiling),
     )
 
 
-def _shown(values: np.ndarray) -> np.ndarray:
-    """Scores at the precision the leaderboard shows (equal there = tied)."""
-    return np.round(values, TIE_DIGITS)
+def _row_means(values: np.ndarray) -> np.ndarray:
+    """Mean of the finite entries of each row of ``values`` (m, n); NaN for a row with none."""
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite, values, 0).sum(1) / finite.sum(1)
+
+
+def _decisive_counts(names: list[str], shown_a: np.ndarray, decisive_a: np.ndarray, decisive_b: np.ndarray) -> dict:
+    """The decisive-pair fields of :class:`PairAgreement` for the shared
+    variants ``names``: ``shown_a`` their scores on ``a`` as shown,
+    ``decisive_a``/``decisive_b`` the signs of :func:`~segbench.report.paired.decisive_pairs`."""
+    counts = dict.fromkeys(
+        ("decisive_reference", "decisive_kept", "decisive_reversed", "decisive_confirmed",
+         "decisive_contradicted", "tied_reference", "spurious"), 0
+    )
+    reversed_pairs, spurious_pairs = [], []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            on_b, on_a, order_a = decisive_b[i, j], decisive_a[i, j], np.sign(shown_a[i] - shown_a[j])
+            if on_b == 0:
+                counts["tied_reference"] += 1
+                if on_a != 0:
+                    counts["spurious"] += 1
+                    spurious_pairs.append((names[i], names[j]) if on_a > 0 else (names[j], names[i]))
+                continue
+            better, worse = (names[i], names[j]) if on_b > 0 else (names[j], names[i])
+            counts["decisive_reference"] += 1
+            counts["decisive_kept"] += int(order_a == on_b)
+            counts["decisive_confirmed"] += int(on_a == on_b)
+            counts["decisive_contradicted"] += int(on_a == -on_b)
+            if order_a == -on_b:
+                counts["decisive_reversed"] += 1
+                reversed_pairs.append((better, worse))
+    return {**counts, "reversed_pairs": tuple(reversed_pairs), "spurious_pairs": tuple(spurious_pairs)}
 
 
 def agreement(
@@ -591,7 +657,7 @@ def transfer_matrix(results: pd.DataFrame, metric: str = "f1@0.5") -> list[Trans
     order = {d: i for i, d in enumerate(pd.unique(results[Col.DATASET]))}
     cells = []
     for (plugin, train, test), group in rows.groupby([Col.SEGMENTER_NAME, Col.TRAIN_DATASET, Col.DATASET], sort=False):
-        ids, values = _values(group, key, np.ones((1, group[Col.IMAGE].nunique())))
+        ids, values = pooled_values(group, key, np.ones((1, group[Col.IMAGE].nunique())), by=_ID)
         scores = values[0]
         if not np.isfinite(scores).any():
             continue

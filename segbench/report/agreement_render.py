@@ -36,8 +36,37 @@ def _title(agreement: Agreement) -> str:
 def _caption(agreement: Agreement, of: str = "") -> str:
     return (
         f"tau-b: Kendall's tau-b; rho: Spearman's rho; 95% CI{of}: percentile bootstrap over "
-        f"images ({agreement.n_boot} resamples, seed {agreement.seed}); winner: whether the best "
+        f"images ({agreement.n_boot} resamples, seed {agreement.seed}); ceiling: mean tau-b between "
+        f"random halves of b's images (what b reaches with itself); winner: whether the best "
         f"{agreement.level} is the same on both"
+    )
+
+
+def _truth_title(agreement: Agreement) -> str:
+    return f"Does a tell the truth about b? Decisive pairs and calibration, {agreement.metric.header}"
+
+
+def _truth_caption(agreement: Agreement) -> str:
+    return (
+        "decisive: pairs whose paired-bootstrap 95% interval of the difference on b excludes 0; "
+        "kept/rev(ersed): of those, ordered the same/other way on a; contra(dicted): decisive on a "
+        "in the other direction; spur(ious): pairs tied on b that a calls decisive; calib(ration): "
+        f"mean absolute {agreement.metric.header} difference over the shared variants"
+    )
+
+
+def _of(part: int, whole: int) -> str:
+    return f"{part}/{whole}"
+
+
+def _truth_cells(p) -> tuple[str, ...]:
+    """kept, reversed, contradicted, spurious, calibration as table cells."""
+    return (
+        _of(p.decisive_kept, p.decisive_reference),
+        _of(p.decisive_reversed, p.decisive_reference),
+        _of(p.decisive_contradicted, p.decisive_reference),
+        _of(p.spurious, p.tied_reference),
+        f"{_stat(p.calibration_mae)} {_ci(p.calibration_ci)}",
     )
 
 
@@ -53,16 +82,24 @@ def rich_tables(agreement: Agreement) -> list[RenderableType]:
     if agreement.pairs:
         table = _table(_title(agreement))
         widest = max(len(name) for p in agreement.pairs for name in (p.a, p.b))
-        table.add_column("a", overflow="fold", min_width=min(widest, 18))
-        table.add_column("b", overflow="fold", min_width=min(widest, 18))
-        for header in ("n", "tau-b", "95% CI", "rho"):
+        table.add_column("a", overflow="fold", min_width=min(widest, 14))
+        table.add_column("b", overflow="fold", min_width=min(widest, 14))
+        for header in ("n", "tau-b", "95% CI", "ceiling"):
             table.add_column(header, justify="right", no_wrap=True)
         table.add_column("winner", no_wrap=True)
         for p in agreement.pairs:
             table.add_row(
-                p.a, p.b, str(p.n), _stat(p.kendall_tau), _ci(p.kendall_ci), _stat(p.spearman_rho),
+                p.a, p.b, str(p.n), _stat(p.kendall_tau), _ci(p.kendall_ci), _stat(p.tau_ceiling),
                 "same" if p.same_winner else "differs",
             )
+        truth = _table(_truth_title(agreement))
+        truth.add_column("a", overflow="fold", min_width=min(widest, 10))
+        truth.add_column("b", overflow="fold", min_width=min(widest, 10))
+        for header in ("kept", "rev.", "contra.", "spur.", "calib.", "95% CI"):
+            truth.add_column(header, justify="right", no_wrap=True)
+        for p in agreement.pairs:
+            truth.add_row(p.a, p.b, *_truth_cells(p)[:4], _stat(p.calibration_mae), _ci(p.calibration_ci))
+        out += [truth, Text(_truth_caption(agreement), style="dim")]
         out += [table, Text(_caption(agreement, " of tau-b"), style="dim")]
         swaps = _table("Largest rank swaps (rank on a -> rank on b)")
         swaps.add_column("a vs b", overflow="fold", max_width=20)
@@ -121,13 +158,23 @@ def to_markdown(agreement: Agreement) -> str:
     pairs not compared, and the transfer matrix (as :func:`rich_tables`)."""
     out: list[str] = []
     if agreement.pairs:
+        out += [f"### {_truth_title(agreement)}", ""]
+        out.append("| a | b | decisive kept | reversed | contradicted | spurious | calibration error [95% CI] |")
+        out.append("|---|---|---:|---:|---:|---:|---:|")
+        for p in agreement.pairs:
+            out.append(f"| {p.a} | {p.b} | " + " | ".join(_truth_cells(p)) + " |")
+        out += ["", _truth_caption(agreement) + ".", ""]
         out += [f"### {_title(agreement)}", ""]
-        out.append("| a | b | n | Kendall tau-b [95% CI] | Spearman rho [95% CI] | same winner | largest rank swaps |")
-        out.append("|---|---|---:|---:|---:|---|---|")
+        out.append(
+            "| a | b | n | Kendall tau-b [95% CI] | ceiling [range] | Spearman rho [95% CI] | same winner "
+            "| largest rank swaps |"
+        )
+        out.append("|---|---|---:|---:|---:|---:|---|---|")
         for p in agreement.pairs:
             swaps = "; ".join(f"{s.name}: {s.rank_a} -> {s.rank_b}" for s in p.swaps) or "-"
             out.append(
                 f"| {p.a} | {p.b} | {p.n} | {_stat(p.kendall_tau)} {_ci(p.kendall_ci)} | "
+                f"{_stat(p.tau_ceiling)} {_ci(p.tau_ceiling_ci)} | "
                 f"{_stat(p.spearman_rho)} {_ci(p.spearman_ci)} | {'yes' if p.same_winner else 'no'} | {swaps} |"
             )
         out += ["", _caption(agreement) + ".", ""]

@@ -24,6 +24,15 @@ import pandas as pd
 
 from ..metrics import pool, summarize
 from ..results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
+from .paired import (
+    LEVEL,
+    TIE_DIGITS,
+    bootstrap_weights,
+    decisive_pairs,
+    percentile_interval,
+    pooled_values,
+    rank_intervals,
+)
 
 __all__ = [
     "Leaderboard",
@@ -36,8 +45,9 @@ __all__ = [
     "stored_thresholds",
 ]
 
-#: digits at which two scores count as tied (what the tables show)
-TIE_DIGITS = 3
+#: bootstrap replicates behind every interval of a leaderboard
+N_BOOT = 1000
+_ONE = "_one"
 #: the metrics pooled at every stored threshold
 THRESHOLD_METRICS = tuple(m for m in METRICS.values() if m.at_threshold)
 SUMMARY_METRICS = tuple(m for m in METRICS.values() if not m.at_threshold)
@@ -62,8 +72,12 @@ class Leaderboard:
     the parameters that vary among its rows), ``variant`` (the full label),
     ``segmenter``, ``params``, ``n_images``, every metric key at every stored
     threshold (``f1@0.6``, ``ap@0.75``, ...), ``dsb``, ``seg``, ``aji``,
-    ``ci`` (the bootstrap interval of the rank metric), ``tie`` (True when the
-    row tied on the rank metric), ``seconds_per_image`` and ``train_seconds``.
+    ``ci`` (the bootstrap interval of the rank metric), ``rank_ci`` (the
+    row's 95% rank interval, ``(low, high)``), ``decisive`` (True when the
+    winner is decisively better than this row; False for the winner itself),
+    ``tie`` (True when the row tied on the rank metric), ``seconds_per_image``
+    and ``train_seconds``. Intervals and decisive differences come from one
+    paired bootstrap over the dataset's images (:mod:`segbench.report.paired`).
     """
 
     dataset: str
@@ -95,6 +109,7 @@ class Leaderboard:
             ("label", "segmenter"),
             score[0],
             ("ci", "95% CI"),
+            ("rank_ci", "rank 95%"),
             *score[1:],
             ("seconds_per_image", "s/image"),
             ("train_seconds", "train s"),
@@ -112,9 +127,12 @@ class Leaderboard:
                     continue
                 if key == "ci":
                     record["ci_low"], record["ci_high"] = row["ci"]
+                elif key == "rank_ci":
+                    record["rank_low"], record["rank_high"] = row["rank_ci"]
                 else:
                     record[key] = row.get(key)
             record["tie"] = row["tie"]
+            record["decisive"] = row["decisive"]
             records.append(record)
         return records
 
@@ -130,6 +148,19 @@ class Leaderboard:
         return notes
 
 
+    def uncertainty_notes(self) -> list[str]:
+        """One line naming the rows the winner is not decisively better than
+        (a 95% paired bootstrap interval of the difference that includes 0)."""
+        if len(self.rows) < 2:
+            return []
+        close = [row["label"] for row in self.rows[1:] if not row["decisive"]]
+        if not close:
+            return [f"rank 95%: paired bootstrap over images; {self.rows[0]['label']} is decisively best"]
+        return [
+            f"rank 95%: paired bootstrap over images; not told apart from the winner: {', '.join(close)}"
+        ]
+
+
 def header(key: str) -> str:
     """The column header of a metric key (``ap@0.75 -> AP@0.75``)."""
     return parse_metric_key(key).header
@@ -143,7 +174,7 @@ def stored_thresholds(results: pd.DataFrame) -> tuple[float, ...]:
 
 
 def bootstrap_ci(
-    images: pd.DataFrame, key: RankKey, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    images: pd.DataFrame, key: RankKey, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a pooled metric over images.
 
@@ -155,7 +186,7 @@ def bootstrap_ci(
     key : RankKey
         The metric.
     n_boot : int
-        Resamples (images drawn with replacement).
+        Resamples (images drawn with replacement, :func:`~segbench.report.paired.bootstrap_weights`).
     seed : int
         Seed of the resampling, so reports are reproducible.
 
@@ -164,52 +195,15 @@ def bootstrap_ci(
     (low, high) : tuple of float
         NaN when there are no images.
     """
-    n = len(images)
-    if n == 0:
+    if len(images) == 0:
         return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-
-    def sums(column: str) -> np.ndarray:
-        return images[column].to_numpy(dtype=float)[idx].sum(1)
-
-    name = key.metric.name
-    if key.metric.at_threshold:
-        values = _pooled_metric(name, sums(Col.TP), sums(Col.N_TRUE), sums(Col.N_PRED), sums(Col.SUM_MATCHED_SCORE))
-    elif name == "dsb":
-        values = sums(Col.DSB) / n
-    elif name == "seg":
-        seg_n = sums(Col.SEG_N)
-        values = np.where(seg_n > 0, sums(Col.SEG_SUM) / np.maximum(seg_n, 1), np.nan)
-    else:  # aji
-        union = sums(Col.AJI_UNION)
-        values = np.where(union > 0, sums(Col.AJI_INTERSECTION) / np.maximum(union, 1), 1.0)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
-def _pooled_metric(name: str, tp, n_true, n_pred, matched) -> np.ndarray:
-    """A thresholded metric from pooled counts, with the conventions of
-    :func:`segbench.metrics.match` (1 with no object on either side, 0 with no TP)."""
-    fp, fn = n_pred - tp, n_true - tp
-    safe = np.maximum(tp, 1e-300)
-    value = {
-        "f1": lambda: 2 * tp / np.maximum(2 * tp + fp + fn, 1e-300),
-        "ap": lambda: tp / np.maximum(tp + fp + fn, 1e-300),
-        "precision": lambda: tp / np.maximum(n_pred, 1e-300),
-        "recall": lambda: tp / np.maximum(n_true, 1e-300),
-        "pq": lambda: matched / np.maximum(tp + fp / 2 + fn / 2, 1e-300),
-        "miou": lambda: matched / safe,
-    }[name]()
-    value = np.where(tp == 0, 0.0, value)
-    return np.where((n_true == 0) & (n_pred == 0), 1.0, value)
+    frame = images.assign(**{_ONE: 0, Col.IMAGE: np.arange(len(images))})
+    _, values = pooled_values(frame, key, bootstrap_weights(len(images), n_boot, seed), by=_ONE)
+    return percentile_interval(values[:, 0], level)
 
 
 def bootstrap_f1(
-    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of pooled F1 over images, from per-image
     counts at one threshold (shape ``(n_images,)`` each); see :func:`bootstrap_ci`."""
@@ -238,11 +232,6 @@ def _variant_row(frame: pd.DataFrame, rank_by: RankKey) -> dict[str, Any]:
     summary = summarize(images[list(SUMMARY_COLUMNS)].to_dict("records"))
     for metric in SUMMARY_METRICS:
         row[metric.name] = summary[metric.column]
-    if rank_by.threshold is not None:
-        at = frame[np.isclose(frame[Col.THRESHOLD], rank_by.threshold)]
-    else:
-        at = images
-    row["ci"] = bootstrap_ci(at, rank_by)
     # The raw pass is shared by a sweep's variants; report it plus this variant's post-processing.
     row["seconds_per_image"] = float((images[Col.PREDICT_SECONDS] + images[Col.POSTPROCESS_SECONDS]).mean())
     train = images[Col.TRAIN_SECONDS].dropna() if Col.TRAIN_SECONDS in images else pd.Series(dtype=float)
@@ -302,8 +291,34 @@ def build_leaderboards(results: pd.DataFrame, rank_by: str, thresholds: tuple[fl
             row["label"] = label
         board = Leaderboard(str(dataset), key, tuple(round(float(t), 6) for t in thresholds), rows)
         _rank(board)
+        _paired_uncertainty(board, frame)
         boards.append(board)
     return boards
+
+
+def _paired_uncertainty(board: Leaderboard, frame: pd.DataFrame) -> None:
+    """Set each row's ``ci``, ``rank_ci`` and ``decisive`` from one paired
+    bootstrap of the dataset's images (every variant pooled over the same
+    draws; seed 0, :data:`N_BOOT` replicates)."""
+    key = board.rank_by
+    if key.threshold is not None:
+        at = frame[np.isclose(frame[Col.THRESHOLD], key.threshold)]
+    else:
+        at = frame.drop_duplicates([Col.VARIANT, Col.IMAGE])
+    images = list(pd.unique(frame[Col.IMAGE]))
+    ids, values = pooled_values(at, key, bootstrap_weights(len(images), N_BOOT), by=Col.VARIANT, images=images)
+    low, high = rank_intervals(values)
+    decisive = decisive_pairs(values)
+    column = {variant: i for i, variant in enumerate(ids)}
+    winner = column.get(board.rows[0]["variant"]) if board.rows else None
+    for row in board.rows:
+        i = column.get(row["variant"])
+        if i is None:  # no row at the rank threshold
+            row["ci"], row["rank_ci"], row["decisive"] = (float("nan"), float("nan")), (0, 0), False
+            continue
+        row["ci"] = percentile_interval(values[:, i])
+        row["rank_ci"] = (int(low[i]), int(high[i]))
+        row["decisive"] = bool(winner is not None and decisive[winner, i] == 1)
 
 
 def _rank(board: Leaderboard) -> None:

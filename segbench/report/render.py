@@ -19,7 +19,8 @@ __all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to
 
 
 def format_value(key: str, value: Any) -> str:
-    """Human formatting: scores to 3 decimals, intervals as [lo, hi], seconds to 3 s.f."""
+    """Human formatting: scores to 3 decimals, intervals as [lo, hi], rank
+    intervals as ``lo-hi`` (one number when they agree), seconds to 3 s.f."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if key == "ci":
@@ -27,6 +28,9 @@ def format_value(key: str, value: Any) -> str:
         if math.isnan(lo):
             return "-"
         return f"[{lo:.3f}, {hi:.3f}]"
+    if key == "rank_ci":
+        lo, hi = value
+        return "-" if lo == 0 else str(lo) if lo == hi else f"{lo}-{hi}"
     if key in ("seconds_per_image", "train_seconds"):
         return f"{value:.3g}"
     if isinstance(value, float):
@@ -43,8 +47,8 @@ def cell(board: Leaderboard, row: dict, key: str) -> str:
 
 #: appended to the rank of rows that tied on the rank metric (see the notes under the table)
 TIE_MARK = "="
-#: columns always shown, however narrow the terminal: rank, segmenter, rank metric, its interval
-ALWAYS_SHOWN = 4
+#: columns always shown, however narrow the terminal: rank, segmenter, rank metric, its interval, rank interval
+ALWAYS_SHOWN = 5
 
 
 def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: bool = False) -> list[RenderableType]:
@@ -62,7 +66,7 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
             while shown > ALWAYS_SHOWN and _natural_width(board, columns[:shown]) > width:
                 shown -= 1
         table = _table(board, columns[:shown])
-        notes = board.tie_notes()
+        notes = board.tie_notes() + board.uncertainty_notes()
         hidden = [h for _, h in columns[shown:]]
         if hidden:
             notes.append(f"{len(hidden)} more column(s) ({', '.join(hidden)}): --wide, or the HTML report")
@@ -107,7 +111,7 @@ def to_markdown(boards: Sequence[Leaderboard]) -> str:
         out.append("|" + "|".join("---" if k == "label" else "---:" for k, _ in cols) + "|")
         for row in board.rows:
             out.append("| " + " | ".join(cell(board, row, k) for k, _ in cols) + " |")
-        notes = board.tie_notes()
+        notes = board.tie_notes() + board.uncertainty_notes()
         if notes:
             out.append("")
             out.extend(f"{note}  " for note in notes)
