@@ -6,6 +6,7 @@ a name changes in one place.
 
 A suite's output folder holds::
 
+    .segbench-output      the marker: segbench created this folder (OUTPUT_MARKER)
     results.parquet       the results table (below); results.csv with --csv
     suite.json            what the report needs about the suite (SUITE_FIELDS)
     run.json              the run's summary and failures
@@ -48,6 +49,7 @@ __all__ = [
     "LOGS_DIR",
     "LIBRARY_LOG",
     "LOCK_FILE",
+    "OUTPUT_MARKER",
     "SUITE_FIELDS",
     "SUITE_RECORD",
     "SUMMARY_COLUMNS",
@@ -75,6 +77,9 @@ LIBRARY_LOG = "libraries.log"
 RUN_HISTORY = "run-history.jsonl"
 #: held by a running `segbench run`, so two runs never write one output folder
 LOCK_FILE = ".segbench.lock"
+#: left in every output folder segbench created or took over while it was empty;
+#: segbench writes into no other existing folder
+OUTPUT_MARKER = ".segbench-output"
 CELLS_DIR = "cells"
 PREDICTIONS_DIR = "predictions"
 PLOTS_DIR = "plots"

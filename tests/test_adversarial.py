@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from segbench.cli import main
 from segbench.errors import SegbenchError
 from segbench.metrics import match
 from segbench.plugins import load_registry
+from segbench.results import OUTPUT_MARKER
 from segbench.run.runner import run_suite
 from segbench.suite import SuiteLoadError, load_suite
 
@@ -87,15 +89,45 @@ def test_segmenter_labels_and_suite_names_are_checked_too(tmp_path, registry):
 
 
 def test_a_folder_segbench_did_not_write_is_never_replaced(tmp_path, registry, monkeypatch):
-    """output: . with the user's own data/blobs folder: refused, the folder untouched."""
+    """output: . with the user's own data/blobs folder: refused, the folder untouched;
+    even inside a folder segbench marked, a dataset folder it did not write is kept."""
     own = tmp_path / "data" / "blobs"
     own.mkdir(parents=True)
     (own / "precious.tif").write_bytes(b"lab data")
     monkeypatch.chdir(tmp_path)
-    summary = run_suite(load_suite(write(tmp_path, suite_text(".")), registry), registry)
+    suite = load_suite(write(tmp_path, suite_text(".")), registry)
+    with pytest.raises(SegbenchError, match="already holds files and was not created by segbench"):
+        run_suite(suite, registry)
+    (tmp_path / OUTPUT_MARKER).write_text("")
+    summary = run_suite(suite, registry)
     (failure,) = summary.failures
     assert "was not written by segbench" in str(failure) and "move it away or choose another output" in str(failure)
     assert (own / "precious.tif").read_bytes() == b"lab data"
+
+
+USER_FILES = ("report.html", "results.parquet", "results.csv", "run.json", "suite.json")
+
+
+def test_an_existing_folder_segbench_did_not_create_is_not_written_into(tmp_path, capsys):
+    """output: a lab's own folder holding files of segbench's names: one line, nothing written there."""
+    own = tmp_path / "paper"
+    own.mkdir()
+    for name in USER_FILES:
+        (own / name).write_text("mine")
+    assert main(["run", str(write(tmp_path, suite_text(own, segmenters="  - name: otsu-watershed\n")))]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"output: {own} already holds files and was not created by segbench" in line
+    assert "choose one with output: or --output" in line
+    assert sorted(p.name for p in own.iterdir()) == sorted(USER_FILES)
+    assert all((own / name).read_text() == "mine" for name in USER_FILES)
+
+
+def test_an_empty_folder_is_taken_and_marked_and_a_marked_one_is_reused(tmp_path, registry):
+    out = tmp_path / "out"
+    out.mkdir()
+    suite = load_suite(write(tmp_path, suite_text(out)), registry)
+    assert run_suite(suite, registry).ok and (out / OUTPUT_MARKER).is_file()
+    assert run_suite(suite, registry).n_cached == 3
 
 
 def test_a_second_run_into_a_locked_output_stops_with_one_line(tmp_path, registry):
@@ -173,6 +205,45 @@ def _alive(pid: int) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# information disclosure
+
+
+def test_a_results_folder_cannot_make_the_report_read_files_outside_it(tmp_path, registry, monkeypatch, caplog):
+    """suite.json's dataset folder and a prediction_path with ../ lead out of the results folder:
+    not read, a note and a warning instead; the user's own suite's datasets are still shown."""
+    import segbench.io
+    from segbench.report.html import write_html_report
+
+    out = tmp_path / "out"
+    text = suite_text(out).replace("name: adv", "name: adv\nsave_predictions: true")
+    assert run_suite(load_suite(write(tmp_path, text), registry), registry).ok
+    secret = tmp_path / "secret"
+    (out / "data" / "blobs").rename(secret)  # images someone else's results folder points at
+    record = json.loads((out / "suite.json").read_text())
+    record["datasets"][0]["folder"] = str(out / ".." / "secret")
+    (out / "suite.json").write_text(json.dumps(record))
+    results = pd.read_parquet(out / "results.parquet")
+    results["prediction_path"] = "../secret/masks/" + results["image"] + ".tif"
+    results.to_parquet(out / "results.parquet")
+    read = []
+    for name in ("read_image", "read_labels", "find_pairs"):
+        real = getattr(segbench.io, name)
+        monkeypatch.setattr(segbench.io, name, lambda path, *a, real=real, **k: read.append(Path(path)) or real(path, *a, **k))
+
+    page = write_html_report(out).read_text()
+    assert not any(secret in p.resolve().parents or p.resolve() == secret for p in read)
+    assert "lies outside the results folder and the datasets of your suite; not read" in page
+    assert any("lies outside the results folder" in r.getMessage() for r in caplog.records)
+
+    read.clear()
+    caplog.clear()
+    write_html_report(out, dataset_folders=[secret])  # the user's own suite names it: its images are shown
+    assert any(p.resolve().parent == secret / "images" for p in read)
+    skipped = [r.getMessage() for r in caplog.records if "lies outside the results folder" in r.getMessage()]
+    assert skipped and all(": prediction " in line for line in skipped)  # ../ predictions are still not read
+
+
+# ---------------------------------------------------------------------------
 # untrusted input
 
 
@@ -247,6 +318,40 @@ def test_user_text_is_printed_as_written_not_as_markup(tmp_path, registry, capsy
 
 # ---------------------------------------------------------------------------
 # tracebacks that became one line
+
+
+@pytest.fixture
+def not_files(tmp_path):
+    """A folder, a FIFO and a link to a device node: paths a writer must not replace."""
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "device").symlink_to("/dev/null")
+    return [tmp_path / "folder", tmp_path / "fifo", tmp_path / "device"]
+
+
+def test_atomic_writes_replace_only_regular_files(not_files):
+    from segbench.io import atomic_path
+
+    for path in not_files:
+        with pytest.raises(SegbenchError, match=f"{path}: is (a folder|not a regular file); segbench replaces only"):
+            with atomic_path(path) as tmp:
+                tmp.write_text("x")
+    assert not_files[0].is_dir() and stat.S_ISFIFO(os.stat(not_files[1]).st_mode)
+    assert os.readlink(not_files[2]) == "/dev/null"
+    assert sorted(p.name for p in not_files[0].parent.iterdir()) == ["device", "fifo", "folder"]  # no temporary left
+
+
+def test_report_and_evaluate_writers_refuse_what_is_not_a_file_in_one_line(tmp_path, registry, not_files, capsys):
+    out = tmp_path / "out"
+    assert run_suite(load_suite(write(tmp_path, suite_text(out)), registry), registry).ok
+    masks = str(out / "data" / "blobs" / "masks")
+    for path in not_files:
+        for argv in (["report", str(out), "--html", str(path)], ["evaluate", "--gt", masks, "--pred", masks, "--json", str(path)]):
+            capsys.readouterr()
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert err[-1].startswith(f"error: {path}: is ") and "Traceback" not in "".join(err)
+    assert os.readlink(not_files[2]) == "/dev/null"
 
 
 def test_a_suite_that_is_not_utf8_is_one_line(tmp_path, registry):

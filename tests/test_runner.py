@@ -16,7 +16,7 @@ import pytest
 
 from segbench import testing
 from segbench.plugins import load_registry
-from segbench.run.runner import plan_suite, run_suite
+from segbench.run.runner import claim_output, plan_suite, run_suite
 from segbench.suite import load_suite
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -135,8 +135,9 @@ def test_unfinished_training_is_trained_again(tmp_path, registry):
     """A workdir without a record (a run killed mid-training) is cleared and trained from scratch."""
     log = tmp_path / "calls.log"
     path = make_suite(tmp_path, f"- name: trainable-threshold\n  params: {{call_log: {log}}}\n  train: {{}}\n")
-    plan = plan_suite(load_suite(path, registry), registry)
-    (job,) = plan.trainings.values()
+    suite = load_suite(path, registry)
+    claim_output(suite.output)  # as the killed run did before it trained
+    (job,) = plan_suite(suite, registry).trainings.values()
     Path(job.workdir).mkdir(parents=True)
     (Path(job.workdir) / "half-written.pt").write_text("x")
     assert run_suite(load_suite(path, registry), registry).ok

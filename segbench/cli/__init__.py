@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from .. import __version__
+from ..errors import SegbenchError
 
 #: subcommand modules, in the order ``segbench --help`` lists them
 COMMANDS = ("run", "report", "evaluate", "generate", "realism", "agreement", "models", "list")
@@ -72,3 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except SegbenchError as exc:  # a command that did not report its own problem: still one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. an output path in /proc or on a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; choose another path", file=sys.stderr)
+        return 2

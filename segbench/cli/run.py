@@ -152,7 +152,7 @@ def _count(n: int, noun: str) -> str:
 def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
     from ..report import build_leaderboards
-    from ..run.runner import group_failures, run_suite
+    from ..run.runner import claim_output, group_failures, run_suite
     from ..run.executors import check_address
     from ..run.runner import suite_record
     from .report import print_agreement, print_boards
@@ -160,6 +160,7 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     library_log = suite.output / LOGS_DIR / LIBRARY_LOG
     try:
         check_address(suite.executor.address, suite.executor.address_confirmed)  # before writing anything
+        claim_output(suite.output)  # before the library log is written into it
         with _sigterm_as_interrupt(), library_output_to(library_log, err):
             summary = run_suite(suite, registry, console=err, csv=args.csv)
     except SegbenchError as exc:
@@ -183,7 +184,7 @@ def run_and_report(suite, registry, args, err: Console) -> int:
 
             plot_threshold_curves(results, boards, suite.output / PLOTS_DIR)
         if args.html:
-            report_path = write_report(suite.output, results, err)
+            report_path = write_report(suite, results, err)
     err.print(
         f"{summary.n_cells} predictions: {summary.n_done} computed, {summary.n_cached} cached, "
         f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
@@ -213,15 +214,18 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def write_report(output, results, err: Console):
-    """Write OUTPUT/report.html; a problem is a warning, never a failed run.
-    Returns the path, or None."""
+def write_report(suite, results, err: Console):
+    """Write OUTPUT/report.html, showing images from the suite's own dataset
+    folders; a problem is a warning, never a failed run. Returns the path, or None."""
     from ..errors import SegbenchError
     from ..report import load_suite_record
     from ..report.html import write_html_report
+    from ..run.data import dataset_folder
 
+    output = suite.output
+    folders = [dataset_folder(spec, output) for spec in suite.datasets]
     try:
-        return write_html_report(output, results=results, suite=load_suite_record(output))
+        return write_html_report(output, results=results, suite=load_suite_record(output), dataset_folders=folders)
     except (SegbenchError, OSError, ValueError) as exc:
         err.print(f"[yellow]warning:[/] HTML report not written: {exc}", highlight=False)
         return None

@@ -1,13 +1,20 @@
 """Atomic file writes: write to a hidden temporary file beside the target, then
-``os.replace`` it into place, so a killed writer never leaves a truncated file."""
+``os.replace`` it into place, so a killed writer never leaves a truncated file.
+
+This is the one place segbench writes a file whose path a user gives (``--html``,
+``--json``, ``--csv``, ``--out``): only a regular file, or nothing, is replaced
+there, never a directory, device node, FIFO or socket."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from ..errors import InputError
 
 
 @contextmanager
@@ -22,7 +29,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Parameters
     ----------
     path : str or Path
-        The final location.
+        The final location: absent, or a regular file (a link is followed).
+
+    Raises
+    ------
+    InputError
+        ``path`` exists and is not a regular file (checked before anything is written).
 
     Examples
     --------
@@ -34,6 +46,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     'done'
     """
     path = Path(path)
+    _check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -44,3 +57,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
         except OSError:  # e.g. a read-only folder: never hide the error that got us here
             pass
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse a ``path`` that exists and is not a regular file (a folder, a
+    device node such as /dev/sda, a FIFO, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(path, f"cannot be written ({exc.strerror})", "choose a new file name") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InputError(path, f"is {kind}; segbench replaces only regular files", "choose a new file name")

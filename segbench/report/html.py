@@ -18,6 +18,7 @@ import base64
 import html
 import io
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,6 +81,7 @@ def write_html_report(
     images: Sequence[str] = (),
     results: pd.DataFrame | None = None,
     suite: dict | None = None,
+    dataset_folders: Sequence[str | Path] = (),
 ) -> Path:
     """Write the HTML report of a results folder.
 
@@ -96,6 +98,12 @@ def write_html_report(
     results, suite : optional
         The table and suite record when already in memory (``segbench run``);
         read from ``folder`` otherwise.
+    dataset_folders : sequence of paths
+        Folders of the datasets the user's own suite names (``segbench run``
+        passes them). A results folder may come from someone else, so files
+        are read only inside ``folder`` or these: a dataset folder recorded in
+        ``suite.json`` elsewhere, or a ``prediction_path`` leading out of
+        ``folder``, is skipped with a note and a warning.
 
     Returns
     -------
@@ -109,7 +117,7 @@ def write_html_report(
     if results is None or suite is None:
         results, suite = load_results(folder)
     boards = build_leaderboards(results, rank_by or suite["rank_by"], tuple(suite["iou_thresholds"]))
-    text = render_html(results, suite, folder, boards, images)
+    text = render_html(results, suite, folder, boards, images, dataset_folders)
     out = Path(out) if out is not None else folder / REPORT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
@@ -118,9 +126,11 @@ def write_html_report(
 
 
 def render_html(
-    results: pd.DataFrame, suite: dict, folder: Path, boards: list[Leaderboard], images: Sequence[str] = ()
+    results: pd.DataFrame, suite: dict, folder: Path, boards: list[Leaderboard], images: Sequence[str] = (),
+    dataset_folders: Sequence[str | Path] = (),
 ) -> str:
-    """The report as one HTML string (see the module docstring)."""
+    """The report as one HTML string (see the module docstring); files are read
+    only inside ``folder`` and ``dataset_folders`` (see :func:`write_html_report`)."""
     try:
         from .plots import variant_colours
 
@@ -130,7 +140,7 @@ def render_html(
         colours, figures = {}, False
     parts = [_head(suite), _intro(suite, boards, figures)]
     for board in boards:
-        parts.append(_dataset_section(results, suite, folder, board, colours, figures, images))
+        parts.append(_dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders))
     if boards:
         parts.append(_agreement_section(results, suite, boards[0].rank_by.key))
     parts.append(_provenance(results, suite, folder))
@@ -168,7 +178,7 @@ def _intro(suite: dict, boards: list[Leaderboard], figures: bool) -> str:
     return "\n".join(lines)
 
 
-def _dataset_section(results, suite, folder, board, colours, figures, images) -> str:
+def _dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders) -> str:
     frame = results[results[Col.DATASET] == board.dataset]
     out = [f"<section id='ds-{_anchor(board.dataset)}'><h2>{html.escape(board.dataset)}</h2>", _table(board, colours)]
     if board.ties:
@@ -181,7 +191,7 @@ def _dataset_section(results, suite, folder, board, colours, figures, images) ->
         out.append(f"<h3>Per-image {html.escape(board.rank_by.header)}</h3>")
         out.append(_img(distribution_figure(results, board, colours), f"{board.dataset}: per-image scores"))
     if figures:
-        out.append(_gallery(frame, suite, folder, board, images, colours))
+        out.append(_gallery(frame, suite, folder, board, images, colours, dataset_folders))
     out.append("</section>")
     return "\n".join(out)
 
@@ -252,7 +262,7 @@ def _interval(interval) -> str:
     return "" if np.isnan(low) else f"[{low:.2f}, {high:.2f}]"
 
 
-def _gallery(frame, suite, folder, board, named, colours) -> str:
+def _gallery(frame, suite, folder, board, named, colours, dataset_folders) -> str:
     from ..errors import InputError
     from ..io import find_pairs, read_image, read_labels
     from .overlays import display_plane, overlay_figure
@@ -266,6 +276,9 @@ def _gallery(frame, suite, folder, board, named, colours) -> str:
            f"Matched = IoU &ge; {_overlay_threshold(board):g}. Best, median and worst image of each variant by "
            f"{html.escape(board.rank_by.header)}.</p>"]
     dataset_folder = _dataset_folder(suite, folder, board.dataset)
+    if not _inside(dataset_folder, [folder, *dataset_folders]):
+        out.append(f"<p class='note'>{html.escape(_skipped(dataset_folder, folder, 'dataset folder'))}: no overlays.</p>")
+        return "\n".join(out)
     pairs = {p.name: p for p in find_pairs(dataset_folder)[0]} if dataset_folder.is_dir() else {}
     if not pairs:
         out.append(f"<p class='note'>images not found in {html.escape(str(dataset_folder))}: no overlays.</p>")
@@ -317,6 +330,9 @@ def _prediction(variant: pd.DataFrame, image: str, folder: Path) -> np.ndarray |
     path = next((p for p in paths if p), "")
     if not path:
         return None
+    if not _inside(folder / path, [folder]):
+        _skipped(folder / path, folder, "prediction")
+        return None
     try:
         return read_labels(folder / path)
     except InputError:
@@ -331,9 +347,26 @@ def _dataset_folder(suite: dict, folder: Path, dataset: str) -> Path:
     """Where the dataset's files are: as recorded in suite.json, else the
     folder generated datasets are written to."""
     for entry in suite.get("datasets", []):
-        if entry.get("name") == dataset and entry.get("folder"):
+        if isinstance(entry, dict) and entry.get("name") == dataset and isinstance(entry.get("folder"), str):
             return Path(entry["folder"])
     return folder / "data" / dataset
+
+
+def _inside(path: Path, roots: Sequence[str | Path]) -> bool:
+    """True when ``path``, links and ``..`` resolved, is one of ``roots`` or lies inside one."""
+    real = Path(path).resolve()
+    return any(real == root or root in real.parents for root in (Path(r).resolve() for r in roots))
+
+
+def _skipped(path: Path, folder: Path, what: str) -> str:
+    """Warn that ``path``, read from the results folder ``folder``, lies outside
+    it and was not read; returns the one-line message."""
+    message = (
+        f"{folder}: {what} {path} lies outside the results folder and the datasets of your suite; not read "
+        "(a results folder may come from someone else): rerun your own suite with --html to show it"
+    )
+    logging.getLogger("segbench.report").warning(message)
+    return message
 
 
 def _provenance(results: pd.DataFrame, suite: dict, folder: Path) -> str:

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import __version__
 from ..errors import InputError, SegbenchError
 from ..plugins import Registry
-from ..results import LOCK_FILE, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
+from ..results import LOCK_FILE, OUTPUT_MARKER, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from ..suite.model import AUTO_SAVE_MAX_IMAGES
 from .data import PreparedDataset, dataset_folder, prepare_dataset
@@ -38,7 +38,7 @@ from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .models import read_progress, read_training_record, training_workdir
 from .store import ResultStore, atomic_write_text
 
-__all__ = ["Cell", "Failure", "Plan", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
+__all__ = ["Cell", "Failure", "Plan", "claim_output", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
 
 
 def suite_record(suite: Suite) -> dict[str, Any]:
@@ -335,7 +335,7 @@ def run_suite(
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     start = time.perf_counter()
     check_address(suite.executor.address, suite.executor.address_confirmed)
-    _make_output(suite.output)
+    claim_output(suite.output)
     with output_lock(suite.output):
         atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
         summary = RunSummary(suite.name, suite.output)
@@ -387,7 +387,20 @@ def output_lock(output: Path):
         lock.release()
 
 
-def _make_output(output: Path) -> None:
+def claim_output(output: Path) -> None:
+    """Make ``output`` segbench's: create it, or take an existing folder only
+    when it is empty or segbench wrote it (it holds :data:`OUTPUT_MARKER`, or,
+    from runs before the marker, the lock file); then mark it. Any
+    other folder is the user's own and is never written into."""
+    try:
+        foreign = output.is_dir() and not _written_by_segbench(output) and any(output.iterdir())
+    except OSError as exc:
+        raise SegbenchError(f"output: cannot read {output} ({exc.strerror}); choose a folder you can write to") from None
+    if foreign:
+        raise SegbenchError(
+            f"output: {output} already holds files and was not created by segbench (it has no {OUTPUT_MARKER}); "
+            "segbench writes only into a new or empty folder: choose one with output: or --output"
+        )
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -396,6 +409,14 @@ def _make_output(output: Path) -> None:
         ) from None
     if not os.access(output, os.W_OK | os.X_OK):
         raise SegbenchError(f"output: {output} is not writable; choose a folder you can write to")
+    if not (output / OUTPUT_MARKER).is_file():
+        atomic_write_text(output / OUTPUT_MARKER, f"written by segbench {__version__}\n")
+
+
+def _written_by_segbench(folder: Path) -> bool:
+    """True when ``folder`` carries segbench's output marker (or, from runs before
+    the marker existed, the lock file every run leaves)."""
+    return (folder / OUTPUT_MARKER).is_file() or (folder / LOCK_FILE).is_file()
 
 
 def _write_run_record(output: Path, summary: RunSummary) -> None:
