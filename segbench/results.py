@@ -28,6 +28,7 @@ Cellpose and the 2018 Data Science Bowl call it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Iterable
@@ -59,6 +60,7 @@ __all__ = [
     "format_threshold",
     "metric_key",
     "parse_metric_key",
+    "file_stem",
     "prediction_relpath",
     "slug",
 ]
@@ -273,10 +275,42 @@ def parse_metric_key(key: str, thresholds: Iterable[float] | None = None) -> Ran
 
 def prediction_relpath(dataset: str, image: str, config_id: str, variant_id: str) -> str:
     """Where a predicted label image is kept, relative to the output folder:
-    ``predictions/<dataset>/<config_id>-<variant_id>/<image>.tif`` (the value of
-    the ``prediction_path`` column; ``variant_id`` tells apart the
+    ``predictions/<dataset>/<config_id>-<variant_id>/<file_stem(image)>.tif`` (the
+    value of the ``prediction_path`` column; ``variant_id`` tells apart the
     post-processing variants of one config, e.g. a short hash of their params)."""
-    return f"{PREDICTIONS_DIR}/{slug(dataset)}/{slug(config_id)}-{slug(variant_id)}/{slug(image)}.tif"
+    return f"{PREDICTIONS_DIR}/{slug(dataset)}/{slug(config_id)}-{slug(variant_id)}/{file_stem(image)}.tif"
+
+
+#: the longest file-name stem :func:`file_stem` gives, in UTF-8 bytes (file systems
+#: allow 255 per name; the rest is left for an extension and a temporary file's suffix)
+MAX_STEM_BYTES = 120
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file-name stem, one name to one stem.
+
+    A name that is its own :func:`slug`, does not start with a dot (a hidden
+    file) and is at most :data:`MAX_STEM_BYTES` long is kept as it is
+    (``img0001``); any other gets its slug, shortened, then
+    ``+`` and a short hash of the exact name. A slug never holds ``+``, so the
+    two kinds never meet, and names that slug alike (``a b``, ``a+b``, ``a_b``)
+    differ in their hash.
+
+    Examples
+    --------
+    >>> file_stem("img0001")
+    'img0001'
+    >>> file_stem("a b") != file_stem("a_b") != file_stem("a+b")
+    True
+    >>> len(file_stem("x" * 240).encode()) <= MAX_STEM_BYTES
+    True
+    """
+    plain = slug(name)
+    if plain == name and name[:1] not in ("", ".") and len(plain.encode()) <= MAX_STEM_BYTES:
+        return plain
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    short = plain.encode()[: MAX_STEM_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{short}+{digest}"
 
 
 def slug(text: str) -> str:

@@ -415,6 +415,34 @@ def test_bad_files_in_a_folder_dataset_are_data_problems_reported_once(tmp_path,
     assert summary.n_done == 2  # img0002 with both segmenters
 
 
+def test_saved_prediction_names_are_one_to_one_and_never_too_long(tmp_path, registry):
+    """Images `a b`, `a+b`, `a_b` and a 240-character name: four prediction files, each its own image's."""
+    import tifffile
+
+    from segbench.builtin.procedural import Procedural
+    from segbench.io import write_dataset
+
+    lab = tmp_path / "lab"
+    write_dataset(lab, Procedural(shape=(48, 48), n_objects=5).generate(4, seed=1))
+    names = ["a b", "a+b", "a_b", "x" * 240]
+    for old, new in zip(sorted(p.stem for p in (lab / "images").iterdir()), names):
+        for sub in ("images", "masks"):
+            os.rename(lab / sub / f"{old}.tif", lab / sub / f"{new}.tif")
+    text = suite_text(tmp_path / "out").replace(
+        "generator: procedural\n    params: {n_images: 4, shape: [48, 48], n_objects: 5}\n    split: {train: 1, test: 3}",
+        f"path: {lab}",
+    ).replace("name: adv", "name: adv\nsave_predictions: true")
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    assert summary.ok and summary.n_done == 4, summary.failures
+    paths = summary.results.groupby("image")["prediction_path"].first()
+    assert sorted(paths.index) == sorted(names) and paths.nunique() == 4
+    for name, relpath in paths.items():
+        assert all(len(part.encode()) < 200 for part in Path(relpath).parts)
+        labels = tifffile.imread(tmp_path / "out" / relpath)
+        expected = testing.BlobThreshold().predict(tifffile.imread(lab / "images" / f"{name}.tif"))
+        assert np.array_equal(labels > 0, expected > 0), name
+
+
 def test_a_skipped_entry_makes_the_exit_code_1(tmp_path, capsys):
     text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n  - name: nosuch\n")
     assert main(["run", str(write(tmp_path, text)), "--no-html", "--no-plots"]) == 1

@@ -17,6 +17,11 @@ from typing import Iterator
 from ..errors import InputError
 
 
+#: characters of the target's name kept in the temporary file's name, so a target
+#: whose name is near the file system's 255-byte limit still gets a temporary file
+TMP_NAME_CHARS = 40
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write to; on success it replaces ``path``.
@@ -48,7 +53,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     _check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name[:TMP_NAME_CHARS]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
