@@ -273,6 +273,48 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path, registry):
     assert "expands to more than 100000 values (through aliases)" in line
 
 
+@pytest.mark.parametrize("loop", ["description: &a [*a]\n", "x_: &a {b: *a}\n"])
+def test_a_self_referencing_alias_is_refused_at_once(tmp_path, registry, loop):
+    text = suite_text(tmp_path / "out") + loop
+    if loop.startswith("x_"):  # inside a segmenter's params
+        text = suite_text(tmp_path / "out", segmenters="  - name: blob-threshold\n    params: {sigma: &a [*a]}\n")
+    start = time.monotonic()
+    (line,) = problems(write(tmp_path, text), registry)
+    assert time.monotonic() - start < 10
+    assert "an alias refers to a value that contains it (a loop" in line and "remove the alias" in line
+
+
+def test_a_huge_sweep_is_refused_before_it_is_expanded(tmp_path, registry):
+    sweep = "{sigma: [%s], work: [%s], call_log: [%s]}" % (
+        ", ".join(map(str, range(1, 1001))), ", ".join(map(str, range(1000))), ", ".join(f"l{i}" for i in range(100)))
+    text = suite_text(tmp_path / "out", segmenters=f"  - name: blob-threshold\n    params: {sweep}\n")
+    start = time.monotonic()
+    lines = problems(write(tmp_path, text), registry)
+    assert time.monotonic() - start < 10
+    assert any("segmenters[0].params: the sweeps make 100,000,000 variants (1000 x 1000 x 100)" in line for line in lines)
+
+
+def test_an_empty_sweep_is_refused_with_its_line(tmp_path, registry):
+    text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n  - name: blob-threshold\n    params: {sigma: []}\n")
+    suite = load_suite(write(tmp_path, text), registry)
+    (problem,) = suite.problems
+    assert str(problem).endswith(":11: segmenters[1].params.sigma: an empty list is a sweep over no values "
+                                 "(the entry would run nothing); give at least one value")
+
+
+def test_a_suite_file_is_read_only_up_to_a_bound(tmp_path, registry):
+    start = time.monotonic()
+    (line,) = problems(Path("/dev/zero"), registry)
+    assert time.monotonic() - start < 10 and "larger than 1 MiB; a suite is a small YAML text file" in line
+
+
+def test_workers_are_capped_at_the_machine_s_cores_unless_the_command_line_says(tmp_path, registry):
+    text = suite_text(tmp_path / "out").replace("workers: 2", "workers: 100000")
+    suite = load_suite(write(tmp_path, text), registry)
+    assert suite.executor.workers == os.cpu_count()
+    assert any("100000 workers asked" in note and "--workers 100000" in note for note in suite.skipped)
+
+
 def test_duplicate_keys_are_refused_with_their_line(tmp_path, registry):
     text = suite_text(tmp_path / "out") + "seed: 1\nseed: 2\n"
     (line,) = problems(write(tmp_path, text), registry)

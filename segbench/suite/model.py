@@ -31,6 +31,10 @@ MAX_SEED = 2**32 - 1
 #: the most images a generated dataset may have, and pixels (voxels) per generated image
 MAX_IMAGES = 100_000
 MAX_VOXELS = 2**27
+#: the most variants one segmenter entry's sweeps may make (checked before expanding)
+MAX_VARIANTS = 10_000
+#: the largest suite file read (a suite is a small text file; /dev/zero is not one)
+MAX_SUITE_BYTES = 1 << 20
 #: IoU thresholds are compared (and de-duplicated) at this many decimals
 THRESHOLD_DECIMALS = 6
 #: Generator params every generator understands; ``n_images`` goes to generate().

@@ -9,6 +9,7 @@ suite as a whole (bad YAML, a missing ``name``) stop it.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from .model import (
     CRITERIA,
     MAX_IMAGES,
     MAX_SEED,
+    MAX_SUITE_BYTES,
+    MAX_VARIANTS,
     MAX_VOXELS,
     SAFE_NAME,
     THRESHOLD_DECIMALS,
@@ -121,9 +124,14 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
     path = Path(path)
     file = str(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_SUITE_BYTES + 1)
     except OSError as exc:
         raise SuiteLoadError([SuiteProblem(file, None, "", f"cannot read suite: {exc.strerror}")]) from None
+    if len(raw) > MAX_SUITE_BYTES:
+        raise SuiteLoadError([SuiteProblem(
+            file, None, "", f"larger than {MAX_SUITE_BYTES >> 20} MiB; a suite is a small YAML text file: give its path"
+        )])
     try:
         data, lines = read_yaml(raw)
     except YamlProblem as exc:
@@ -144,11 +152,11 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
         check.add(("seed",), f"must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
         seed = 0
     metrics = _metrics(check, data.get("metrics"))
-    executor = _executor(check, data.get("executor"))
+    skipped: list[str] = []
+    executor = _executor(check, data.get("executor"), skipped)
     out = output if output is not None else data.get("output", f"results/{name}")
     out = _output(check, out, output is not None)
 
-    skipped: list[str] = []
     datasets = _datasets(check, data.get("datasets"), registry, skipped)
     segmenters = _segmenters(check, data.get("segmenters"), registry, skipped, datasets)
 
@@ -263,7 +271,7 @@ def _metrics(check: _Checker, raw: Any) -> MetricsSpec:
     return MetricsSpec(tuple(float(t) for t in thresholds), criterion, str(rank_by))
 
 
-def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
+def _executor(check: _Checker, raw: Any, notes: list[str]) -> ExecutorSpec:
     path = ("executor",)
     data = check.mapping(raw, path)
     if data is None:
@@ -277,6 +285,13 @@ def _executor(check: _Checker, raw: Any) -> ExecutorSpec:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         check.add(path + ("workers",), f"must be a positive integer, got {workers!r}")
         workers = 1
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        notes.append(
+            f"executor.workers: {workers} workers asked, this machine has {cores} cores; using {cores} "
+            f"(`segbench run --workers {workers}` runs that many)"
+        )
+        workers = cores
     address = data.get("address")
     if address is not None and (kind != "dask" or not isinstance(address, str)):
         check.add(path + ("address",), "only for kind: dask, as a scheduler address like tcp://host:8786")
@@ -526,6 +541,7 @@ def _segmenters(
             check.add(path + ("timeout",), f"must be a positive, finite number of seconds per image, got {timeout!r}", True)
         if cls is not None and params is not None:
             _check_segmenter_params(check, cls, params, train, path)
+            _check_sweeps(check, params, path + ("params",))
         if len(check.problems) > n_before or cls is None:
             continue
         labels.add(label)
@@ -582,6 +598,23 @@ def _check_segmenter_params(check, cls, params, train, path) -> None:
     _unknown_params(check, path + ("train",), train, cls.train_params(), repr(cls.name), "training setting")
 
 
+
+
+def _check_sweeps(check: _Checker, params: dict, path: tuple) -> None:
+    """Each sweep (a list) has a value, and together they make at most
+    :data:`MAX_VARIANTS` variants; counted before anything is expanded."""
+    sizes = {key: len(value) for key, value in params.items() if isinstance(value, list)}
+    for key in [k for k, n in sizes.items() if n == 0]:
+        check.add(path + (key,), "an empty list is a sweep over no values (the entry would run nothing); "
+                  "give at least one value", True)
+    total = math.prod(sizes.values())
+    if total > MAX_VARIANTS:
+        check.add(
+            path,
+            f"the sweeps make {total:,} variants ({' x '.join(map(str, sizes.values()))}), more than the "
+            f"{MAX_VARIANTS:,} segbench runs from one entry; sweep fewer values",
+            True,
+        )
 
 
 def _expand(label, name, params, train, post_names, timeout, train_on) -> tuple[SegmenterConfig, ...]:

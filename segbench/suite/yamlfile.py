@@ -41,8 +41,8 @@ def read_yaml(raw: bytes) -> tuple[Any, dict[tuple, int]]:
     Raises
     ------
     YamlProblem
-        Not UTF-8, invalid YAML, a duplicate key, or more than :data:`MAX_VALUES`
-        values once aliases are expanded.
+        Not UTF-8, invalid YAML, a duplicate key, an alias loop, or more than
+        :data:`MAX_VALUES` values once aliases are expanded.
     """
     try:
         text = raw.decode("utf-8")
@@ -76,13 +76,22 @@ def read_yaml(raw: bytes) -> tuple[Any, dict[tuple, int]]:
 
 def _check_size_and_keys(root: yaml.Node) -> None:
     """Count values with aliases expanded (each node's size computed once, so
-    the check itself stays linear in the file) and refuse duplicate keys."""
+    the check itself stays linear in the file), and refuse loops (an alias
+    inside the value it names) and duplicate keys."""
     sizes: dict[int, int] = {}
+    started: set[int] = set()  # nodes whose children are being counted
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
+        if not children_done and id(node) in started:  # reached again from inside itself
+            raise YamlProblem(
+                node.start_mark.line + 1,
+                "an alias refers to a value that contains it (a loop, e.g. `&a [*a]`); "
+                "a suite holds no loops: remove the alias",
+            )
+        started.add(id(node))
         children = _children(node)
         if children_done or not children:
             sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
