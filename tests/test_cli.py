@@ -69,7 +69,7 @@ def test_dry_run_then_run_then_report(capsys, suite, tmp_path):
     assert "6 predictions planned (6 cached)" in out
     code, out, _ = run_cli(capsys, "report", str(tmp_path / "out"), "--format", "markdown")
     assert code == 0 and out.startswith("### nuclei (ranked by F1@0.5)")
-    assert "| # | segmenter | F1@0.5 | 95% CI | AP@0.5 | AP@0.75 | DSB AP |" in out
+    assert "| # | segmenter | F1@0.5 | 95% CI | rank 95% | AP@0.5 | AP@0.75 | DSB AP |" in out
     code, out, _ = run_cli(capsys, "report", str(tmp_path / "out"), "--format", "csv", "--rank-by", "seg")
     assert code == 0 and out.startswith("dataset,rank,variant")
 
