@@ -7,11 +7,17 @@ Layout under a suite's output folder::
 
 A cell file exists only once its rows are complete (written to a temporary file,
 then renamed), so a run killed at any moment leaves either the whole cell or
-nothing, and the next run recomputes exactly the missing cells.
+nothing, and the next run recomputes exactly the missing cells. Each cell file
+carries its own key and a SHA-256 of its rows in the Parquet metadata; a file
+that cannot be read, holds another cell's rows or whose rows no longer match
+their checksum (a flipped bit, a cut, garbage) is never trusted: the runner
+computes it again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -29,6 +35,26 @@ __all__ = ["ResultStore", "atomic_write_text", "safe_rmtree"]
 
 #: Parquet metadata key holding a cell file's own key (checked when it is read)
 CELL_KEY_METADATA = "segbench_cell_key"
+#: Parquet metadata key holding :func:`content_checksum` of a cell's rows
+CELL_CHECKSUM_METADATA = "segbench_cell_sha256"
+
+
+def content_checksum(table: pa.Table) -> str:
+    """SHA-256 of a table's column names, types and values (its metadata left
+    out), the same for equal contents however Parquet laid them out on disk.
+
+    Examples
+    --------
+    >>> a = pa.table({"f1": [0.5, float("nan")], "image": ["a", None]})
+    >>> content_checksum(a) == content_checksum(a.replace_schema_metadata({"k": "v"}))
+    True
+    >>> content_checksum(a) == content_checksum(pa.table({"f1": [0.5, 0.25], "image": ["a", None]}))
+    False
+    """
+    digest = hashlib.sha256(str(table.schema.remove_metadata()).encode())
+    for row in table.to_pylist():  # floats as repr: exact, NaN and -0.0 kept apart
+        digest.update(json.dumps(list(row.values()), default=repr).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -51,6 +77,20 @@ def _write_table(path: Path, table: pa.Table) -> None:
         pq.write_table(table, tmp)
 
 
+def _distrust(table: pa.Table, key: str) -> str | None:
+    """Why the rows read from cell ``key``'s file cannot be trusted, or None."""
+    metadata = table.schema.metadata or {}
+    stored = metadata.get(CELL_KEY_METADATA.encode(), b"").decode(errors="replace")
+    if stored != key:
+        return f"holds the rows of cell {stored or 'unknown'!r}, not {key!r}"
+    checksum = metadata.get(CELL_CHECKSUM_METADATA.encode(), b"").decode(errors="replace")
+    if not checksum:
+        return "has no checksum of its rows (damaged, or written by an older segbench)"
+    if checksum != content_checksum(table):
+        return "its rows do not match their checksum (the file was damaged)"
+    return None
+
+
 class ResultStore:
     """Per-cell Parquet files under ``root/cells``.
 
@@ -71,26 +111,26 @@ class ResultStore:
         return self.cell_path(dataset, key).is_file()
 
     def check(self, dataset: str, key: str) -> str | None:
-        """Why the stored cell cannot be trusted (unreadable, or holding another
-        cell's rows), or None when it is sound or absent. Reads only the
-        file's footer."""
-        path = self.cell_path(dataset, key)
-        if not path.is_file():
-            return None
+        """Why the stored cell cannot be trusted, or None when it is sound or absent."""
+        return self.load(dataset, key)[1] if self.has(dataset, key) else None
+
+    def load(self, dataset: str, key: str) -> tuple[pa.Table | None, str | None]:
+        """The stored rows of a cell and None, or None and why they cannot be
+        trusted: unreadable, holding another cell's rows, or not matching the
+        checksum written with them."""
         try:
-            metadata = pq.read_schema(path).metadata or {}
-        except (OSError, pa.ArrowException) as exc:
-            return f"unreadable ({' '.join(str(exc).split())[:120]})"
-        stored = metadata.get(CELL_KEY_METADATA.encode(), b"").decode()
-        if stored != key:
-            return f"holds the rows of cell {stored or 'unknown'!r}, not {key!r}"
-        return None
+            table = pq.read_table(self.cell_path(dataset, key))
+            damage = _distrust(table, key)
+        except Exception as exc:  # noqa: BLE001 - damaged bytes fail Parquet and Arrow in many ways
+            return None, f"unreadable ({' '.join(str(exc).split())[:120]})"
+        return (None, damage) if damage else (table, None)
 
     def write(self, dataset: str, key: str, rows: list[dict]) -> pa.Table:
-        """Store the rows of one finished cell (atomic), with its key in the
-        file's metadata; returns them as a table."""
+        """Store the rows of one finished cell (atomic), with its key and the
+        checksum of its rows in the file's metadata; returns them as a table."""
         table = pa.Table.from_pylist(rows)
-        table = table.replace_schema_metadata({CELL_KEY_METADATA: key})
+        metadata = {CELL_KEY_METADATA: key, CELL_CHECKSUM_METADATA: content_checksum(table)}
+        table = table.replace_schema_metadata(metadata)
         _write_table(self.cell_path(dataset, key), table)
         return table
 
@@ -108,8 +148,10 @@ class ResultStore:
         for dataset, key in keys:
             if (dataset, key) in loaded:
                 tables.append(loaded[(dataset, key)])
-            elif self.has(dataset, key) and self.check(dataset, key) is None:
-                tables.append(pq.read_table(self.cell_path(dataset, key)))
+            elif self.has(dataset, key):
+                table, _ = self.load(dataset, key)  # a damaged cell was reported when the run was planned
+                if table is not None:
+                    tables.append(table)
         if not tables:
             return pd.DataFrame()
         return pa.concat_tables(tables, promote_options="default").to_pandas()
