@@ -64,7 +64,8 @@ FITTED = (
     "cluster_spread", "touching_fraction", "touching_overlap", "min_gap", "intensity",
     "intensity_cv", "edge_darkening", "texture_strength", "background", "background_variation",
     "illumination_falloff", "psf_sigma", "gain", "read_noise", "offset",
-    "scale_variation", "scale_density_exponent", "exposure_variation",
+    "scale_variation", "scale_density_exponent", "exposure_variation", "touching_variation",
+    "psf_scale_exponent", "texture_variation",
 )
 
 
@@ -236,6 +237,21 @@ class Procedural(Generator):
         (log-normal, median 1), >= 0, multiplying the image's object and
         background photo-electrons (dim and bright images, each with
         consistent objects).
+    touching_variation : float, default 0.0
+        Standard deviation between images of their touching fraction, in
+        [0, 0.5]: each image draws its fraction from a beta distribution of
+        mean ``touching_fraction`` and this standard deviation (capped just
+        below the largest a beta of that mean has), so that some fields are
+        crowded with touching nuclei and others have none.
+    psf_scale_exponent : float, default 0.0
+        How the lateral PSF follows an image's scale factor ``s`` (see
+        ``scale_variation``), in [0, 2]: the image's ``psf_sigma`` is
+        multiplied by ``s ** psf_scale_exponent`` (1: the blur grows with the
+        magnification as the nuclei do; 0: the same blur in every image).
+    texture_variation : float, default 0.0
+        Standard deviation of the natural log of a per-image texture factor
+        (log-normal, median 1), in [0, 2], multiplying the image's
+        ``texture_strength`` (smooth and grainy fields).
 
     Examples
     --------
@@ -289,6 +305,9 @@ class Procedural(Generator):
         scale_variation: float = 0.0,
         scale_density_exponent: float = 2.0,
         exposure_variation: float = 0.0,
+        touching_variation: float = 0.0,
+        psf_scale_exponent: float = 0.0,
+        texture_variation: float = 0.0,
     ):
         self.shape = checks.spatial_shape("shape", shape)
         ndim = len(self.shape)
@@ -334,6 +353,9 @@ class Procedural(Generator):
         self.scale_variation = checks.number("scale_variation", scale_variation, low=0, high=2)
         self.scale_density_exponent = checks.number("scale_density_exponent", scale_density_exponent, 0, 2)
         self.exposure_variation = checks.number("exposure_variation", exposure_variation, low=0, high=3)
+        self.touching_variation = checks.number("touching_variation", touching_variation, 0, 0.5)
+        self.psf_scale_exponent = checks.number("psf_scale_exponent", psf_scale_exponent, 0, 2)
+        self.texture_variation = checks.number("texture_variation", texture_variation, 0, 2)
         anisotropy = self.z_step / self.pixel_size
         #: lateral pixels per pixel along each axis
         self.axis_scale = np.array([anisotropy, 1.0, 1.0][-ndim:])
@@ -439,11 +461,12 @@ class Procedural(Generator):
         """Image ``index`` (>= 0) of the series ``seed`` (>= 0), with its
         intermediate stages; ``generate(n, seed)`` yields ``render(seed, i).sample``
         for ``i < n``."""
-        layout_rng, look_rng, spot_rng, camera_rng, image_rng = _streams(seed, index)
+        layout_rng, look_rng, spot_rng, camera_rng, image_rng, variation_rng = _streams(seed, index)
         scale, exposure = self._image_factors(image_rng)
+        touching, texture = self._image_variations(variation_rng)
 
-        labels, objects = self._layout(layout_rng, scale)
-        signal = self._objects_signal(look_rng, objects)
+        labels, objects = self._layout(layout_rng, scale, touching)
+        signal = self._objects_signal(look_rng, objects, texture)
         spots, spot_labels = draw_spots(
             spot_rng, objects, labels, self.spots_per_object, self.spot_covariance, self.axis_scale
         )
@@ -452,7 +475,7 @@ class Procedural(Generator):
                 spots, labels, self.spot_intensity, self.spot_sigma, self.axis_scale
             )
         signal *= exposure
-        expected = self._optics(look_rng, signal, exposure)
+        expected = self._optics(look_rng, signal, exposure, scale)
         image = expose(camera_rng, expected, self.gain, self.read_noise, self.offset)
 
         new_ids = np.concatenate([[0], layout_rng.permutation(len(objects)) + 1])
@@ -464,8 +487,9 @@ class Procedural(Generator):
     def layout(self, seed: int, index: int) -> np.ndarray:
         """The label image of ``render(seed, index)``, without rendering the
         pixels (what layout-only calibration needs)."""
-        layout_rng, *_, image_rng = _streams(seed, index)
-        return self._layout(layout_rng, self._image_factors(image_rng)[0])[0]
+        layout_rng, *_, image_rng, variation_rng = _streams(seed, index)
+        scale = self._image_factors(image_rng)[0]
+        return self._layout(layout_rng, scale, self._image_variations(variation_rng)[0])[0]
 
     def _image_factors(self, rng: np.random.Generator) -> tuple[float, float]:
         """This image's scale and exposure factors (1 when they do not vary)."""
@@ -473,9 +497,22 @@ class Procedural(Generator):
         return (float(np.exp(self.scale_variation * draws[0])),
                 float(np.exp(self.exposure_variation * draws[1])))
 
-    def _layout(self, rng: np.random.Generator, scale: float = 1.0) -> tuple[np.ndarray, list[PlacedObject]]:
+    def _image_variations(self, rng: np.random.Generator) -> tuple[float, float]:
+        """This image's touching fraction and texture strength (``touching_fraction``
+        and ``texture_strength`` when they do not vary between images)."""
+        touching = self.touching_fraction
+        if self.touching_variation > 0 and 0 < touching < 1:
+            variance = min(self.touching_variation**2, 0.99 * touching * (1 - touching))
+            concentration = touching * (1 - touching) / variance - 1
+            touching = float(rng.beta(touching * concentration, (1 - touching) * concentration))
+        texture = self.texture_strength * float(np.exp(self.texture_variation * rng.standard_normal()))
+        return touching, texture
+
+    def _layout(self, rng: np.random.Generator, scale: float,
+                touching: float) -> tuple[np.ndarray, list[PlacedObject]]:
         """Label image and objects; ``scale`` multiplies the radii and divides
-        the object count by its ``scale_density_exponent`` power."""
+        the object count by its ``scale_density_exponent`` power; ``touching``
+        is the image's touching fraction."""
         count = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
         if scale != 1.0:
             count = int(round(count / scale**self.scale_density_exponent))
@@ -492,28 +529,29 @@ class Procedural(Generator):
             self.shape,
             self.axis_scale,
             self.placement,
-            self.touching_fraction,
+            touching,
             self.touching_overlap,
             self.min_gap,
         )
 
-    def _objects_signal(self, rng, objects: list[PlacedObject]) -> np.ndarray:
+    def _objects_signal(self, rng, objects: list[PlacedObject], texture_strength: float) -> np.ndarray:
         signal = np.zeros(self.shape, dtype=np.float32)
         spread = self.intensity * self.intensity_cv
         brightness = _lognormal(rng, self.intensity, spread, len(objects))
         for obj, level in zip(objects, brightness):
             mask, depth = obj.raster.mask, obj.raster.depth[obj.raster.mask]
             signal[obj.raster.box][mask] = level * (1 - self.edge_darkening * depth**2)
-        if self.texture_strength > 0 and objects:
+        if texture_strength > 0 and objects:
             cell = self.texture_scale / self.axis_scale
             texture = fractal_noise(rng, self.shape, cell, self.texture_octaves)
-            s = self.texture_strength
+            s = texture_strength
             signal *= np.exp(s * texture - s * s / 2)
         return signal
 
-    def _optics(self, rng, signal: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    def _optics(self, rng, signal: np.ndarray, exposure: float = 1.0, scale: float = 1.0) -> np.ndarray:
         """Expected photo-electrons at the camera: ``signal`` (already
-        exposed) on the background times ``exposure``, illuminated and blurred."""
+        exposed) on the background times ``exposure``, illuminated and blurred
+        (lateral PSF times ``scale ** psf_scale_exponent``)."""
         field = self.background * exposure * np.ones(self.shape, dtype=np.float32)
         if self.background_variation > 0 and self.background > 0:
             cell = max(self.shape[-2:]) / 2 / self.axis_scale
@@ -522,16 +560,19 @@ class Procedural(Generator):
         light = signal + field
         if self.illumination_falloff > 0:
             light *= illumination(rng, self.shape, self.illumination_falloff)
-        sigma = (self.psf_sigma_z,) * (len(self.shape) == 3) + (self.psf_sigma,) * 2
+        lateral = self.psf_sigma * scale**self.psf_scale_exponent
+        sigma = (self.psf_sigma_z,) * (len(self.shape) == 3) + (lateral,) * 2
         return blur(light, sigma)
 
 
 def _streams(seed: int, index: int) -> list[np.random.Generator]:
     """The independent random streams of image ``index`` of series ``seed``:
-    layout, appearance, spots, camera noise, per-image factors."""
+    layout, appearance, spots, camera noise, per-image scale and exposure, and
+    per-image touching and texture variation (the sixth child: adding it left
+    the first five, and so every earlier image, as they were)."""
     seed = checks.integer("seed", seed, low=0)
     index = checks.integer("index", index, low=0)
-    return [np.random.default_rng(s) for s in np.random.SeedSequence((seed, index)).spawn(5)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence((seed, index)).spawn(6)]
 
 
 def _plain(value):

@@ -43,7 +43,8 @@ LINEAR_KEYS = {
     "aspect_q25": (1.0, 5.0), "aspect_q75": (1.0, 5.0), "irregularity": (0.0, 0.5),
     "touching_fraction": (0.0, 1.0), "touching_overlap": (0.0, 0.9), "min_gap": (0.0, 20.0),
     "offset": (0.0, 65535.0), "noise_intercept": (-1e9, 1e9), "edge_darkening": (0.0, 0.9),
-    "background": (0.0, 1e7),
+    "background": (0.0, 1e7), "touching_variation": (0.0, 0.5), "texture_variation": (0.0, 2.0),
+    "psf_scale_exponent": (0.0, 2.0),
 }
 #: estimates taken as they are, not calibrated: the between-image spreads. Their
 #: estimators cannot see what the border censors (at a large scale an image's

@@ -18,8 +18,11 @@ shape estimates, and so are touching objects from the size estimates):
   pixels' elliptical radius ``sqrt((u/a)^2 + (v/b)^2)`` (``u, v`` along the
   ellipse's axes, ``a, b`` its semi-axes); the mean over objects.
 - ``density_q25``, ``density_q75``: quartiles over images of objects per pixel.
-- ``touching_fraction``: share of objects with a pixel next to (diagonals
-  included) another object's.
+- ``touching_fraction``: per image, the share of its objects that share a
+  pixel edge with another object (4-connectivity, as the ``touching``
+  difficulty feature of :mod:`segbench.difficulty` counts them); the mean over
+  images with objects (each image weighs 1, as in ``segbench realism``).
+- ``touching_variation``: the standard deviation of those per-image shares.
 - ``touching_overlap``: over touching pairs, the mean length of their shared
   boundary (4-neighbour pixel contacts) over twice the smaller equivalent radius.
 - ``min_gap``: the 5th percentile, over objects that touch no other, of the
@@ -36,6 +39,9 @@ shape estimates, and so are touching objects from the size estimates):
 - ``scale_density_exponent``: minus the slope of the images' log density
   against their log scale factor (least squares), in [0, 2]; 2 when the images
   hardly differ in scale (it then does not matter).
+
+The other estimates skip objects touching the image border or (sizes) sharing
+a pixel with another object, diagonals included.
 
 Camera, from the photon-transfer curve: in flat places (deep inside objects, far
 from them) the local mean ``m`` (5 x 5) and the variance of the residual
@@ -63,16 +69,24 @@ Light (photo-electrons: ADU over the gain):
   object's pixel values (over its mean) against the squared depth
   ``1 - d / max(d)`` (``d`` the distance to the object's edge).
 - ``intensity``, ``intensity_cv``: per object, the mean signal above the
-  background divided by ``1 - edge_darkening * mean(depth^2)``; their mean and
-  coefficient of variation, after each image's objects are divided by the
-  image's (shrunken) exposure factor; ``exposure_variation``: the standard
-  deviation between images of their objects' mean log brightness, as for
+  background divided by ``1 - edge_darkening * mean(depth^2)``; their mean,
+  after each image's objects are divided by the image's (shrunken) exposure
+  factor, and the mean over images (weights: objects less one) of the
+  coefficient of variation within an image (so that what differs between
+  images does not count); ``exposure_variation``: the standard deviation
+  between images of their objects' mean log brightness, as for
   ``scale_variation``.
 - ``texture_strength``: per object, the standard deviation of the pixels around
   that line, less the camera noise, over the object's mean; the median.
+  ``texture_variation``: the standard deviation between images of the log of
+  those values, as for ``scale_variation``.
 - ``psf_sigma``: the share ``s`` of an edge's contrast between the first pixel
   layer inside and the first outside (against deep inside and far outside) is
-  ``2 Phi(0.5 / sigma) - 1`` for a Gaussian-blurred step.
+  ``2 Phi(0.5 / sigma) - 1`` for a Gaussian-blurred step; ``s`` is read per
+  image and its median taken. ``psf_scale_exponent``: the least-squares slope
+  of the images' log ``sigma`` (from their own ``s``) against their log scale
+  factor (as for ``scale_density_exponent``), in [0, 2]; 0 when the images
+  hardly differ in scale.
 
 The first three include the camera offset, so that an error in the offset
 (large where processed images break the camera model) does not enter them;
@@ -129,8 +143,10 @@ def estimate(samples: Iterable[Sample]) -> dict[str, float]:
             _appearance(image, labels, objects, look, index)
     if not any(len(group) for group in layout.get("radius_by_image", [])):
         raise EstimateError("no object away from the image border and from other objects to measure")
-    out = _layout_estimates(layout)
+    out, scale_effects = _layout_estimates(layout)
     out.update(_appearance_estimates(look))
+    out["psf_scale_exponent"] = _psf_scale_exponent(look.get("edge", []), scale_effects,
+                                                    out["scale_variation"])
     return out
 
 
@@ -188,7 +204,10 @@ def _layout(labels: np.ndarray, pool: _Pool) -> list:
     measured = []
     for (p, q), n in contacts.items():
         pool.add("contact", n / (2 * min(radii[index[p]], radii[index[q]])))
-    pool.add("touching", touching)
+    shares_edge = np.zeros(len(props), dtype=bool)
+    for p, q in contacts:
+        shares_edge[[index[p], index[q]]] = True
+    pool.add("touching_by_image", shares_edge.mean())
     border = np.array([_on_border(p.bbox, labels.shape) for p in props])
     for p, r, edge, touches in zip(props, radii, border, touching):
         if edge:
@@ -290,7 +309,8 @@ def image_effects(groups: list[np.ndarray]) -> tuple[np.ndarray, float]:
     return effects, math.sqrt(between)
 
 
-def _layout_estimates(pool: _Pool) -> dict[str, float]:
+def _layout_estimates(pool: _Pool) -> tuple[dict[str, float], np.ndarray]:
+    """The layout estimates, and each image's (shrunken) log scale effect."""
     groups = pool["radius_by_image"]
     effects, scale_sd = image_effects([np.log(g) for g in groups])
     radius = np.concatenate([g * math.exp(-e) for g, e in zip(groups, effects)])
@@ -300,6 +320,7 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
     density = raw_density * np.exp(exponent * effects)
     gaps = np.array(pool.get("gap", []))
     gaps = gaps[np.isfinite(gaps)]
+    touching = np.array(pool["touching_by_image"])
     return {
         "radius": float(radius.mean()),
         "radius_std": float(radius.std()),
@@ -308,13 +329,14 @@ def _layout_estimates(pool: _Pool) -> dict[str, float]:
         "irregularity": float(np.mean(pool["irregularity"])),
         "density_q25": float(np.percentile(density, 25)),
         "density_q75": float(np.percentile(density, 75)),
-        "touching_fraction": float(np.mean(pool["touching"])),
+        "touching_fraction": float(touching.mean()),
+        "touching_variation": float(touching.std()),
         "touching_overlap": float(np.mean(pool["contact"])) if pool.get("contact") else 0.0,
         "min_gap": float(np.percentile(gaps, 5)) if len(gaps) else 2.0,
         "nn_ratio": float(np.mean(pool["nn_ratio"])) if pool.get("nn_ratio") else 0.5,
         "scale_variation": scale_sd,
         "scale_density_exponent": exponent,
-    }
+    }, effects
 
 
 def _density_exponent(density: np.ndarray, effects: np.ndarray, scale_sd: float) -> float:
@@ -359,7 +381,7 @@ def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool,
     if ring_in.any() and deep.any():
         contrast = image[deep].mean() - image[far].mean()
         if contrast > 0:
-            pool.add("edge", (image[ring_in].mean() - image[ring_out].mean()) / contrast)
+            pool.add("edge", [(image[ring_in].mean() - image[ring_out].mean()) / contrast, index])
     for p in props:
         if _on_border(p.bbox, labels.shape) or p.area < 20:
             continue
@@ -434,7 +456,8 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     peak, exposure_sd = _common_exposure(peak[positive], image_index[positive])
     noise = np.maximum(gain * mean + intercept, 0.0)  # the photon-transfer line
     texture = np.sqrt(np.maximum(spread - noise, 0)) / np.maximum(signal, 1e-9)
-    share = float(np.clip(np.median(pool["edge"]), 1e-3, 0.999)) if pool.get("edge") else 0.999
+    edge = np.array(pool.get("edge", [0.999, 0])).reshape(-1, 2)
+    texture_sd = _between_images(texture, image_index, signal > 0)
     return {
         "gain": gain,
         "offset": offset,
@@ -444,12 +467,53 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
         "background_variation": variation,
         "illumination_falloff": falloff,
         "intensity": float(peak.mean()) if len(peak) else 1.0,
-        "intensity_cv": float(peak.std() / peak.mean()) if len(peak) > 1 else 0.0,
+        "intensity_cv": _within_image_cv(peak, image_index[positive]),
         "edge_darkening": darkening,
         "texture_strength": float(np.median(texture[signal > 0])) if (signal > 0).any() else 0.0,
-        "psf_sigma": float(0.5 / stats.norm.ppf((1 + share) / 2)),
+        "texture_variation": texture_sd,
+        "psf_sigma": _psf_from_share(float(np.median(edge[:, 0]))),
         "exposure_variation": exposure_sd,
     }
+
+
+def _psf_from_share(share: float) -> float:
+    """The Gaussian PSF sigma (px) under which a step keeps ``share`` of its
+    contrast between the first pixel layers inside and outside."""
+    share = min(max(share, 1e-3), 0.999)
+    return float(0.5 / stats.norm.ppf((1 + share) / 2))
+
+
+def _psf_scale_exponent(edge: list, scale_effects: np.ndarray, scale_sd: float) -> float:
+    """Least-squares slope of log PSF sigma (per image, from its edge share;
+    ``edge`` is flat ``[share, image index, ...]``) against the images' log scale
+    effects, in [0, 2]; 0 when the scale hardly varies (below 0.05)."""
+    pairs = np.array(edge, dtype=np.float64).reshape(-1, 2)
+    effects = scale_effects[pairs[:, 1].astype(np.intp)]
+    keep = (pairs[:, 0] > 0) & (pairs[:, 0] < 1) & (effects != 0)
+    if scale_sd < 0.05 or keep.sum() < 3 or np.ptp(effects[keep]) == 0:
+        return 0.0
+    log_psf = np.log([_psf_from_share(s) for s in pairs[keep, 0]])
+    return float(np.clip(_line(effects[keep], log_psf)[0], 0.0, 2.0))
+
+
+def _within_image_cv(values: np.ndarray, image_index: np.ndarray) -> float:
+    """Mean over images of the coefficient of variation (ddof 1) of their
+    ``values``, weighted by their count less one; 0 without an image of 2."""
+    cvs, weights = [], []
+    for i in np.unique(image_index):
+        v = values[image_index == i]
+        if len(v) >= 2 and v.mean() > 0:
+            cvs.append(v.std(ddof=1) / v.mean())
+            weights.append(len(v) - 1)
+    return float(np.average(cvs, weights=weights)) if cvs else 0.0
+
+
+def _between_images(values: np.ndarray, image_index: np.ndarray, keep: np.ndarray) -> float:
+    """Standard deviation between images of log ``values`` (where ``keep`` and
+    positive), by :func:`image_effects`."""
+    keep = keep & (values > 0)
+    ids = np.unique(image_index[keep])
+    return image_effects([np.log(values[keep & (image_index == i)]) for i in ids])[1]
 
 
 def _common_exposure(peak: np.ndarray, image_index: np.ndarray) -> tuple[np.ndarray, float]:
