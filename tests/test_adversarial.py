@@ -485,6 +485,62 @@ def test_saved_prediction_names_are_one_to_one_and_never_too_long(tmp_path, regi
         assert np.array_equal(labels > 0, expected > 0), name
 
 
+def lab_folder(tmp_path, n_images=3):
+    """A folder dataset of procedural images and their label images."""
+    from segbench.builtin.procedural import Procedural
+    from segbench.io import write_dataset
+
+    lab = tmp_path / "lab"
+    write_dataset(lab, Procedural(shape=(64, 64), n_objects=6).generate(n_images, seed=1))
+    return lab
+
+
+def as_intensity(lab, mask):
+    """The mask file replaced by its image: intensity images given as masks."""
+    import tifffile
+
+    tifffile.imwrite(mask, tifffile.imread(lab / "images" / mask.name).astype(np.uint16))
+
+
+def as_binary(lab, mask):
+    """The mask file replaced by a 0/255 mask of the same objects: one id for all."""
+    import tifffile
+
+    tifffile.imwrite(mask, (tifffile.imread(mask) > 0).astype(np.uint8) * 255)
+
+
+@pytest.mark.parametrize("spoil, doubt", [(as_intensity, "looks like an intensity image, not a label image"),
+                                          (as_binary, "is a binary mask: its one id covers")])
+def test_masks_that_are_not_label_images_are_warned_about_once_per_dataset(tmp_path, registry, spoil, doubt):
+    lab = lab_folder(tmp_path)
+    for mask in (lab / "masks").iterdir():
+        spoil(lab, mask)
+    text = suite_text(tmp_path / "out").replace(
+        "generator: procedural\n    params: {n_images: 4, shape: [48, 48], n_objects: 5}\n    split: {train: 1, test: 3}",
+        f"path: {lab}",
+    )
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    assert summary.ok and summary.n_done == 3  # scored as they are
+    (line,) = [w for w in summary.warnings if "not label images" in w]
+    assert line.startswith(f"datasets.blobs: {lab}: 3 of 3 masks checked are not label images (e.g. {lab / 'masks'}")
+    assert doubt in line and "give label images with one id per object" in line
+
+
+@pytest.mark.parametrize("side", ["--gt", "--pred"])
+@pytest.mark.parametrize("spoil, doubt", [(as_intensity, "looks like an intensity image"), (as_binary, "is a binary mask")])
+def test_evaluate_warns_once_per_folder_on_either_side(tmp_path, capsys, side, spoil, doubt):
+    lab = lab_folder(tmp_path)
+    spoiled = tmp_path / "spoiled"
+    spoiled.mkdir()
+    for mask in (lab / "masks").iterdir():
+        (spoiled / mask.name).write_bytes(mask.read_bytes())
+        spoil(lab, spoiled / mask.name)
+    folders = {"--gt": lab / "masks", "--pred": lab / "masks", side: spoiled}
+    assert main(["evaluate", "--gt", str(folders["--gt"]), "--pred", str(folders["--pred"])]) == 0
+    (line,) = [l for l in capsys.readouterr().err.splitlines() if l.startswith("warning:")]
+    assert line.startswith(f"warning: {side} {spoiled}: 3 of 3 masks checked are not label images") and doubt in line
+
+
 def test_a_skipped_entry_makes_the_exit_code_1(tmp_path, capsys):
     text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n  - name: nosuch\n")
     assert main(["run", str(write(tmp_path, text)), "--no-html", "--no-plots"]) == 1

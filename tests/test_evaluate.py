@@ -219,8 +219,9 @@ def test_intensity_image_given_as_ground_truth_is_warned_about(tmp_path, capsys)
     code, _, err = run(capsys, "--gt", tmp_path / "images", "--pred", tmp_path / "pred")
     assert code == 0
     (line,) = [l for l in err.splitlines() if l.startswith("warning:")]
-    assert line.startswith(f"warning: {tmp_path / 'images' / 'a.tif'}: looks like an intensity image, not a label image (")
-    assert line.endswith("give --gt the folder of masks (one id per object)")
+    assert line.startswith(f"warning: --gt {tmp_path / 'images'}: 1 of 1 masks checked are not label images "
+                           f"(e.g. {tmp_path / 'images' / 'a.tif'}: looks like an intensity image, not a label image (")
+    assert "give label images with one id per object" in line
     code, _, err = run(capsys, "--gt", tmp_path / "pred", "--pred", tmp_path / "pred")
     assert code == 0 and "warning" not in err  # a real label image is not flagged
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..io import atomic_path, find_label_files, read_labels
+from ..io import MaskCheck, atomic_path, find_label_files, read_labels
 from ..metrics import CRITERIA, evaluate_dataset
 from ..results import METRICS, Col
 
@@ -53,8 +53,9 @@ label images: 2-D (Y, X) or 3-D (Z, Y, X), one channel, integer pixels,
 0 = background, one id per object (ids need not be contiguous).
 
 output: the table goes to stdout; files that were skipped, and names found on
-one side only, are listed on stderr, one line each, as are ground-truth files
-that look like intensity images rather than label images. Exit code 0 when
+one side only, are listed on stderr, one line each; so are, one line per
+folder, label images that look like intensity images or like binary masks
+holding several objects under one id (they are scored as they are). Exit code 0 when
 every pair was scored, 1 when some files could not be read (the rest was
 scored), 2 when nothing could be scored (a folder is missing, or no pair).
 
@@ -131,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     problems += pred_problems
     unmatched = _unmatched(gt_files, pred_files, args.gt, args.pred)
     failed = list(problems)  # duplicate names, unreadable files, shape mismatches: failures
-    warnings: list[str] = []
-    pairs = read_label_pairs(gt_files, pred_files, failed, warnings)
+    checks = (MaskCheck(f"--gt {args.gt}"), MaskCheck(f"--pred {args.pred}"))
+    pairs = read_label_pairs(gt_files, pred_files, failed, checks)
     first = next(pairs, None)
     if first is None:
         _print_problems(unmatched + failed)
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         itertools.chain([first], pairs), thresholds=thresholds, criterion=args.criterion
     )
     _print_problems(unmatched + failed)
+    warnings = [warning for check in checks if (warning := check.warning())]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     report = {
@@ -174,14 +176,14 @@ def read_label_pairs(
     gt_files: dict[str, Path],
     pred_files: dict[str, Path],
     problems: list[InputError],
-    warnings: list[str] | None = None,
+    checks: tuple[MaskCheck, MaskCheck] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield ``(name, gt, pred)`` for every name on both sides, in name order.
 
     Reads one pair at a time. A pair whose files cannot be read, or whose
-    shapes differ, is skipped and its problem appended to ``problems``. A
-    ground truth that looks like an intensity image (:func:`intensity_like`)
-    is still scored, and a line saying so is appended to ``warnings``.
+    shapes differ, is skipped and its problem appended to ``problems``. Every
+    ground truth and prediction read goes to ``checks`` (ground truth first),
+    which note those that do not look like label images; they are still scored.
     """
     for name in sorted(gt_files.keys() & pred_files.keys()):
         try:
@@ -190,12 +192,9 @@ def read_label_pairs(
         except InputError as err:
             problems.append(err)
             continue
-        suspicion = intensity_like(gt)
-        if suspicion and warnings is not None:
-            warnings.append(
-                f"{gt_files[name]}: looks like an intensity image, not a label image ({suspicion}); "
-                "give --gt the folder of masks (one id per object)"
-            )
+        if checks is not None:
+            checks[0].add(gt_files[name], gt)
+            checks[1].add(pred_files[name], pred)
         if gt.shape != pred.shape:
             problems.append(
                 InputError(
@@ -207,42 +206,6 @@ def read_label_pairs(
             )
             continue
         yield name, gt, pred
-
-
-#: a label image with at least this many ids is checked by :func:`intensity_like`
-INTENSITY_MIN_IDS = 20
-#: ... and flagged when its ids form this many times more separate regions than there are ids
-INTENSITY_FRAGMENTS = 2.0
-
-
-def intensity_like(labels: np.ndarray) -> str:
-    """Why ``labels`` looks like an intensity image rather than a label image,
-    or ``""``.
-
-    In a label image each id is (nearly always) one connected object, so the
-    number of connected regions of equal value is close to the number of ids.
-    In an intensity image every grey value is scattered over many separate
-    patches: far more regions than ids (more than ``INTENSITY_FRAGMENTS``
-    times, with at least ``INTENSITY_MIN_IDS`` ids).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> intensity_like(rng.integers(0, 200, (64, 64)))[:29]
-    '199 ids form 4035 separate re'
-    >>> labels = np.zeros((64, 64), int); labels[10:20, 10:20] = 1
-    >>> intensity_like(labels)
-    ''
-    """
-    from skimage.measure import label
-
-    n_ids = len(np.unique(labels)) - (1 if (labels == 0).any() else 0)
-    if n_ids < INTENSITY_MIN_IDS:
-        return ""
-    regions = int(label(labels, background=0, connectivity=1).max())
-    if regions <= INTENSITY_FRAGMENTS * n_ids:
-        return ""
-    return f"{n_ids} ids form {regions} separate regions; an object is one region"
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:

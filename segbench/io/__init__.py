@@ -8,6 +8,8 @@
   ``fluorescence_only`` filter.
 - :mod:`~segbench.io.datasets`: lazy and eager dataset reading, writing.
 - :mod:`~segbench.io.hashing`: content hashes for cache keys.
+- :mod:`~segbench.io.label_check`: masks that are not label images (intensity
+  images, binary masks), one warning per dataset.
 - :func:`atomic_path`: write any file atomically (temporary file + rename).
 
 Every bad input raises or returns a :class:`segbench.errors.InputError`, whose
@@ -33,16 +35,19 @@ from .images import (
     write_image,
     write_labels,
 )
+from .label_check import MaskCheck, label_image_doubt
 from .layouts import FilePair, find_label_files, find_pairs
 
 __all__ = [
     "FilePair",
+    "MaskCheck",
     "META_FILE",
     "SUPPORTED_SUFFIXES",
     "atomic_path",
     "content_hash",
     "find_label_files",
     "find_pairs",
+    "label_image_doubt",
     "open_dataset",
     "read_dataset",
     "read_dataset_meta",

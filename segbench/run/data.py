@@ -2,8 +2,9 @@
 
 Generated datasets are written once under ``<output>/data/<name>/`` (a folder
 any segbench command can read) and reused while the generator, its version, its
-params and the seed are unchanged. Folder datasets are read in place. Every
-sample gets a content hash (image and mask bytes) that keys the result cache.
+params and the seed are unchanged. Folder datasets are read in place, and a
+few of their masks are checked to be label images (one warning per dataset).
+Every sample gets a content hash (image and mask bytes) that keys the result cache.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .store import atomic_write_text, safe_rmtree
 __all__ = ["PreparedDataset", "prepare_dataset"]
 
 COMPLETE_MARKER = ".segbench-complete"
+#: masks of a folder dataset checked to be label images, spread evenly over its images
+MASKS_CHECKED = 5
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def prepare_dataset(
                 "(relative paths are relative to the current directory)"
             )
         refs, problems, hashes = _read_folder(spec, folder)
+        problems += _mask_doubts(folder, refs)
     else:
         fitted = _fitted_generator(spec, fit_on, suite_seed, output, registry, fit_progress) if fit_on else None
         refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress, fitted)
@@ -103,6 +107,27 @@ def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list
         raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
     hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
     return refs, problems, hashes
+
+
+def _mask_doubts(folder: Path, refs: list[SampleRef]) -> list[str]:
+    """One line when some of :data:`MASKS_CHECKED` masks of a folder dataset are
+    not label images (intensity images, binary masks); masks given as a folder
+    of one file per object, and files that cannot be read (a cell reports
+    them), are not checked."""
+    from ..io import MaskCheck, read_labels
+
+    files = [ref.mask_path for ref in refs if ref.mask_path and Path(ref.mask_path).is_file()]
+    if not files:
+        return []
+    picked = sorted({round(i * (len(files) - 1) / (MASKS_CHECKED - 1)) for i in range(MASKS_CHECKED)})
+    check = MaskCheck(str(folder))
+    for path in (files[i] for i in picked):
+        try:
+            check.add(path, read_labels(path))
+        except InputError:
+            continue
+    warning = check.warning()
+    return [warning] if warning else []
 
 
 def _materialised(spec, suite_seed, output, registry, progress, fitted=None):
