@@ -63,8 +63,10 @@ Light (photo-electrons: ADU over the gain):
   ``c0 + c1 y + c2 x + c3 (y^2 + x^2)`` fitted to the far background; its
   loss at the farthest pixel from its top when ``c3 < 0`` (else 0), relative
   to the top; the mean over images.
-- ``background_variation``: the standard deviation of the smoothed far
-  background around the bowl relative to the bowl's top; the median.
+- ``background_variation``: the standard deviation over the far background
+  of its mean in a window around each pixel (the smoothed background ``B`` of
+  the ``background_nonuniformity`` difficulty feature, same window), relative
+  to the far background's mean; the median over images.
 - ``edge_darkening``: the slope over the intercept of a line through each
   object's pixel values (over its mean) against the squared depth
   ``1 - d / max(d)`` (``d`` the distance to the object's edge).
@@ -104,6 +106,7 @@ from scipy.spatial import cKDTree
 from skimage.measure import regionprops
 
 from ...api import Sample
+from ...difficulty import WINDOW
 
 #: pixels at least this far from any object are "far background"
 _FAR = 4
@@ -377,6 +380,7 @@ def _appearance(image: np.ndarray, labels: np.ndarray, props: list, pool: _Pool,
     pool.add("far_mean", image[far].mean())
     if far.sum() >= 1000:
         pool.add("bowl", _bowl(image, far) + [image[far].mean()])
+        pool.add("nonuniformity", _smooth_background(image, far).std() / max(image[far].mean(), 1e-9))
     ring_in, ring_out = inside == 1, outside == 1
     if ring_in.any() and deep.any():
         contrast = image[deep].mean() - image[far].mean()
@@ -402,9 +406,17 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(y.mean() - slope * x.mean())
 
 
+def _smooth_background(image: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """Mean of the far background in a ``WINDOW`` x ``WINDOW`` window around each
+    far-background pixel (1D, ADU; normalised convolution)."""
+    weight = far.astype(np.float64)
+    return (ndimage.uniform_filter(image * weight, WINDOW)[far]
+            / ndimage.uniform_filter(weight, WINDOW)[far])
+
+
 def _bowl(image: np.ndarray, far: np.ndarray) -> list[float]:
     """The far background's fitted isotropic bowl: [drop from its top to the
-    farthest pixel, top, standard deviation around it], ADU."""
+    farthest pixel, top], ADU."""
     ys, xs = np.nonzero(far)
     if len(ys) > 5000:
         pick = np.random.default_rng(0).choice(len(ys), 5000, replace=False)
@@ -415,14 +427,13 @@ def _bowl(image: np.ndarray, far: np.ndarray) -> list[float]:
     y, x = ys / scale, xs / scale
     design = np.stack([np.ones_like(y), y, x, y * y + x * x], axis=1)
     c = np.linalg.lstsq(design, smooth, rcond=None)[0]
-    spread = float(np.std(smooth - design @ c))
     if c[3] >= 0:
-        return [0.0, float(smooth.max()), spread]
+        return [0.0, float(smooth.max())]
     cy = np.clip(-c[1] / (2 * c[3]), 0, (h - 1) / scale)
     cx = np.clip(-c[2] / (2 * c[3]), 0, (w - 1) / scale)
     top = c[0] + c[1] * cy + c[2] * cx + c[3] * (cy * cy + cx * cx)
     reach = max((yy / scale - cy) ** 2 + (xx / scale - cx) ** 2 for yy in (0, h - 1) for xx in (0, w - 1))
-    return [float(-c[3] * reach), float(top), spread]
+    return [float(-c[3] * reach), float(top)]
 
 
 def _appearance_estimates(pool: _Pool) -> dict[str, float]:
@@ -443,10 +454,9 @@ def _appearance_estimates(pool: _Pool) -> dict[str, float]:
     background = float(np.mean(pool["far_mean"])) / gain
     falloff, variation = 0.0, 0.0
     if pool.get("bowl"):
-        drop, top, spread, level = np.array(pool["bowl"]).reshape(-1, 4).T
-        level = np.maximum(np.maximum(top, level), 1e-9)
-        falloff = float(np.clip(np.mean(drop / level), 0.0, 0.95))
-        variation = float(np.median(spread / level))
+        drop, top, level = np.array(pool["bowl"]).reshape(-1, 3).T
+        falloff = float(np.clip(np.mean(drop / np.maximum(np.maximum(top, level), 1e-9)), 0.0, 0.95))
+        variation = float(np.median(pool["nonuniformity"]))
     mean, bg, mean_depth2, a, b, spread, image_index = np.array(pool["objects"]).reshape(-1, 7).T
     signal = mean - bg
     bright = (a - bg) > 0
