@@ -288,6 +288,12 @@ def test_suite_runs_and_scores_both_layouts_as_downloaded(tmp_path, dsb):
     assert images == {"ctc": ["01_t000", "01_t002", "02_t000"], "dsb": ["fluo"]}
     assert (results["f1"] > 0.5).all()  # three well-separated bright discs
     assert (snapshot(tmp_path / "stage1_train"), snapshot(ctc)) == before  # nothing written there
+    pytest.importorskip("matplotlib")
+    from segbench.report.html import write_html_report
+
+    page = write_html_report(tmp_path / "out", dataset_folders=[dsb, ctc]).read_text()
+    assert "is a folder" not in page and "not found" not in page
+    assert page.count("fluo (") >= 1 and page.count("01_t000 (") >= 1  # overlay titles: the DSB masks merged
 
 
 def test_folder_options_are_validated_with_file_and_line(tmp_path, dsb):

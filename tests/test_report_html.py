@@ -141,5 +141,9 @@ def test_agreement_with_a_reference_dataset_is_shown(results_folder):
     (folder / "suite.json").write_text(json.dumps(suite))
     page = parse(write_html_report(folder))
     assert "Agreement with the reference data" in page.text
-    # the same scores on both datasets: the rankings agree perfectly
-    assert re.search(r"nuclei 3 1\.00 \[1\.00, 1\.00\] 1\.00 \[1\.00, 1\.00\] yes", page.text)
+    # the same scores on both datasets: every decisive pair kept, none reversed or spurious, no
+    # calibration error, the rankings agree perfectly
+    assert re.search(
+        r"nuclei 3 (\d)/\1 0 0 0/\d 0\.00 \[0\.00, 0\.00\] 1\.00 \[1\.00, 1\.00\] \S+ 1\.00 \[1\.00, 1\.00\] yes",
+        page.text,
+    )

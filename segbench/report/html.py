@@ -181,8 +181,9 @@ def _intro(suite: dict, boards: list[Leaderboard], figures: bool) -> str:
 def _dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders) -> str:
     frame = results[results[Col.DATASET] == board.dataset]
     out = [f"<section id='ds-{_anchor(board.dataset)}'><h2>{html.escape(board.dataset)}</h2>", _table(board, colours)]
-    if board.ties:
-        out.append("<p class='note'>" + "<br>".join(html.escape(n) for n in board.tie_notes()) + "</p>")
+    notes = board.tie_notes() + board.uncertainty_notes()
+    if notes:
+        out.append("<p class='note'>" + "<br>".join(html.escape(n) for n in notes) + "</p>")
     if figures:
         from .plots import distribution_figure, threshold_figure
 
@@ -211,7 +212,7 @@ def _table(board: Leaderboard, colours: dict) -> str:
                 cells.append(f"<td class='label' data-value='{html.escape(row['label'])}' "
                              f"title='{html.escape(row['variant'])}'>{swatch}{html.escape(text)}</td>")
             else:
-                value = row["ci"][0] if key == "ci" else row.get(key)
+                value = row[key][0] if key in ("ci", "rank_ci") else row.get(key)
                 cells.append(f"<td data-value='{_sort_value(value)}'>{html.escape(text)}</td>")
         body.append(f"<tr class='variant' data-variant='{html.escape(row['variant'])}'>{''.join(cells)}</tr>")
     return (f"<div class='scroll'><table class='leaderboard sortable'><thead><tr>{head}</tr></thead>"
@@ -220,16 +221,24 @@ def _table(board: Leaderboard, colours: dict) -> str:
 
 def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str:
     """How each dataset's ranking agrees with the suite's reference dataset
-    (``reference: true``): Kendall tau-b and Spearman rho with 95% intervals,
-    from :mod:`segbench.report.agreement`; "" without a reference dataset."""
+    (``reference: true``): the reference's decisive pairs kept, reversed and
+    contradicted, spurious decisions, calibration error, Kendall tau-b beside
+    the reference's noise ceiling, Spearman rho, from
+    :mod:`segbench.report.agreement`; "" without a reference dataset."""
     from . import agreement as module
 
     references = [d["name"] for d in suite.get("datasets", []) if d.get("reference")]
     if not references:
         return ""
     out = ["<section id='agreement'><h2>Agreement with the reference data</h2>",
-           f"<p>Does a dataset rank the variants as the reference (real) data does? Rankings by "
-           f"{html.escape(rank_key)}; intervals: bootstrap over images.</p>"]
+           f"<p>Does a dataset rank the variants as the reference (real) data does? Scores: "
+           f"{html.escape(rank_key)}. A pair of variants is <em>decisive</em> on a dataset when the "
+           f"95% paired-bootstrap interval of their difference excludes 0. <em>Kept</em>/<em>reversed</em>: "
+           f"the reference's decisive pairs the dataset orders the same/other way; <em>contradicted</em>: "
+           f"decisive the other way; <em>spurious</em>: pairs tied on the reference that the dataset "
+           f"calls decisive; <em>calibration</em>: mean absolute score difference; <em>ceiling</em>: "
+           f"mean &tau;-b between random halves of the reference's images. Intervals: bootstrap over "
+           f"images.</p>"]
     for reference in references:
         try:
             result = module.agreement(results, metric=rank_key, reference=reference)
@@ -238,14 +247,19 @@ def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str
             continue
         rows = "".join(
             f"<tr><td class='label'>{html.escape(p.a)}</td><td>{p.n}</td>"
-            f"<td>{_stat(p.kendall_tau)} {_interval(p.kendall_ci)}</td>"
+            f"<td>{p.decisive_kept}/{p.decisive_reference}</td><td>{p.decisive_reversed}</td>"
+            f"<td>{p.decisive_contradicted}</td><td>{p.spurious}/{p.tied_reference}</td>"
+            f"<td>{_stat(p.calibration_mae)} {_interval(p.calibration_ci)}</td>"
+            f"<td>{_stat(p.kendall_tau)} {_interval(p.kendall_ci)}</td><td>{_stat(p.tau_ceiling)}</td>"
             f"<td>{_stat(p.spearman_rho)} {_interval(p.spearman_ci)}</td>"
             f"<td>{'yes' if p.same_winner else 'no'}</td><td class='label'>{html.escape(p.winner_a)}</td>"
             f"<td class='label'>{html.escape(p.winner_b)}</td></tr>"
             for p in result.pairs
         )
         out.append(
-            f"<table class='agreement'><thead><tr><th>dataset</th><th>shared</th><th>Kendall &tau;-b</th>"
+            f"<table class='agreement'><thead><tr><th>dataset</th><th>shared</th><th>decisive kept</th>"
+            f"<th>reversed</th><th>contradicted</th><th>spurious</th><th>calibration</th>"
+            f"<th>Kendall &tau;-b</th><th>ceiling</th>"
             f"<th>Spearman &rho;</th><th>same winner</th><th>its winner</th>"
             f"<th>winner on {html.escape(reference)}</th></tr></thead><tbody>{rows}</tbody></table>"
         )
@@ -264,7 +278,7 @@ def _interval(interval) -> str:
 
 def _gallery(frame, suite, folder, board, named, colours, dataset_folders) -> str:
     from ..errors import InputError
-    from ..io import find_pairs, read_image, read_labels
+    from ..io import find_pairs, read_sample
     from .overlays import display_plane, overlay_figure
     from .plots import per_image_values
 
@@ -304,7 +318,8 @@ def _gallery(frame, suite, folder, board, named, colours, dataset_folders) -> st
             if pair is None or pair.mask is None:
                 continue
             try:
-                image, gt = read_image(pair.image), read_labels(pair.mask)
+                sample = read_sample(pair.image, pair.mask, pair.name, grey=pair.grey)  # any layout, DSB's too
+                image, gt = sample.image, sample.labels
             except InputError as exc:
                 panels.append(f"<p class='note'>{html.escape(str(exc))}</p>")
                 continue
