@@ -14,7 +14,8 @@ features) for each set, next to the fitted ratios of an earlier run
 
 Run from the repository root (a few minutes on one core)::
 
-    python scripts/measure_procedural_realism.py --dsb ../shared/data/dsb2018 --work /tmp/procedural-realism
+    python scripts/measure_procedural_realism.py --dsb ../shared/data/dsb2018 --work /tmp/procedural-realism \
+        [--baseline /tmp/earlier-run/realism.json]
 """
 
 from __future__ import annotations

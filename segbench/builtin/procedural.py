@@ -5,8 +5,9 @@ takes through a widefield microscope:
 
 1. **Layout** (:mod:`.synth.layout`): star-convex nuclei (spline-perturbed
    ellipses, or ellipsoids in 3D) with log-normally distributed sizes, placed at
-   random or in clusters, a requested fraction of them touching another; an
-   image's sizes may share a per-image scale (magnification). This
+   random or in clusters, a requested fraction of them touching another
+   (the same in every image, or drawn per image); an image's sizes may share
+   a per-image scale (magnification), and its blur may follow it. This
    is the label image, and it is final: each pixel's label is the object whose
    region contains the pixel's centre *before* any blur. A touching pair shares
    one boundary; the pixels the two would share belong to the earlier one.
@@ -367,9 +368,30 @@ class Procedural(Generator):
 
         Every parameter in :data:`FITTED` and the number of objects per pixel
         are estimated from the images and their masks, then calibrated by
-        simulation (see ``docs/procedural.md``, "Fitting to a lab's images");
-        the result is written to ``workdir / FIT_FILE`` and loaded
-        (:meth:`load`).
+        simulation (see ``docs/procedural.md``, "Fitting to a lab's images",
+        and :mod:`.synth.estimate`); the result is written to
+        ``workdir / FIT_FILE`` and loaded (:meth:`load`). The parameters
+        behind the difficulty features of :mod:`segbench.difficulty`:
+
+        - ``touching_fraction``, ``touching_variation``: mean and standard
+          deviation over images of the share of an image's objects that share
+          a pixel edge with another (the ``touching`` feature), calibrated.
+        - ``psf_sigma``: from the median over images of the share of an edge's
+          contrast between the first pixel layers inside and outside;
+          ``psf_scale_exponent``: the slope of each image's log PSF (from its
+          own share) against its log scale factor; both calibrated.
+        - ``texture_strength``: median over objects of the spread around
+          their radial profile less the camera noise, over their brightness;
+          ``texture_variation``: the spread between images of its log
+          (one-way random effects); both calibrated.
+        - ``intensity_cv``: mean over images of the coefficient of variation
+          of their objects' brightness (the ``brightness_spread`` feature's
+          quantity), calibrated; ``exposure_variation`` carries the spread
+          between images.
+        - ``background_variation``: median over images of the standard
+          deviation of the windowed far-background mean (the
+          ``background_nonuniformity`` feature's smoothed background) over its
+          level, calibrated.
 
         Parameters
         ----------
