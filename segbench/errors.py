@@ -3,7 +3,12 @@ what is wrong, and how to fix it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+#: control characters (C0, DEL, C1: ESC and CSI among them) and lone surrogates
+#: (undecodable bytes of a file name), which a terminal must never receive raw
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class SegbenchError(Exception):
@@ -28,6 +33,25 @@ class InputError(SegbenchError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{self.path}: {problem}" + (f"; {fix}" if fix else ""))
+
+
+def printable(text: object) -> str:
+    r"""``str(text)`` safe to print on a terminal, on one line.
+
+    The one place user text (file names, labels, dataset names, messages that
+    quote them) is cleaned before it is printed: every control character,
+    escape sequences' ESC and CSI included, and every lone surrogate is shown
+    as its Python escape, so a name cannot clear the screen, set the window
+    title, move the cursor or break a one-line message, and stays recognisable.
+
+    Examples
+    --------
+    >>> printable("img\x1b]0;owned\x07\x1b[2J.tif")
+    'img\\x1b]0;owned\\x07\\x1b[2J.tif'
+    >>> printable("two\nlines")
+    'two\\nlines'
+    """
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], str(text))
 
 
 def did_you_mean(word: str, choices, cutoff: float = 0.6) -> str:

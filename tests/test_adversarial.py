@@ -358,6 +358,47 @@ def test_user_text_is_printed_as_written_not_as_markup(tmp_path, registry, capsy
     assert "got [nan]" in capsys.readouterr().err
 
 
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b31m"
+
+
+def assert_no_control_characters(text):
+    """Nothing a terminal would act on: no ESC, BEL or CSI; the escapes shown instead."""
+    assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x9b31m" in text
+
+
+def test_user_text_reaches_the_terminal_without_control_characters(tmp_path, capsys, monkeypatch):
+    """An image name, a file name, a folder name and a results folder's labels holding
+    ESC ]0; (window title), ESC [2J (clear screen) and CSI: shown, never acted on."""
+    lab = lab_folder(tmp_path)
+    (lab / "images" / "img0000.tif").rename(lab / "images" / f"img{ESCAPES}.tif")  # an image without its mask
+    otsu = "  - name: otsu-watershed\n"
+    text = suite_text(tmp_path / "out", segmenters=otsu).replace(
+        "generator: procedural\n    params: {n_images: 4, shape: [48, 48], n_objects: 5}\n    split: {train: 1, test: 3}",
+        f"path: {lab}",
+    )
+    assert main(["run", str(write(tmp_path, text)), "--no-html", "--no-plots"]) == 0
+    assert_no_control_characters(capsys.readouterr().err)
+
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    for mask in (lab / "masks").iterdir():
+        (pred / mask.name).write_bytes(mask.read_bytes())
+    (pred / f"x{ESCAPES}.tif").write_bytes(mask.read_bytes())  # a prediction without ground truth
+    assert main(["evaluate", "--gt", str(lab), "--pred", str(pred)]) == 0
+    assert_no_control_characters(capsys.readouterr().err)
+
+    assert main(["report", str(tmp_path / f"no{ESCAPES}")]) == 2
+    assert_no_control_characters(capsys.readouterr().err)
+
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    results["segmenter"] = results["variant"] = f"otsu{ESCAPES}"
+    results.to_parquet(tmp_path / "out" / "results.parquet")
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["report", str(tmp_path / "out")]) == 0
+    assert_no_control_characters(capsys.readouterr().out)
+
+
 # ---------------------------------------------------------------------------
 # tracebacks that became one line
 

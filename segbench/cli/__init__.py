@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from .. import __version__
-from ..errors import SegbenchError
+from ..errors import SegbenchError, printable
 
 #: subcommand modules, in the order ``segbench --help`` lists them
 COMMANDS = ("run", "report", "evaluate", "generate", "realism", "agreement", "models", "list")
@@ -29,6 +30,29 @@ examples:
   segbench realism --real data/my-lab --fake data/nuclei --json realism.json
   segbench list
 """
+
+
+def shown(text: object) -> str:
+    """User text for a rich console: control characters made visible
+    (:func:`segbench.errors.printable`), markup brackets escaped."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
+class _WarningLines(logging.Handler):
+    """segbench's own log warnings (e.g. a path a results folder names) as
+    ``warning: ...`` lines on the current stderr, made printable."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"warning: {printable(record.getMessage())}", file=sys.stderr)
+
+
+def _log_warnings_to_stderr() -> None:
+    """Install :class:`_WarningLines` on the ``segbench`` logger, once."""
+    logger = logging.getLogger("segbench")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
 
 
 def build_parser(registry=None) -> argparse.ArgumentParser:
@@ -63,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    _log_warnings_to_stderr()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -74,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except SegbenchError as exc:  # a command that did not report its own problem: still one line
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. an output path in /proc or on a full disk
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}; choose another path", file=sys.stderr)
+        print(f"error: {printable(where)}{exc.strerror or exc}; choose another path", file=sys.stderr)
         return 2

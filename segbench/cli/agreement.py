@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import SegbenchError
+from . import shown
 
 DESCRIPTION = """\
 For every pair of datasets in a results folder, compare their rankings of the
@@ -57,7 +58,7 @@ def run(args) -> int:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
 
     def fail(message: str) -> int:
-        err.print(f"[red]error:[/] {message}", markup=True)
+        err.print(f"[red]error:[/] {shown(message)}", markup=True)
         return 2
 
     folder = Path(args.results)

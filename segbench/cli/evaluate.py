@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, printable
 from ..io import MaskCheck, atomic_path, find_label_files, read_labels
 from ..metrics import CRITERIA, evaluate_dataset
 from ..results import METRICS, Col
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     """Handle ``segbench evaluate``; returns the exit code."""
     for flag, folder in (("--gt", args.gt), ("--pred", args.pred)):
         if not folder.is_dir():
-            print(f"segbench evaluate: {flag} {folder}: folder does not exist", file=sys.stderr)
+            print(f"segbench evaluate: {flag} {printable(folder)}: folder does not exist", file=sys.stderr)
             return 2
     thresholds = list(dict.fromkeys(args.iou))
     gt_files, problems = find_label_files(args.gt)
@@ -138,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if first is None:
         _print_problems(unmatched + failed)
         print(
-            f"segbench evaluate: nothing to evaluate: no readable ground truth in {args.gt} "
-            f"has a readable prediction of the same name in {args.pred}",
+            f"segbench evaluate: nothing to evaluate: no readable ground truth in {printable(args.gt)} "
+            f"has a readable prediction of the same name in {printable(args.pred)}",
             file=sys.stderr,
         )
         return 2
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     _print_problems(unmatched + failed)
     warnings = [warning for check in checks if (warning := check.warning())]
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {printable(warning)}", file=sys.stderr)
     report = {
         "criterion": args.criterion,
         "thresholds": thresholds,
@@ -271,7 +271,7 @@ def _print_problems(problems: Sequence[InputError]) -> None:
     if problems:
         print(f"{len(problems)} problem(s); these files were left out:", file=sys.stderr)
         for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {printable(problem)}", file=sys.stderr)
 
 
 def _print_scores(report: dict[str, Any]) -> None:

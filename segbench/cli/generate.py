@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from .. import __version__
-from ..errors import SegbenchError, did_you_mean
+from ..errors import SegbenchError, did_you_mean, printable
 
 DESCRIPTION = """\
 Generate N images with exact label masks and write them as a dataset folder
@@ -214,7 +214,7 @@ def fit_generator(generator, name: str, folder: Path, seed: int) -> dict[str, An
 
     def progress(step: int, total: int, loss: float | None) -> None:
         tail = "" if loss is None else f" (mismatch {loss:.3g})"
-        print(f"fitting {name} on {len(dataset)} images of {folder}: {step}/{total}{tail}", file=sys.stderr)
+        print(f"fitting {name} on {len(dataset)} images of {printable(folder)}: {step}/{total}{tail}", file=sys.stderr)
 
     with tempfile.TemporaryDirectory(prefix="segbench-fit-") as workdir:
         try:
@@ -380,5 +380,5 @@ def _progress(samples: Iterator, total: int, name: str) -> Iterator:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"segbench generate: {message}", file=sys.stderr)
+    print(f"segbench generate: {printable(message)}", file=sys.stderr)
     return code

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..plugins import KINDS
+from . import shown
 
 DESCRIPTION = """\
 List every plugin found through the `segbench` entry-point group, one table
@@ -145,7 +146,7 @@ def run(args) -> int:
             for info in infos:
                 console.print(_params_table(info))
     for problem in registry.problems:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {problem}", highlight=False)
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {shown(problem)}", highlight=False)
     return 0
 
 

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from . import shown
 
 EPILOG = """\
 examples:
@@ -44,7 +45,7 @@ def run(args) -> int:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     folder = Path(args.results)
     if not folder.is_dir():
-        err.print(f"[red]error:[/] {escape(str(folder))}: no such folder; give a suite's output folder")
+        err.print(f"[red]error:[/] {shown(folder)}: no such folder; give a suite's output folder")
         return 2
     models = list_models(folder)
     payload = [
@@ -67,7 +68,7 @@ def run(args) -> int:
         else:
             Path(args.json).write_text(text + "\n")
     if not models:
-        err.print(f"no trained models in {escape(str(folder))} (nothing under {folder / 'train'})")
+        err.print(f"no trained models in {shown(folder)} (nothing under {shown(folder / 'train')})")
         return 1
     if args.json != "-":
         Console().print(_table(payload, folder))
@@ -76,16 +77,16 @@ def run(args) -> int:
 
 def _table(models: list[dict], folder: Path) -> Table:
     """One row per model; folders shown relative to the results folder."""
-    table = Table(title=f"trained models in {escape(str(folder))}", title_justify="left")
+    table = Table(title=f"trained models in {shown(folder)}", title_justify="left")
     for column, justify in (("trained on", "left"), ("segmenter", "left"), ("settings", "left"),
                             ("train s", "right"), ("size", "right")):
         table.add_column(column, justify=justify, overflow="fold")
     for m in models:
         settings = {**(m["params"] or {}), **(m["train_settings"] or {})}
         table.add_row(
-            escape(str(m["train_dataset"])),
-            escape(f"{m['label']}\n{Path(m['path']).relative_to(folder.resolve())}"),
-            escape(" ".join(f"{k}={v}" for k, v in settings.items()) or "-"),
+            shown(m["train_dataset"]),
+            shown(m["label"]) + "\n" + shown(Path(m["path"]).relative_to(folder.resolve())),
+            shown(" ".join(f"{k}={v}" for k, v in settings.items()) or "-"),
             f"{m['train_seconds']:.0f}",
             _size(m["size_bytes"]),
         )

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import SegbenchError
+from ..errors import SegbenchError, printable
 
 DESCRIPTION = """\
 Compare a generated dataset with a real (reference) one, both folders of
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         report = realism_report(load_labelled(args.real), load_labelled(args.fake),
                                 args.max_pixels, args.seed)
     except (SegbenchError, ValueError) as err:
-        print(f"segbench realism: {err}", file=sys.stderr)
+        print(f"segbench realism: {printable(err)}", file=sys.stderr)
         return 2
     _print(report)
     if args.json is not None:

@@ -7,10 +7,10 @@ import os
 import sys
 
 from rich.console import Console
-from rich.markup import escape
 
 from ..errors import SegbenchError
 from ..results import PLOTS_DIR, REPORT_FILE
+from . import shown
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -77,7 +77,7 @@ def run(args) -> int:
         rank_by = args.rank_by or suite["rank_by"]
         boards = build_leaderboards(results, rank_by, tuple(suite["iou_thresholds"]))
     except (SegbenchError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return 2
     print_boards(boards, args.format, wide=args.wide)
     print_agreement(results, suite, boards[0].rank_by.key if boards else rank_by, args.format)
@@ -118,7 +118,7 @@ def print_agreement(results, suite: dict, rank_key: str, fmt: str) -> None:
         try:
             stats = agreement(results, metric=rank_key, reference=reference)
         except ValueError as exc:  # e.g. fewer than two shared variants: say so, the rest stands
-            Console(stderr=True, highlight=False).print(f"agreement with {escape(reference)}: {escape(str(exc))}")
+            Console(stderr=True, highlight=False).print(f"agreement with {shown(reference)}: {shown(exc)}")
             continue
         if fmt == "markdown":
             sys.stdout.write(to_markdown(stats))

@@ -7,11 +7,11 @@ from collections import Counter
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..results import LIBRARY_LOG, LOGS_DIR, PLOTS_DIR, REPORT_FILE
 from ..suite import EXECUTOR_KINDS, ExecutorSpec
+from . import shown
 from .quiet import library_output_to
 
 EPILOG = """\
@@ -75,18 +75,18 @@ def run(args) -> int:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     registry = load_registry()
     for problem in registry.problems:
-        err.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
+        err.print(f"[yellow]warning:[/] {shown(problem)}", highlight=False)
     try:
         suite = load_suite(args.suite, registry, output=args.output)
     except SuiteLoadError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/] {escape(str(problem))}", highlight=False)
+            err.print(f"[red]error:[/] {shown(problem)}", highlight=False)
         return 2
     suite.executor = _executor_from_command_line(suite.executor, args)
     for problem in suite.problems:
-        err.print(f"[red]error:[/] {escape(str(problem))} (entry skipped)", highlight=False)
+        err.print(f"[red]error:[/] {shown(problem)} (entry skipped)", highlight=False)
     for note in suite.skipped:
-        err.print(f"note: {escape(note)}", highlight=False)
+        err.print(f"note: {shown(note)}", highlight=False)
     if args.dry_run:
         return dry_run(suite, registry)
     return run_and_report(suite, registry, args, err)
@@ -127,7 +127,7 @@ def dry_run(suite, registry) -> int:
             else:
                 images, done = counts.get(key, 0), f"{cached.get(key, 0)}/{counts.get(key, 0)}"
             table.add_row(
-                spec.name, config.variant_label({}), str(n_variants),
+                shown(spec.name), shown(config.variant_label({})), str(n_variants),
                 "yes" if config.train is not None else "-", str(images), done,
             )
     console.print(table)
@@ -136,11 +136,11 @@ def dry_run(suite, registry) -> int:
     console.print(
         f"{_count(predictions, 'prediction')} planned ({cached} cached), {_count(trainings, 'training')}"
         + (f", {_count(pending, 'dataset')} to generate" if pending else "")
-        + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {suite.output}"
+        + f"; executor: {suite.executor.kind} x{suite.executor.workers}; output: {shown(suite.output)}"
     )
     for failure in plan.failures:
         Console(stderr=True, soft_wrap=True, highlight=False).print(
-            f"[red]error:[/] {escape(str(failure))}", highlight=False, soft_wrap=True
+            f"[red]error:[/] {shown(failure)}", highlight=False, soft_wrap=True
         )
     return 1 if plan.failures or suite.problems else 0
 
@@ -164,11 +164,11 @@ def run_and_report(suite, registry, args, err: Console) -> int:
         with _sigterm_as_interrupt(), library_output_to(library_log, err):
             summary = run_suite(suite, registry, console=err, csv=args.csv)
     except SegbenchError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print(
-            f"interrupted: every finished cell is kept in {escape(str(suite.output))}; "
+            f"interrupted: every finished cell is kept in {shown(suite.output)}; "
             "run the same command again to resume where it stopped",
             highlight=False,
         )
@@ -187,13 +187,13 @@ def run_and_report(suite, registry, args, err: Console) -> int:
             report_path = write_report(suite, results, err)
     err.print(
         f"{summary.n_cells} predictions: {summary.n_done} computed, {summary.n_cached} cached, "
-        f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {suite.output}",
+        f"{summary.n_failed} failed in {summary.seconds:.1f} s; results in {shown(suite.output)}",
         highlight=False,
     )
     for line in group_failures(summary.failures):
-        err.print(f"[red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err.print(f"[red]failed:[/] {shown(line)}", highlight=False, soft_wrap=True)
     if report_path is not None:
-        err.print(f"HTML report: {report_path}", highlight=False)
+        err.print(f"HTML report: {shown(report_path)}", highlight=False)
     if summary.n_cells == 0 and summary.failures:
         return 2  # nothing could run at all (e.g. no dataset could be read)
     return 0 if summary.ok and not suite.problems else 1
@@ -227,5 +227,5 @@ def write_report(suite, results, err: Console):
     try:
         return write_html_report(output, results=results, suite=load_suite_record(output), dataset_folders=folders)
     except (SegbenchError, OSError, ValueError) as exc:
-        err.print(f"[yellow]warning:[/] HTML report not written: {exc}", highlight=False)
+        err.print(f"[yellow]warning:[/] HTML report not written: {shown(exc)}", highlight=False)
         return None

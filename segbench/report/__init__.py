@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import SegbenchError
-from ..results import RESULTS_FILE, SUITE_RECORD
+from ..errors import SegbenchError, printable
+from ..results import RESULTS_FILE, SUITE_RECORD, Col
 from .leaderboard import Leaderboard, bootstrap_ci, bootstrap_f1, build_leaderboards
 
 __all__ = ["Leaderboard", "bootstrap_ci", "bootstrap_f1", "build_leaderboards", "load_results", "load_suite_record"]
@@ -41,7 +41,20 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, dict]:
             f"{folder}: no {RESULTS_FILE} here; give the suite's output folder "
             "(run `segbench run SUITE` first)"
         )
-    return pd.read_parquet(results_path), load_suite_record(folder)
+    return _printable_labels(pd.read_parquet(results_path)), load_suite_record(folder)
+
+
+#: results columns that leaderboards print (a results folder may come from someone else)
+LABEL_COLUMNS = (Col.DATASET, Col.SEGMENTER, Col.SEGMENTER_NAME, Col.VARIANT, Col.TRAIN_DATASET)
+
+
+def _printable_labels(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with the text of its :data:`LABEL_COLUMNS` made printable
+    (:func:`segbench.errors.printable`)."""
+    for column in LABEL_COLUMNS:
+        if column in results:
+            results[column] = results[column].map(lambda value: printable(value) if isinstance(value, str) else value)
+    return results
 
 
 def load_suite_record(folder: str | Path) -> dict:

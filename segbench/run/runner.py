@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import __version__
-from ..errors import InputError, SegbenchError
+from ..errors import InputError, SegbenchError, printable
 from ..plugins import Registry
 from ..results import LOCK_FILE, OUTPUT_MARKER, RUN_HISTORY, RUN_RECORD, SUITE_RECORD
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
@@ -262,7 +262,7 @@ def plan_suite(
     for ds in plan.datasets.values():
         _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes)
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(printable(warning))}", highlight=False)
     return plan
 
 
