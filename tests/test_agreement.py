@@ -93,6 +93,8 @@ def test_pair_statistics_ties_and_swaps():
     assert not pair.same_winner and (pair.winner_a, pair.winner_b) == ("p x=1", "p x=2")
     # competition ranks: A 1, 2, 2, 4; B 2, 1, 3, 4
     assert [(s.name, s.rank_a, s.rank_b) for s in pair.swaps] == [("p x=1", 1, 2), ("p x=2", 2, 1), ("p x=3", 2, 3)]
+    assert [s.text() for s in pair.swaps] == ["1 -> 2", "2= -> 1", "2= -> 3"]  # ties shown as ties
+    assert "tied variants share the best rank, marked =" in to_markdown(result)
 
 
 def test_scores_equal_the_leaderboard():

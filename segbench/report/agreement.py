@@ -128,11 +128,19 @@ class Ranking:
 @dataclass(frozen=True)
 class Swap:
     """A variant ranked ``rank_a`` on one dataset and ``rank_b`` on the other
-    (competition ranks among the shared variants: ties share the best rank)."""
+    (competition ranks among the shared variants at the shown precision: ties
+    share the best rank); ``tied_a``/``tied_b``: another shared variant has
+    the same shown score there."""
 
     name: str
     rank_a: int
     rank_b: int
+    tied_a: bool = False
+    tied_b: bool = False
+
+    def text(self) -> str:
+        """``3= -> 1``: the ranks, ``=`` marking a tie."""
+        return f"{self.rank_a}{'=' if self.tied_a else ''} -> {self.rank_b}{'=' if self.tied_b else ''}"
 
 
 @dataclass(frozen=True)
@@ -244,7 +252,10 @@ class Agreement:
                 "spearman_ci": list(p.spearman_ci),
                 "winner_a": p.winner_a,
                 "winner_b": p.winner_b,
-                "swaps": [{"name": s.name, "rank_a": s.rank_a, "rank_b": s.rank_b} for s in p.swaps],
+                "swaps": [
+                    {"name": s.name, "rank_a": s.rank_a, "rank_b": s.rank_b, "tied_a": s.tied_a, "tied_b": s.tied_b}
+                    for s in p.swaps
+                ],
                 "variants": [{"name": n, "score_a": sa, "score_b": sb} for n, sa, sb in p.variants],
                 "decisive_reference": p.decisive_reference,
                 "decisive_kept": p.decisive_kept,
@@ -512,7 +523,12 @@ def compare(a: Ranking, b: Ranking) -> PairAgreement:
     rank_a = stats.rankdata(-sa, method="min").astype(int)
     rank_b = stats.rankdata(-sb, method="min").astype(int)
     order = sorted(range(len(shared)), key=lambda i: (-abs(rank_a[i] - rank_b[i]), rank_a[i], shared[i]))
-    swaps = tuple(Swap(shared[i], int(rank_a[i]), int(rank_b[i])) for i in order if rank_a[i] != rank_b[i])
+    tied_a, tied_b = _tied(sa), _tied(sb)
+    swaps = tuple(
+        Swap(shared[i], int(rank_a[i]), int(rank_b[i]), bool(tied_a[i]), bool(tied_b[i]))
+        for i in order
+        if rank_a[i] != rank_b[i]
+    )
     ceiling = kendall_tau_b(shown(b.halves[:, 0, ib]), shown(b.halves[:, 1, ib])) if len(b.halves) else np.zeros(0)
     calibration = _row_means(np.abs(a.resampled[:n_boot, ia] - b.resampled[:n_boot, ib]))
     return PairAgreement(
@@ -534,6 +550,11 @@ def compare(a: Ranking, b: Ranking) -> PairAgreement:
         tau_ceiling=float(np.nanmean(ceiling)) if np.isfinite(ceiling).any() else float("nan"),
         tau_ceiling_ci=percentile_interval(ceiling),
     )
+
+
+def _tied(scores: np.ndarray) -> np.ndarray:
+    """For each score, whether another one equals it."""
+    return (scores[:, None] == scores[None, :]).sum(1) > 1
 
 
 def _row_means(values: np.ndarray) -> np.ndarray:

@@ -15,6 +15,13 @@ from .agreement import Agreement, TransferCell
 __all__ = ["rich_tables", "to_markdown"]
 
 
+#: how the ranks of the swaps are counted
+SWAP_NOTE = (
+    "ranks among the shared variants, scores compared at the 3 decimals the leaderboards show: "
+    "tied variants share the best rank, marked = (the leaderboards order ties by further columns)"
+)
+
+
 def _stat(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"
 
@@ -107,9 +114,9 @@ def rich_tables(agreement: Agreement) -> list[RenderableType]:
         swaps.add_column("ranks", justify="right", no_wrap=True)
         for p in agreement.pairs:
             for i, s in enumerate(p.swaps):
-                swaps.add_row(f"{p.a} vs {p.b}" if i == 0 else "", s.name, f"{s.rank_a} -> {s.rank_b}")
+                swaps.add_row(f"{p.a} vs {p.b}" if i == 0 else "", s.name, s.text())
         if swaps.row_count:
-            out.append(swaps)
+            out += [swaps, Text(SWAP_NOTE, style="dim")]
     if agreement.unpaired:
         out.append(Text("\n".join(_unpaired_lines(agreement)), style="dim"))
     if _has_transfer(agreement):
@@ -171,13 +178,13 @@ def to_markdown(agreement: Agreement) -> str:
         )
         out.append("|---|---|---:|---:|---:|---:|---|---|")
         for p in agreement.pairs:
-            swaps = "; ".join(f"{s.name}: {s.rank_a} -> {s.rank_b}" for s in p.swaps) or "-"
+            swaps = "; ".join(f"{s.name}: {s.text()}" for s in p.swaps) or "-"
             out.append(
                 f"| {p.a} | {p.b} | {p.n} | {_stat(p.kendall_tau)} {_ci(p.kendall_ci)} | "
                 f"{_stat(p.tau_ceiling)} {_ci(p.tau_ceiling_ci)} | "
                 f"{_stat(p.spearman_rho)} {_ci(p.spearman_ci)} | {'yes' if p.same_winner else 'no'} | {swaps} |"
             )
-        out += ["", _caption(agreement) + ".", ""]
+        out += ["", _caption(agreement) + ".", "", SWAP_NOTE, ""]
     out += [f"{line}  " for line in _unpaired_lines(agreement)]
     if _has_transfer(agreement):
         tests, rows, values = _transfer_grid(agreement.transfer)
