@@ -50,9 +50,16 @@ def _block_if_asked(calls: int) -> None:
     after = os.environ.get(BLOCK_AFTER_VARIABLE)
     if after is None or calls <= int(after):
         return
-    Path(os.environ[BLOCKED_VARIABLE]).write_text(str(os.getpid()))
+    _write_atomically(Path(os.environ[BLOCKED_VARIABLE]), str(os.getpid()))
     while True:  # until the test kills this process
         time.sleep(1)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` so that ``path``, once it exists, holds all of it."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _log_call(call_log: str | None, what: str) -> None:

@@ -182,18 +182,27 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
         run_suite(load_suite({str(path)!r}, registry), registry)
         """)
     env = {**os.environ, testing.BLOCK_AFTER_VARIABLE: "0", testing.BLOCKED_VARIABLE: str(blocked)}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    deadline = time.monotonic() + 120
-    while not blocked.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    worker = int(blocked.read_text())
-    assert worker != proc.pid
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 30
-    while _alive(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(worker)
+    # its own process group, so the clean-up below ends the run and its workers even when the test fails
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not blocked.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert blocked.exists(), f"no worker blocked (run exited with {proc.poll()})"
+        worker = int(blocked.read_text())  # written atomically: complete once it exists
+        assert worker != proc.pid
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # everything it started has ended
+            pass
+        proc.wait()
 
 
 def _alive(pid: int) -> bool:
