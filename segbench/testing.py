@@ -18,6 +18,8 @@ module to :func:`segbench.plugins.load_registry` as an extra plugin::
 - ``trainable-threshold``: learns its threshold from the train split in ``fit``,
   leaves it as ``threshold.json`` in the workdir, restores it in ``load``.
 - ``legacy-trainable``: the same without ``load`` (workers call ``fit`` again).
+- ``finds-nothing``: trains (``epochs`` are only recorded) and then finds no
+  object at all: a model that learned nothing.
 
 ``BLOCK_AFTER_VARIABLE``: when set to N in the environment, ``blob-threshold``
 writes the file named by ``BLOCKED_VARIABLE`` at its (N+1)-th raw pass in a
@@ -184,6 +186,25 @@ class LegacyTrainable(TrainableThreshold):
         super().fit(train, workdir, margin=margin, seed=seed)
 
 
+class FindsNothing(Segmenter):
+    """A trained model that finds nothing (a test reference): ``fit`` leaves a
+    file, ``load`` reads it, ``predict`` returns an empty label image."""
+
+    name = "finds-nothing"
+
+    def __init__(self) -> None:  # no parameters (the core passes only what it names)
+        pass
+
+    def fit(self, train: Dataset, workdir: Path, epochs: int = 1, seed: int = 0) -> None:
+        (Path(workdir) / "model.json").write_text(json.dumps({"epochs": epochs, "seed": seed}))
+
+    def load(self, workdir: Path) -> None:
+        json.loads((Path(workdir) / "model.json").read_text())
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        return np.zeros(image.shape, np.int32)
+
+
 def _wait_for_call(call_log: str | None, text: str, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -195,4 +216,4 @@ def _wait_for_call(call_log: str | None, text: str, seconds: float = 60.0) -> No
 
 @hookimpl
 def segbench_register_segmenters():
-    return [BlobThreshold, Misbehaving, TrainableThreshold, LegacyTrainable]
+    return [BlobThreshold, Misbehaving, TrainableThreshold, LegacyTrainable, FindsNothing]

@@ -192,6 +192,8 @@ def run_and_report(suite, registry, args, err: Console) -> int:
     )
     for line in group_failures(summary.failures):
         err.print(f"[red]failed:[/] {shown(line)}", highlight=False, soft_wrap=True)
+    for warning in summary.result_warnings:
+        err.print(f"[yellow]warning:[/] {shown(warning)}", highlight=False, soft_wrap=True)
     if report_path is not None:
         err.print(f"HTML report: {shown(report_path)}", highlight=False)
     if summary.n_cells == 0 and summary.failures:

@@ -33,6 +33,7 @@ from ..results import LOCK_FILE, OUTPUT_MARKER, RUN_HISTORY, RUN_RECORD, SUITE_R
 from ..suite import SegmenterConfig, Suite, derive_seed, stable_hash
 from ..suite.model import AUTO_SAVE_MAX_IMAGES
 from .data import PreparedDataset, dataset_folder, prepare_dataset
+from .checks import silent_models
 from .executors import check_address, make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .models import read_progress, read_training_record, training_workdir
@@ -145,6 +146,9 @@ class RunSummary:
     n_done: int = 0
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: warnings about the results themselves (a trained model that found almost
+    #: nothing: :mod:`segbench.run.checks`), for the end of the run's output
+    result_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: stopped by Ctrl-C / SIGTERM; rerunning the same command resumes
     interrupted: bool = False
@@ -168,7 +172,7 @@ class RunSummary:
             "computed": self.n_done,
             "failed": self.n_failed,
             "failures": [{"where": f.where, "message": f.message} for f in self.failures],
-            "warnings": self.warnings,
+            "warnings": self.warnings + self.result_warnings,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -365,6 +369,7 @@ def _run(suite: Suite, registry: Registry, console: Console, csv: bool, summary:
         with make_executor(ex.kind, ex.workers, ex.address, ex.tls, ex.address_confirmed) as executor, _progress(console) as progress:
             _execute(plan, pending, executor, progress, store, summary, fresh)
     summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
+    summary.result_warnings = silent_models(summary.results, plan.trainings)
 
 
 @contextmanager
