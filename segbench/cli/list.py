@@ -140,7 +140,7 @@ def run(args) -> int:
         for column in ("name", "distribution", "version", "description"):
             table.add_column(column, overflow="fold")
         for info in infos:
-            table.add_row(info.name, info.distribution, info.version, info.description)
+            table.add_row(*map(shown, (info.name, info.distribution, info.version, info.description)))
         console.print(table)
         if args.params:
             for info in infos:
@@ -151,12 +151,13 @@ def run(args) -> int:
 
 
 def _params_table(info) -> Table:
-    table = Table(title=f"{info.kind} {info.name}: parameters", title_justify="left")
+    """One row per parameter; plugin text (defaults, docstrings) shown as written."""
+    table = Table(title=f"{info.kind} {shown(info.name)}: parameters", title_justify="left")
     for column in ("group", "name", "default", "type", "description"):
         table.add_column(column, overflow="fold")
     for group, params in plugin_params(info).items():
         if not params:
             table.add_row(group, "-", "", "", "none")
         for p in params:
-            table.add_row(group, p.name, p.default, p.type, p.description)
+            table.add_row(group, *map(shown, (p.name, p.default, p.type, p.description)))
     return table
