@@ -4,6 +4,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from segbench import testing
 from segbench.cli import main
 from segbench.plugins import load_registry
@@ -48,3 +50,21 @@ def test_models_errors(tmp_path, capsys):
     assert "missing: no such folder; give a suite's output folder" in capsys.readouterr().err
     assert main(["models", str(tmp_path)]) == 1
     assert "no trained models in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_model_folders_are_never_wrapped(tmp_path, capsys, monkeypatch, columns):
+    """Each folder is printed whole on a line of its own, however narrow the terminal."""
+    deep = tmp_path / ("a-results-folder-with-a-long-name-" * 3) / "fluorescent"
+    deep.mkdir(parents=True)
+    out = _trained_output(deep)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["models", str(out), "--json", "-"]) == 0
+    (model,) = json.loads(capsys.readouterr().out)["models"]
+    assert len(model["path"]) > columns
+    assert main(["models", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"trained models in {out.resolve()}" in lines
+    assert f"  1  {model['path']}" in lines
+    table = [line for line in lines if "margin=0.1" in line]
+    assert len(table) == 1 and len(table[0]) <= columns and "trainable-threshold" in table[0]

@@ -47,7 +47,9 @@ def run(args) -> int:
     if not folder.is_dir():
         err.print(f"[red]error:[/] {shown(folder)}: no such folder; give a suite's output folder")
         return 2
-    models = list_models(folder)
+    models, problems = list_models(folder)
+    for problem in problems:
+        err.print(f"[yellow]warning:[/] {shown(problem)}", highlight=False)
     payload = [
         {
             "train_dataset": m.record.get("train_dataset"),
@@ -71,21 +73,33 @@ def run(args) -> int:
         err.print(f"no trained models in {shown(folder)} (nothing under {shown(folder / 'train')})")
         return 1
     if args.json != "-":
-        Console().print(_table(payload, folder))
+        _print(payload, folder)
     return 0
 
 
-def _table(models: list[dict], folder: Path) -> Table:
-    """One row per model; folders shown relative to the results folder."""
-    table = Table(title=f"trained models in {shown(folder)}", title_justify="left")
-    for column, justify in (("trained on", "left"), ("segmenter", "left"), ("settings", "left"),
-                            ("train s", "right"), ("size", "right")):
+def _print(models: list[dict], folder: Path) -> None:
+    """The table, then each model's folder on a line of its own: a path is
+    never wrapped, so it can be copied whole at any terminal width."""
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(f"trained models in {shown(folder.resolve())}")
+    console.print(_table(models), soft_wrap=False)
+    console.print("their folders (name one in a suite to reuse the model):")
+    for number, m in enumerate(models, 1):
+        console.print(f"{number:>3}  {shown(m['path'])}")
+
+
+def _table(models: list[dict]) -> Table:
+    """One row per model, numbered as the folders printed below it."""
+    table = Table()
+    for column, justify in (("#", "right"), ("trained on", "left"), ("segmenter", "left"),
+                            ("settings", "left"), ("train s", "right"), ("size", "right")):
         table.add_column(column, justify=justify, overflow="fold")
-    for m in models:
+    for number, m in enumerate(models, 1):
         settings = {**(m["params"] or {}), **(m["train_settings"] or {})}
         table.add_row(
+            str(number),
             shown(m["train_dataset"]),
-            shown(m["label"]) + "\n" + shown(Path(m["path"]).relative_to(folder.resolve())),
+            shown(m["label"]),
             shown(" ".join(f"{k}={v}" for k, v in settings.items()) or "-"),
             f"{m['train_seconds']:.0f}",
             _size(m["size_bytes"]),
