@@ -28,7 +28,10 @@ done
 
 # CellProfiler's environment: its nightly 5.0 packages run headless without Java.
 # Not rebuilt when it is already there and imports; no constraints file (it pins numpy 2).
-# pip reports that the GUI's wxPython and mysqlclient are missing: they are not needed.
+# cellprofiler-nightly comes last and without its dependencies: it names the GUI's
+# wxPython and mysqlclient, which are not needed, and pip's check of an installed
+# package's dependencies (an "ERROR: ... requires wxPython" line after a later
+# install) runs only for installs with dependencies, so it never reads as a failure.
 # tifffile: SaveImages' lossless compression fails with tifffile >= 2025.2.
 cellprofiler_env() {
   local venv=.venv-cellprofiler version=5.0.0.dev784 tifffile=2025.1.10
@@ -41,8 +44,8 @@ assert tifffile.__version__ == '$tifffile'"
   python3 -m venv "$venv"
   local pip=("$venv/bin/python" -m pip install --quiet)
   "${pip[@]}" "cellprofiler-core-nightly==$version" "cellprofiler-library-nightly==$version"
-  "${pip[@]}" --no-deps "cellprofiler-nightly==$version"
   "${pip[@]}" Jinja2 "sentry-sdk~=2.8.0" rapidfuzz "docutils==0.15.2" "tifffile==$tifffile"
+  "${pip[@]}" --no-deps "cellprofiler-nightly==$version"
   "$venv/bin/python" -c "$check"
 }
 
