@@ -6,12 +6,23 @@ writes a small, stratified, seeded sample of it to
 ``segbench/builtin/data/dsb2018_sample`` with its ``ATTRIBUTION.md``. The
 product never reads ``../shared``; it reads the committed sample.
 
-How images are chosen: the manifest's images are grouped by shape (a proxy
-for the microscope and magnification the image came from); each group gets a
-fixed number of images (``ALLOCATION``); within a group the images are sorted
-by nucleus count and cut into that many bins of consecutive counts, and one
-image is drawn at random from each bin (``numpy.random.default_rng(seed)``),
-so sparse and crowded fields are both present. Images larger than
+How images are chosen, in two parts:
+
+1. Stratified (40 images): the manifest's images are grouped by shape (a
+   proxy for the microscope and magnification the image came from); each
+   group gets a fixed number of images (``ALLOCATION``); within a group the
+   images are sorted by nucleus count and cut into that many bins of
+   consecutive counts, and one image is drawn at random from each bin
+   (``numpy.random.default_rng(seed)``), so sparse and crowded fields are
+   both present.
+2. The GAN's held-out images (``--gan-heldout``, 100): the other images,
+   sorted by name, in the order of ``default_rng(0).permutation``, first 100:
+   exactly the images ``plugins/gan/scripts/train_dsb2018.py`` holds out, so
+   the shipped GAN pair never saw any image of the sample. They give the
+   sample the test images a reference needs to tell methods 0.03 apart in F1
+   (``scripts/measure_power.py``; README, "A truth with power").
+
+Images larger than
 ``--max-side`` pixels on a side are centre-cropped to at most that size (the
 mask likewise, ids renumbered 1..N), which keeps the sample small and every
 image quick to segment.
@@ -71,7 +82,9 @@ and magnification), with this many drawn per group:
 
 Within a group the images were sorted by nucleus count, cut into as many bins
 of consecutive counts as images wanted, and one image was drawn at random from
-each bin, so sparse and crowded fields are both present. Images larger than
+each bin, so sparse and crowded fields are both present.{heldout}
+
+Images larger than
 {max_side} px on a side were centre-cropped to at most {max_side} x {max_side}
 (the mask likewise, ids renumbered 1..N; nuclei cut by the crop keep their
 visible part).
@@ -82,6 +95,12 @@ visible part).
 |---|---|---|---|---:|
 {rows}
 """
+
+
+HELDOUT = """ Then the {n} images the shipped GAN pair holds out (`plugins/gan/scripts/train_dsb2018.py`:
+the other images sorted by name, `numpy.random.default_rng(0).permutation`, the first {n}),
+so the GAN never saw any image of the sample. They are here because a reference needs
+about a hundred test images to tell methods 0.03 apart in F1 (README, "A truth with power")."""
 
 
 def choose(manifest: list[dict], seed: int) -> list[dict]:
@@ -97,6 +116,15 @@ def choose(manifest: list[dict], seed: int) -> list[dict]:
         for part in np.array_split(np.arange(len(members)), min(count, len(members))):
             chosen.append(members[int(rng.choice(part))])
     return chosen
+
+
+def gan_heldout(manifest: list[dict], stratified: list[dict], n: int, split_seed: int = 0) -> list[dict]:
+    """The ``n`` images ``plugins/gan/scripts/train_dsb2018.py`` holds out of
+    the images outside ``stratified`` (its ``prepare`` stage, ``--split-seed``)."""
+    excluded = {e["stage1_train_id"] for e in stratified}
+    pool = sorted((e for e in manifest if e["stage1_train_id"] not in excluded), key=lambda e: e["name"])
+    order = np.random.default_rng(split_seed).permutation(len(pool))
+    return sorted((pool[i] for i in order[:n]), key=lambda e: e["name"])
 
 
 def centre_crop(shape: tuple[int, int], max_side: int) -> tuple[int, int, int, int]:
@@ -115,10 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-side", type=int, default=360)
+    parser.add_argument("--gan-heldout", type=int, default=100, help="images the GAN holds out, added (0: none)")
     args = parser.parse_args(argv)
 
     manifest = json.loads((args.source / "manifest.json").read_text())
-    entries = choose(manifest, args.seed)
+    stratified = choose(manifest, args.seed)
+    heldout = gan_heldout(manifest, stratified, args.gan_heldout) if args.gan_heldout else []
+    entries = stratified + heldout
     samples, rows, n_nuclei = [], [], 0
     for entry in entries:
         image = tifffile.imread(args.source / "images" / f"{entry['name']}.tif")
@@ -135,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     meta = {
         "source": "2018 Data Science Bowl stage 1 train (BBBC038v1), CC0 1.0; see ATTRIBUTION.md",
         "stage1_train_ids": [e["stage1_train_id"] for e in entries],
+        "stratified_ids": [e["stage1_train_id"] for e in stratified],
+        "gan_heldout_ids": [e["stage1_train_id"] for e in heldout],
         "seed": args.seed,
         "max_side": args.max_side,
     }
@@ -148,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
             n_nuclei=n_nuclei,
             seed=args.seed,
             allocation=allocation,
+            heldout=HELDOUT.format(n=len(heldout)) if heldout else "",
             max_side=args.max_side,
             rows="\n".join(rows),
         )

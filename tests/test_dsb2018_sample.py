@@ -26,8 +26,8 @@ def samples():
     return list(DSB2018Sample().load())
 
 
-def test_forty_real_images_with_instance_masks(samples):
-    assert len(samples) == 40 and len({s.name for s in samples}) == 40
+def test_140_real_images_with_instance_masks(samples):
+    assert len(samples) == 140 and len({s.name for s in samples}) == 140
     for sample in samples:
         assert sample.image.dtype == np.uint8 and sample.image.ndim == 2
         assert sample.labels.dtype == np.uint16 and sample.labels.shape == sample.image.shape
@@ -37,7 +37,7 @@ def test_forty_real_images_with_instance_masks(samples):
         # nuclei are brighter than the background they sit on
         assert sample.image[sample.labels > 0].mean() > sample.image[sample.labels == 0].mean()
     counts = sorted(int(s.labels.max()) for s in samples)
-    assert sum(counts) == 1318 and counts[0] <= 10 and counts[-1] >= 100  # sparse and crowded fields
+    assert sum(counts) == 4482 and counts[0] <= 10 and counts[-1] >= 100  # sparse and crowded fields
     shapes = {s.image.shape for s in samples}
     assert {(256, 256), (360, 360)} <= shapes and len(shapes) >= 3
 
@@ -45,12 +45,15 @@ def test_forty_real_images_with_instance_masks(samples):
 def test_small_and_attributed():
     folder = sample_folder()
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    assert size <= 3_000_000
+    assert size <= 10_000_000  # the bound for shipped data
     attribution = (folder / "ATTRIBUTION.md").read_text()
     for phrase in ("CC0", "Caicedo", "Data Science Bowl", "BBBC038", "scripts/make_dsb2018_sample.py"):
         assert phrase in attribution
     meta = json.loads((folder / "dataset.json").read_text())
-    assert meta["n_images"] == 40 and len(meta["stage1_train_ids"]) == 40
+    assert meta["n_images"] == 140 and len(meta["stage1_train_ids"]) == 140
+    # the stratified 40 and the 100 the shipped GAN pair holds out (it never saw any image of the sample)
+    assert len(meta["stratified_ids"]) == 40 and len(meta["gan_heldout_ids"]) == 100
+    assert set(meta["stratified_ids"]) | set(meta["gan_heldout_ids"]) == set(meta["stage1_train_ids"])
     for image in (folder / "images").glob("*.tif"):
         assert f"| {image.stem} |" in attribution
     assert "dsb2018-sample" in load_registry().names("dataset")
@@ -70,7 +73,7 @@ def test_found_on_a_fresh_non_editable_install(tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("segbench-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     data = [n for n in names if "builtin/data/dsb2018_sample/" in n]
-    assert sum(n.endswith(".tif") for n in data) == 80 and any(n.endswith("ATTRIBUTION.md") for n in data)
+    assert sum(n.endswith(".tif") for n in data) == 280 and any(n.endswith("ATTRIBUTION.md") for n in data)
     target = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, capture_output=True)
     code = (
@@ -81,7 +84,7 @@ def test_found_on_a_fresh_non_editable_install(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
     folder, n, labelled = out.stdout.split()
-    assert Path(folder).is_relative_to(target) and n == "40" and labelled == "True"
+    assert Path(folder).is_relative_to(target) and n == "140" and labelled == "True"
 
 
 def suite_text(output, extra=""):

@@ -1,13 +1,13 @@
 """The built-in real dataset ``dsb2018-sample``.
 
-40 real fluorescence images of nuclei with hand-made instance masks from the
+140 real fluorescence images of nuclei with hand-made instance masks from the
 2018 Data Science Bowl (BBBC038v1, CC0), shipped inside segbench so that a
 suite can test on real data with no download::
 
     datasets:
       - name: real
         dataset: dsb2018-sample
-        split: {train: 24, test: 16}
+        split: {train: 24, test: 116}
         reference: true
 
 Images are uint8 ``(Y, X)`` of 256 x 256 to 360 x 360 pixels; masks are uint16
@@ -47,10 +47,10 @@ def sample_folder() -> Path:
 
 
 class DSB2018Sample(DatasetSource):
-    """40 real annotated fluorescence nuclei images (2018 Data Science Bowl, CC0)."""
+    """140 real annotated fluorescence nuclei images (2018 Data Science Bowl, CC0)."""
 
     name = "dsb2018-sample"
-    description = "40 real fluorescence nuclei images with instance masks (2018 Data Science Bowl, CC0)"
+    description = "140 real fluorescence nuclei images with instance masks (2018 Data Science Bowl, CC0)"
 
     @classmethod
     def constructor_params(cls) -> tuple[str, ...]:

@@ -83,8 +83,15 @@ def prepare_dataset(
         refs, problems, hashes = _read_folder(spec, folder)
         problems += _mask_doubts(folder, refs)
     else:
-        fitted = _fitted_generator(spec, fit_on, suite_seed, output, registry, fit_progress) if fit_on else None
-        refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress, fitted)
+        try:
+            fitted = _fitted_generator(spec, fit_on, suite_seed, output, registry, fit_progress) if fit_on else None
+            refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress, fitted)
+        except OSError as exc:  # a read-only data/ folder, a full disk
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise SegbenchError(
+                f"datasets.{spec.name}: cannot write its files under {dataset_folder(spec, output)} "
+                f"({where}{exc.strerror or exc}); make that folder writable or free space, then run again"
+            ) from None
     spacing = _dataset_spacing(refs)
     train, test = _split(spec, refs, suite_seed)
     return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
@@ -137,7 +144,7 @@ def _materialised(spec, suite_seed, output, registry, progress, fitted=None):
     make = (
         (lambda: _generated_folder(spec, suite_seed, output, registry, progress, fitted))
         if spec.source == "generator"
-        else (lambda: _registered_folder(spec, registry.get("dataset", spec.target).cls, output))
+        else (lambda: _registered_folder(spec, registry.get("dataset", spec.target), output))
     )
     folder = make()
     refs, problems, hashes = _read_folder(spec, folder)
@@ -260,13 +267,15 @@ def _generated_folder(spec, suite_seed, output, registry, progress, fitted=None)
     return _materialise(dataset_folder(spec, output), meta, samples, output)
 
 
-def _registered_folder(spec: DatasetSpec, cls, output: Path) -> Path:
-    """A registered dataset source: written to disk once, like a generator's output."""
-    meta = {"dataset": spec.target, "params": spec.params}
+def _registered_folder(spec: DatasetSpec, info, output: Path) -> Path:
+    """A registered dataset source: written to disk once, like a generator's
+    output, and again when its plugin's distribution or version changes (a
+    new segbench may ship another ``dsb2018-sample``)."""
+    meta = {"dataset": spec.target, "params": spec.params, "distribution": info.distribution, "version": info.version}
 
     def samples():
         try:
-            return iter(cls().load(**spec.params))
+            return iter(info.cls().load(**spec.params))
         except (TypeError, ValueError, InputError, SegbenchError) as exc:
             raise SegbenchError(f"datasets.{spec.name}: dataset {spec.target!r} could not be loaded: {exc}") from None
 

@@ -97,14 +97,22 @@ def _tiles(sample, size: int):
 
 
 def _builtin_sample_ids() -> set[str]:
-    """DSB stage-1 ids of the images shipped as ``dataset: dsb2018-sample``.
+    """DSB stage-1 ids of the stratified part of ``dataset: dsb2018-sample``.
 
-    They are left out of training so that suites testing on that built-in
-    sample (``suites/sim2real.yaml``) never test on images the GAN saw.
+    They are left out before the held-out split, so that suites testing on
+    that built-in sample (``suites/sim2real.yaml``) never test on images the
+    GAN saw: the sample's other part is this script's held-out set itself
+    (``scripts/make_dsb2018_sample.py``), which ``prepare`` checks.
     """
+    record = _sample_record()
+    return set(record.get("stratified_ids", record["stage1_train_ids"]))
+
+
+def _sample_record() -> dict:
+    """The built-in sample's ``dataset.json``."""
     from segbench.builtin.dsb2018 import sample_folder
 
-    return set(json.loads((sample_folder() / "dataset.json").read_text())["stage1_train_ids"])
+    return json.loads((sample_folder() / "dataset.json").read_text())
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -118,6 +126,11 @@ def prepare(args: argparse.Namespace) -> None:
     order = np.random.default_rng(args.split_seed).permutation(len(names))
     held = sorted(names[i] for i in order[: args.held_out])
     train = sorted(names[i] for i in order[args.held_out:])
+    ids = {entry["name"]: entry["stage1_train_id"] for entry in manifest}
+    shipped_heldout = set(_sample_record().get("gan_heldout_ids", []))
+    if shipped_heldout and {ids[n] for n in train} & shipped_heldout:
+        raise SystemExit("prepare: this split would train on images of segbench's dsb2018-sample; "
+                         "use the default --held-out 100 --split-seed 0")
 
     def samples(chosen):
         for name in chosen:
