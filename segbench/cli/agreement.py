@@ -11,13 +11,20 @@ from ..errors import SegbenchError
 from . import shown
 
 DESCRIPTION = """\
-For every pair of datasets in a results folder, compare their rankings of the
-segmenter variants they share: Kendall's tau-b and Spearman's rho with 95%
-bootstrap intervals (images resampled within each dataset), whether both pick
-the same winner, and the largest rank swaps. Rankings use the models trained on
-the dataset they are tested on (or untrained ones); models trained on one
-dataset and tested on others fill the transfer matrix (rows: trained on;
-columns: tested on)."""
+Does dataset a tell the truth about dataset b (the reference, e.g. real images)?
+For every pair of datasets in a results folder (or each against --reference),
+over the segmenter variants they share:
+- decisive pairs: the pairs of variants that b tells apart (the 95% paired-
+  bootstrap interval of their difference on b's images excludes 0); how many a
+  keeps (same order), reverses, confirms and contradicts (decisive both ways);
+- spurious: pairs tied on b that a calls decisive;
+- calibration: the mean absolute score difference, with a 95% interval;
+- Kendall's tau-b (95% interval) beside its ceiling: the mean tau-b between
+  random halves of b's images, what b reaches with itself; Spearman's rho;
+  whether both pick the same winner; the largest rank swaps.
+Rankings use the models trained on the dataset they are tested on (or untrained
+ones); models trained on one dataset and tested on others fill the transfer
+matrix (rows: trained on; columns: tested on). Formulas: docs/report.md."""
 
 EPILOG = """\
 examples:
@@ -33,7 +40,7 @@ unknown metric or dataset, no two datasets sharing 2 variants)."""
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "agreement",
-        help="do two datasets rank the segmenters alike? (Kendall tau, Spearman rho, transfer)",
+        help="does a dataset rank the segmenters like the real one? (decisive pairs, calibration, tau, transfer)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
