@@ -20,6 +20,8 @@ import itertools
 import json
 import re
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -150,8 +152,9 @@ def run(args: argparse.Namespace) -> int:
             if not callable(getattr(generator, "params", None)):
                 return _fail(f"generator {info.name!r} does not report its fitted parameters "
                              f"(no params method); the fit left: {', '.join(fitted['files']) or 'nothing'}")
-            print(f"# {info.name} fitted on {args.fit}: constructor parameters (a suite's params:)")
-            print(yaml.safe_dump(generator.params(), sort_keys=False, default_flow_style=None).rstrip())
+            print(f"# {info.name} fitted on {printable(args.fit)}: constructor parameters (a suite's params:),")
+            print(f"# rounded to {SHOWN_DIGITS} significant digits (dataset.json of --out keeps them exact)")
+            print(yaml.safe_dump(rounded(generator.params()), sort_keys=False, default_flow_style=None).rstrip())
             return 0
     if args.out.exists() and not args.out.is_dir():
         return _fail(f"{args.out} is a file; --out must be a folder")
@@ -211,12 +214,8 @@ def fit_generator(generator, name: str, folder: Path, seed: int) -> dict[str, An
     if not callable(getattr(generator, "fit", None)):
         raise SegbenchError(f"generator {name!r} cannot be fitted (it has no fit method)")
     dataset = Dataset(folder.name, load_labelled(folder))
-
-    def progress(step: int, total: int, loss: float | None) -> None:
-        tail = "" if loss is None else f" (mismatch {loss:.3g})"
-        print(f"fitting {name} on {len(dataset)} images of {printable(folder)}: {step}/{total}{tail}", file=sys.stderr)
-
-    with tempfile.TemporaryDirectory(prefix="segbench-fit-") as workdir:
+    what = f"fitting {name} on {len(dataset)} images of {printable(folder)}"
+    with tempfile.TemporaryDirectory(prefix="segbench-fit-") as workdir, _fit_progress(what) as progress:
         try:
             generator.fit(dataset, Path(workdir), seed=seed, progress=progress)
         except ValueError as err:
@@ -377,6 +376,60 @@ def _progress(samples: Iterator, total: int, name: str) -> Iterator:
         for sample in samples:
             yield sample
             progress.advance(task)
+
+
+@contextmanager
+def _fit_progress(what: str) -> Iterator:
+    """A ``progress(step, total, mismatch)`` callable for a generator's fit,
+    on stderr: a bar with the time elapsed on a terminal, else one plain line
+    when the fit starts, after each step and when it ends (logs show life)."""
+    start = time.perf_counter()
+
+    def line(step: int, total: int, loss: float | None) -> None:
+        tail = "" if loss is None else f" (mismatch {loss:.3g})"
+        print(f"{what}: {step}/{total}{tail}, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+    if not sys.stderr.isatty():
+        print(f"{what} (a line after each step)", file=sys.stderr)
+        yield line
+        print(f"{what}: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(escape(what), total=None)
+
+        def update(step: int, total: int, loss: float | None) -> None:
+            tail = "" if loss is None else f" (mismatch {loss:.3g})"
+            bar.update(task, completed=step, total=total, description=escape(what + tail))
+
+        yield update
+
+
+#: significant digits of the floats --print-params shows
+SHOWN_DIGITS = 4
+
+
+def rounded(value: Any, digits: int = SHOWN_DIGITS) -> Any:
+    """``value`` with every float (in lists and dicts too) rounded to
+    ``digits`` significant digits, for people to read.
+
+    Examples
+    --------
+    >>> rounded({"radius": 10.173522503736745, "aspect_ratio": [1.0, 1.5717615123874342], "n": 3})
+    {'radius': 10.17, 'aspect_ratio': [1.0, 1.572], 'n': 3}
+    """
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    return value
 
 
 def _fail(message: str, code: int = 2) -> int:
