@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -340,6 +341,11 @@ def test_duplicate_keys_are_refused_with_their_line(tmp_path, registry):
         ("name: adv", "name: adv\nseed: 1e29", "seed: must be a whole number from 0 to 4294967295, got '1e29'"),
         ("- name: blob-threshold", "- name: blob-threshold\n    timeout: .nan", "timeout: must be a positive, finite"),
         ("- name: blob-threshold", "- name: blob-threshold\n    timeout: .inf", "timeout: must be a positive, finite"),
+        ("- name: blob-threshold", "- name: blob-threshold\n    timeout: 1e300", "timeout: must be a positive, finite"),
+        ("name: adv", "name: adv\ndescription: {a: 1}", "description: must be text, got dict {'a': 1}"),
+        ("output: ", "output: ~nobody/x\nx_: ", "output: '~nobody/x' names another user's home folder (~USER)"),
+        ("name: adv", "name: adv\n? [a, b]\n: 1", ":2: a key is a list or mapping (a complex key, `? [a, b]`)"),
+        ("- name: blob-threshold", "- name: blob-threshold\n    params: {? {a: 1} : 2}", "a key is a list or mapping"),
         ("name: adv", "name: adv\nmetrics: {iou_thresholds: [0.5, 0.5000000001, 0.7]}", "0.5 given more than once"),
         ("name: adv", "name: adv\nmetrics: {iou_thresholds: [.nan]}", "must be a list of numbers in (0, 1], got [nan]"),
         ("output: ", "output: ''\nx_: ", "output: must name a folder for the results"),
@@ -589,6 +595,173 @@ def test_evaluate_warns_once_per_folder_on_either_side(tmp_path, capsys, side, s
     assert main(["evaluate", "--gt", str(folders["--gt"]), "--pred", str(folders["--pred"])]) == 0
     (line,) = [l for l in capsys.readouterr().err.splitlines() if l.startswith("warning:")]
     assert line.startswith(f"warning: {side} {spoiled}: 3 of 3 masks checked are not label images") and doubt in line
+
+
+def test_output_in_sys_is_one_line(tmp_path, capsys):
+    text = suite_text("/sys/kernel", segmenters="  - name: otsu-watershed\n")
+    assert main(["run", str(write(tmp_path, text))]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: output: /sys/kernel ")
+
+
+@pytest.mark.parametrize("make", [lambda p: p.mkdir(), lambda p: p.symlink_to(p.parent / "elsewhere")])
+def test_a_lock_file_that_is_a_folder_or_a_link_is_one_line(tmp_path, registry, make):
+    suite = load_suite(write(tmp_path, suite_text(tmp_path / "out")), registry)
+    assert run_suite(suite, registry).ok
+    lock = tmp_path / "out" / ".segbench.lock"
+    lock.unlink()
+    make(lock)
+    with pytest.raises(SegbenchError, match=r"\.segbench\.lock: is a (folder|link), not segbench's lock file; remove it"):
+        run_suite(suite, registry)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("error", [errno.EACCES, errno.ENOSPC])
+def test_a_dataset_that_cannot_be_written_is_one_line_and_the_rest_runs(tmp_path, registry, monkeypatch, error):
+    """A read-only data/ folder or a full disk while a dataset is (re)generated."""
+    import segbench.io
+
+    real = segbench.io.write_dataset
+
+    def refuse(folder, samples, **kwargs):
+        if "blobs" in str(folder):
+            raise OSError(error, os.strerror(error), str(folder / "images"))
+        return real(folder, samples, **kwargs)
+
+    monkeypatch.setattr(segbench.io, "write_dataset", refuse)
+    text = suite_text(tmp_path / "out").replace(
+        "datasets:\n", "datasets:\n  - name: other\n    generator: procedural\n    params: {n_images: 2, shape: [48, 48]}\n"
+    )
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    (failure,) = summary.failures
+    assert str(failure).startswith(f"datasets.blobs: cannot write its files under {tmp_path / 'out' / 'data' / 'blobs'} (")
+    assert os.strerror(error) in str(failure) and "make that folder writable or free space" in str(failure)
+    assert summary.n_done == 2  # the other dataset ran
+
+
+def spoil_results(out, suite=None, column=None, value=None):
+    if suite is not None:
+        (out / "suite.json").write_text(suite)
+    if column is not None:
+        results = pd.read_parquet(out / "results.parquet")
+        results[column] = results[column].astype(type(value))
+        results.loc[0, column] = value
+        results.to_parquet(out / "results.parquet")
+
+
+@pytest.mark.parametrize(
+    "suite, column, value, expected",
+    [
+        ("[1, 2]", None, None, "suite.json: holds a list, not a JSON object; rerun the suite"),
+        ('{"rank_by": 5}', None, None, "suite.json: 'rank_by' must be text, got 5; rerun the suite"),
+        (None, "tp", float("nan"), "results.parquet: 1 row(s) have no finite number in column 'tp'"),
+        (None, "threshold", float("nan"), "results.parquet: 1 row(s) have no finite number in column 'threshold'"),
+        (None, "params", "{broken", "results.parquet: column 'params' holds '{broken', not a JSON object"),
+    ],
+)
+def test_a_broken_results_folder_is_one_line_in_every_reader(tmp_path, registry, capsys, suite, column, value, expected):
+    out = tmp_path / "out"
+    assert run_suite(load_suite(write(tmp_path, suite_text(out)), registry), registry).ok
+    spoil_results(out, suite, column, value)
+    for argv in (["report", str(out)], ["report", str(out), "--html", str(tmp_path / "r.html")], ["agreement", str(out)]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("error: ") and expected in line, line
+
+
+def test_a_training_record_with_bad_fields_is_left_out_with_a_warning(tmp_path, capsys):
+    record = tmp_path / "out" / "train" / "blobs" / "x-abc-123" / "segbench-training.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"seconds": "abc", "label": "x"}))
+    assert main(["models", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {record}: 'seconds' must be a number of seconds, got 'abc'; left out" in err
+    assert "Traceback" not in err
+
+
+def test_an_rgba_image_is_segmented_as_grey(tmp_path, registry):
+    """RGBA TIFFs in a folder dataset (R = G = B, opaque alpha): otsu-watershed scores them as the grey images."""
+    import tifffile
+
+    lab = lab_folder(tmp_path)
+    grey = {}
+    for image in (lab / "images").iterdir():
+        grey[image.stem] = tifffile.imread(image)
+        plane = grey[image.stem].astype(np.uint16)
+        tifffile.imwrite(image, np.stack([plane, plane, plane, np.full_like(plane, 65535)], axis=-1))
+    text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n").replace(
+        "generator: procedural\n    params: {n_images: 4, shape: [48, 48], n_objects: 5}\n    split: {train: 1, test: 3}",
+        f"path: {lab}",
+    )
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    assert summary.ok and summary.n_done == 3, summary.failures
+    from segbench.builtin.otsu_watershed import OtsuWatershed
+    from segbench.metrics import evaluate_image
+
+    for name, image in grey.items():
+        expected = evaluate_image(tifffile.imread(lab / "masks" / f"{name}.tif"), OtsuWatershed().predict(image), [0.5])
+        row = summary.results.query("image == @name and threshold == 0.5").iloc[0]
+        assert row["tp"] == expected.rows[0]["tp"] and row["fp"] == expected.rows[0]["fp"]
+
+
+def test_a_segmenter_s_weights_error_is_reported_under_the_segmenter(tmp_path):
+    """An InputError from a segmenter's own file (Cellpose weights) names the segmenter, not the dataset."""
+    import types
+
+    import segbench
+    from segbench.errors import InputError
+
+    class MissingWeights(segbench.Segmenter):
+        name = "missing-weights"
+
+        def __init__(self):
+            raise InputError("weights/model.pth", "file not found", "check pretrained_model")
+
+        def predict(self, image):
+            raise AssertionError
+
+    plugin = types.SimpleNamespace(segbench_register_segmenters=segbench.hookimpl(lambda: [MissingWeights]))
+    registry = load_registry(extra=[(plugin, "weights-test", "1.0")])
+    text = suite_text(tmp_path / "out", segmenters="  - name: missing-weights\n  - name: otsu-watershed\n")
+    summary = run_suite(load_suite(write(tmp_path, text), registry), registry)
+    assert summary.n_done == 3 and len(summary.failures) == 3
+    assert all(f.message == "segmenter 'missing-weights': weights/model.pth: file not found; check pretrained_model"
+               and f.where.startswith("blobs/") for f in summary.failures)
+
+
+def test_cellprofiler_temporary_folders_left_by_kill_9_are_removed_on_the_next_start(tmp_path, monkeypatch):
+    """Only folders of ended processes carrying the plugin's marker go; others stay."""
+    process = pytest.importorskip("segbench_cellprofiler.process")
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(ended.stdout)
+
+    def folder(name, pids=None):
+        path = tmp_path / f"{process.WORKDIR_PREFIX}{name}"
+        path.mkdir()
+        if pids is not None:
+            (path / process.OWNER_MARKER).write_text(json.dumps({"pids": pids}))
+        return path
+
+    stale = folder("stale", [dead])
+    running = folder("running", [dead, os.getpid()])
+    unmarked = folder("unmarked")
+    garbage = folder("garbage")
+    (garbage / process.OWNER_MARKER).write_text("not json")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / process.OWNER_MARKER).write_text(json.dumps({"pids": [dead]}))
+    (tmp_path / f"{process.WORKDIR_PREFIX}link").symlink_to(victim)
+
+    assert process.remove_stale_workdirs(tmp_path) == [stale]
+    assert not stale.exists() and running.is_dir() and unmarked.is_dir() and garbage.is_dir() and victim.is_dir()
+
+    again = folder("again", [dead])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(process.DriverFailure, match="could not run"):  # a start removes them first
+        process.Driver(str(tmp_path / "no-python"), start_timeout=5)
+    assert not again.exists() and running.is_dir()
 
 
 def test_a_skipped_entry_makes_the_exit_code_1(tmp_path, capsys):

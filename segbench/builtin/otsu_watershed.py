@@ -14,11 +14,14 @@
 6. Objects smaller than ``min_size`` pixels (voxels) removed, the rest numbered
    1..n.
 
-Works on ``(Y, X)`` and ``(Z, Y, X)`` images. For stacks whose z step is
-larger than the lateral pixel (``anisotropy`` > 1, as Cellpose's parameter of
-that name), steps 2-5 run on the smoothed stack stretched along z by linear
-interpolation to cubic voxels, and the labels are sampled back at the original
-slices; distances (``min_distance``) are then in lateral pixels. Without it,
+Works on ``(Y, X)`` and ``(Z, Y, X)`` images, and on images with channels last
+(``(Y, X, C)``, ``(Z, Y, X, C)``, at most 4 channels): as segbench reads the
+DSB layout, an alpha channel is dropped and equal channels are one grey image
+(:func:`segbench.io.public_layouts.grey_channels`); differing colour channels
+are averaged. For stacks whose z step is larger than the lateral pixel
+(``anisotropy`` > 1, as Cellpose's parameter of that name), steps 2-5 run on
+the smoothed stack stretched along z by linear interpolation to cubic voxels,
+and the labels are sampled back at the original slices; distances (``min_distance``) are then in lateral pixels. Without it,
 the distance transform of a flat nucleus has a broad plateau and the seeds
 split it.
 
@@ -39,6 +42,7 @@ from skimage.filters import threshold_li, threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
 from ..api import Segmenter
+from ..io.public_layouts import grey_channels
 from .synth import checks
 
 _THRESHOLDS = {"otsu": threshold_otsu, "li": threshold_li}
@@ -127,12 +131,13 @@ class OtsuWatershed(Segmenter):
         Parameters
         ----------
         image : ndarray
-            ``(Y, X)`` or ``(Z, Y, X)``, any real dtype.
+            ``(Y, X)`` or ``(Z, Y, X)``, any real dtype; or with channels
+            last (see the module's notes).
 
         Returns
         -------
         ndarray of int32
-            Labels ``1..n`` of the image's shape, 0 = background.
+            Labels ``1..n`` of the image's spatial shape, 0 = background.
         """
         image = self._check(image)
         sigma = self.sigma
@@ -163,12 +168,13 @@ class OtsuWatershed(Segmenter):
         return watershed(-landscape, markers, mask=foreground)
 
     def _check(self, image) -> np.ndarray:
-        image = np.asarray(image)
+        image = _grey(np.asarray(image))
         if image.ndim not in (2, 3) or not (
             np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
         ):
             raise ValueError(
-                f"otsu-watershed: 'image' must be a 2D (Y, X) or 3D (Z, Y, X) array of numbers, "
+                f"otsu-watershed: 'image' must be a 2D (Y, X) or 3D (Z, Y, X) array of numbers "
+                f"(or with at most 4 channels last), "
                 f"got shape {image.shape} and dtype {image.dtype}"
             )
         if isinstance(self.sigma, tuple) and len(self.sigma) != image.ndim:
@@ -204,3 +210,16 @@ class OtsuWatershed(Segmenter):
         small[0] = False
         labels[small[labels]] = 0
         return relabel_sequential(labels)[0].astype(np.int32)
+
+
+#: the most channels of a channels-last image (segbench.io.write_image reads a 3-D array so too)
+MAX_CHANNELS = 4
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """A channels-last image (``(Y, X, C)`` or ``(Z, Y, X, C)`` with ``C <=
+    MAX_CHANNELS``) as one grey image; any other array unchanged."""
+    if image.ndim not in (3, 4) or image.shape[-1] > MAX_CHANNELS:
+        return image
+    grey = grey_channels(image)
+    return grey if grey.ndim < image.ndim else grey.mean(axis=-1)

@@ -39,7 +39,7 @@ from ..errors import InputError
 from .images import SUPPORTED_SUFFIXES, _read, _spatial, read_labels
 from .layouts import IMAGES_DIR, MASKS_DIR, FilePair, _index
 
-__all__ = ["find_public_pairs", "keep_fluorescence", "read_intensity", "read_object_masks"]
+__all__ = ["find_public_pairs", "grey_channels", "keep_fluorescence", "read_intensity", "read_object_masks"]
 
 _CTC_SEQUENCE = re.compile(r"\d+")
 _CTC_FRAME = re.compile(r"t(\d+)")
@@ -261,11 +261,27 @@ def read_intensity(path: str | Path, grey: bool = False) -> tuple[np.ndarray, st
     """
     image, axes, spacing = _read(path)
     if grey and axes.endswith("C"):
-        if image.shape[-1] in _ALPHA_CHANNELS:
-            image = image[..., :-1]
-        if (image == image[..., :1]).all():
-            image, axes = image[..., 0], _spatial(axes)
+        image = grey_channels(image)
+        axes = axes if image.ndim == len(axes) else _spatial(axes)
     return image, axes, spacing
+
+
+def grey_channels(image: np.ndarray) -> np.ndarray:
+    """A channels-last image without its alpha channel (the last of 2 or 4)
+    and, when the remaining channels are equal, as its first channel alone.
+
+    Examples
+    --------
+    >>> rgba = np.zeros((2, 3, 4), np.uint8); rgba[..., :3] = 7; rgba[..., 3] = 255
+    >>> grey_channels(rgba).shape
+    (2, 3)
+    >>> rgba[0, 0, 0] = 9
+    >>> grey_channels(rgba).shape
+    (2, 3, 3)
+    """
+    if image.shape[-1] in _ALPHA_CHANNELS:
+        image = image[..., :-1]
+    return image[..., 0] if (image == image[..., :1]).all() else image
 
 
 def keep_fluorescence(pairs: list[FilePair]) -> tuple[list[FilePair], list[InputError]]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..api import Dataset, Sample, Segmenter
-from ..errors import SegbenchError
+from ..errors import InputError, SegbenchError
 from ..results import Col, prediction_relpath
 from ..suite import SegmenterConfig, stable_hash
 from .models import ProgressFile, read_training_record, write_training_record
@@ -244,6 +244,8 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
     config = job.config
     try:
         model = _model_for(job.cls, config, job.train, job.spacing)
+    except InputError as exc:  # the segmenter's own file (weights), not the dataset's
+        raise CellFailure(f"segmenter {config.label!r}: {exc}") from None
     except SegbenchError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -267,6 +269,8 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
                 labels = model.predict(sample.image)
                 raw_seconds = time.perf_counter() - start
             outputs.append(({}, labels, 0.0))
+    except InputError as exc:  # a file of the segmenter's, not the dataset's
+        raise CellFailure(f"{what}: {exc}") from None
     except SegbenchError:
         raise
     except Exception as exc:  # noqa: BLE001

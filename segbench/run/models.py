@@ -34,6 +34,7 @@ __all__ = [
     "TrainedModel",
     "write_training_record",
     "read_training_record",
+    "record_problem",
     "read_progress",
     "list_models",
 ]
@@ -127,12 +128,37 @@ def write_training_record(workdir: str | Path, seconds: float, **fields: Any) ->
 
 
 def read_training_record(workdir: str | Path) -> dict[str, Any] | None:
-    """The record of a finished training, or None (not trained, or unreadable)."""
+    """The record of a finished training, or None (not trained, unreadable, or
+    not a record segbench writes: see :func:`record_problem`)."""
+    record, _ = _read_record(Path(workdir) / TRAIN_RECORD)
+    return record
+
+
+def record_problem(record: Any) -> str:
+    """What makes ``record`` unlike a training record segbench writes, or ``""``:
+    it must be an object whose ``seconds`` is a finite number of seconds and
+    whose ``params`` and ``train_settings`` are objects (or null)."""
+    if not isinstance(record, dict):
+        return f"holds a {type(record).__name__}, not a JSON object"
+    seconds = record.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+        return f"'seconds' must be a number of seconds, got {seconds!r:.40}"
+    for key in ("params", "train_settings"):
+        if not isinstance(record.get(key), (dict, type(None))):
+            return f"{key!r} must be an object, got {record[key]!r:.40}"
+    return ""
+
+
+def _read_record(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The record at ``path`` and ``""``, or None and why it cannot be used."""
     try:
-        record = json.loads((Path(workdir) / TRAIN_RECORD).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and "seconds" in record else None
+        record = json.loads(path.read_text())
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    except ValueError as exc:
+        return None, f"is not valid JSON ({exc})"
+    problem = record_problem(record)
+    return (None, problem) if problem else (record, "")
 
 
 @dataclass(frozen=True)
@@ -144,14 +170,16 @@ class TrainedModel:
     size_bytes: int
 
 
-def list_models(output: str | Path) -> list[TrainedModel]:
+def list_models(output: str | Path) -> tuple[list[TrainedModel], list[str]]:
     """Every finished training under ``output/train``, sorted by train dataset
-    and label."""
-    models = []
+    and label, and one line for each record that cannot be used (left out)."""
+    models, problems = [], []
     for record_path in sorted(Path(output, TRAIN_FOLDER).glob(f"*/*/{TRAIN_RECORD}")):
-        record = read_training_record(record_path.parent)
+        record, problem = _read_record(record_path)
         if record is None:
+            problems.append(f"{record_path}: {problem}; left out (a run of its suite trains it again)")
             continue
         size = sum(p.stat().st_size for p in record_path.parent.rglob("*") if p.is_file())
         models.append(TrainedModel(record_path.parent, record, size))
-    return sorted(models, key=lambda m: (str(m.record.get("train_dataset")), str(m.record.get("label"))))
+    models.sort(key=lambda m: (str(m.record.get("train_dataset")), str(m.record.get("label"))))
+    return models, problems

@@ -378,13 +378,23 @@ def output_lock(output: Path):
     folder stops at once with one line instead of interleaving its writes."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(output / LOCK_FILE))
+    path = output / LOCK_FILE
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        kind = "a link" if path.is_symlink() else "a folder" if path.is_dir() else "a special file"
+        raise SegbenchError(
+            f"{path}: is {kind}, not segbench's lock file; remove it (segbench makes its own), then run again"
+        )
+    lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise SegbenchError(
             f"output: another segbench run is writing to {output} (it holds {LOCK_FILE}); "
             "wait for it to finish, or give this run another --output"
+        ) from None
+    except OSError as exc:  # e.g. /sys or a read-only folder
+        raise SegbenchError(
+            f"output: cannot lock {output} ({exc.strerror or exc}); choose a folder you can write to"
         ) from None
     try:
         yield
@@ -569,7 +579,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _failure(job: PredictJob, exc: BaseException) -> Failure:
     where = f"{job.dataset}/{job.sample.name}"
-    if isinstance(exc, InputError):  # a data problem, whichever segmenter met it; it names the file
+    if isinstance(exc, InputError):  # reading the sample: a data problem (a segmenter's own files fail as CellFailure)
         return Failure("", f"datasets.{job.dataset}: {_one_line(exc)}")
     if isinstance(exc, CellFailure):
         return Failure(where, _one_line(exc))

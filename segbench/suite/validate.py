@@ -156,6 +156,7 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
     executor = _executor(check, data.get("executor"), skipped)
     out = output if output is not None else data.get("output", f"results/{name}")
     out = _output(check, out, output is not None)
+    description = _description(check, data.get("description"))
 
     datasets = _datasets(check, data.get("datasets"), registry, skipped)
     segmenters = _segmenters(check, data.get("segmenters"), registry, skipped, datasets)
@@ -172,7 +173,7 @@ def load_suite(path: str | Path, registry: Registry, output: str | Path | None =
         segmenters=segmenters,
         metrics=metrics,
         executor=executor,
-        description=str(data.get("description", "")),
+        description=description,
         save_predictions=_save_predictions(check, data.get("save_predictions", "auto")),
         problems=check.problems,
         skipped=skipped,
@@ -213,16 +214,31 @@ def _check_name(check: _Checker, path: tuple, name: str, what: str, entry_only: 
 def _output(check: _Checker, out: Any, from_command_line: bool) -> Path:
     """The output folder: an explicit, non-root folder path."""
     key = ("output",) if not from_command_line else ()
-    where = "output" if not from_command_line else "--output"
+    where = "--output: " if from_command_line else ""  # a suite's key is named by the problem itself
     if not isinstance(out, (str, Path)) or not str(out).strip():
-        check.add(key, f"{where}: must name a folder for the results, e.g. results/NAME; got {out!r}")
+        check.add(key, f"{where}must name a folder for the results, e.g. results/NAME; got {out!r}")
+        return Path("results")
+    if str(out).startswith("~") and not (str(out) == "~" or str(out).startswith("~/")):
+        check.add(key, f"{where}{out!r} names another user's home folder (~USER); write into your own "
+                  "folders: ~/... or a plain path")
         return Path("results")
     path = Path(out).expanduser()
     if path.resolve() == Path(path.resolve().anchor):
-        check.add(key, f"{where}: {out!r} is the file system's root; name a folder for the results, e.g. results/NAME")
+        check.add(key, f"{where}{out!r} is the file system's root; name a folder for the results, e.g. results/NAME")
     elif path.exists() and not path.is_dir():
-        check.add(key, f"{where}: {out} is a file, not a folder; name a folder for the results")
+        check.add(key, f"{where}{out} is a file, not a folder; name a folder for the results")
     return path
+
+
+def _description(check: _Checker, value: Any) -> str:
+    """The suite's description: text (a number is taken as its text, nothing as "")."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        check.add(("description",), f"must be text, got {type(value).__name__} {value!r}; "
+                  "write the description as one string (quote it if it holds ':' or braces)")
+        return ""
+    return str(value)
 
 
 def _save_predictions(check: _Checker, value: Any) -> bool | str:

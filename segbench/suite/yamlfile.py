@@ -41,7 +41,7 @@ def read_yaml(raw: bytes) -> tuple[Any, dict[tuple, int]]:
     Raises
     ------
     YamlProblem
-        Not UTF-8, invalid YAML, a duplicate key, an alias loop, or more than
+        Not UTF-8, invalid YAML, a duplicate or complex key, an alias loop, or more than
         :data:`MAX_VALUES` values once aliases are expanded.
     """
     try:
@@ -77,7 +77,7 @@ def read_yaml(raw: bytes) -> tuple[Any, dict[tuple, int]]:
 def _check_size_and_keys(root: yaml.Node) -> None:
     """Count values with aliases expanded (each node's size computed once, so
     the check itself stays linear in the file), and refuse loops (an alias
-    inside the value it names) and duplicate keys."""
+    inside the value it names), duplicate keys and keys that are not scalars."""
     sizes: dict[int, int] = {}
     started: set[int] = set()  # nodes whose children are being counted
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -107,9 +107,13 @@ def _check_size_and_keys(root: yaml.Node) -> None:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                if key is None:
-                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise YamlProblem(
+                        key_node.start_mark.line + 1,
+                        "a key is a list or mapping (a complex key, `? [a, b]`); a suite's keys are "
+                        "names: write the key as a plain name",
+                    )
+                key = key_node.value
                 if key in seen:
                     raise YamlProblem(
                         key_node.start_mark.line + 1,

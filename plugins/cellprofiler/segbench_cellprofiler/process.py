@@ -4,7 +4,10 @@ worker process and CellProfiler environment.
 :func:`driver_for` returns the running :class:`Driver` for a Python interpreter,
 starting one when there is none (or the last one crashed, timed out or was
 interrupted). Requests and replies are JSON lines (see ``driver.py``); images
-and labels travel as files in the driver's own temporary folder.
+and labels travel as files in the driver's own temporary folder. That folder
+names the processes using it in :data:`OWNER_MARKER`; a process killed with
+``kill -9`` cannot remove it, so every driver start removes the folders whose
+processes have all ended (:func:`remove_stale_workdirs`), and only those.
 """
 
 from __future__ import annotations
@@ -16,19 +19,25 @@ import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Driver", "DriverFailure", "driver_for", "DRIVER_SCRIPT"]
+__all__ = ["Driver", "DriverFailure", "driver_for", "remove_stale_workdirs", "DRIVER_SCRIPT"]
 
 #: The script run by CellProfiler's Python.
 DRIVER_SCRIPT = Path(__file__).with_name("driver.py")
 
 #: "Fatal Python error: ..." (faulthandler) or "SomeError: ..." (a traceback's last line)
 _ERROR_LINE = re.compile(r"^(Fatal Python error|[A-Za-z_.]*(Error|Exception)):")
+
+#: the name of a driver's temporary folder starts with this
+WORKDIR_PREFIX = "segbench-cellprofiler-"
+#: a file in that folder naming the processes that use it: {"pids": [owner, CellProfiler]}
+OWNER_MARKER = ".segbench-cellprofiler-owner"
 
 #: One driver per (worker process id, interpreter).
 _DRIVERS: dict[tuple[int, str], "Driver"] = {}
@@ -55,7 +64,9 @@ class Driver:
 
     def __init__(self, python: str, start_timeout: float):
         self.python = python
-        self.workdir = Path(tempfile.mkdtemp(prefix="segbench-cellprofiler-"))
+        remove_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        self._mark_owners(os.getpid())
         self.loaded: dict[str, dict[str, Any]] = {}
         self.module = None  # the module a run is in, from the driver's progress lines
         self._buffer = b""
@@ -88,8 +99,13 @@ class Driver:
             self.close()
             raise DriverFailure(f"could not run {python} ({exc.strerror})") from None
         self.owner = os.getpid()
+        self._mark_owners(self.owner, self.process.pid)
         reply = self.request({"op": "hello"}, start_timeout, "starting")
         self.version = reply["version"]
+
+    def _mark_owners(self, *pids: int) -> None:
+        """Name the processes using the folder (see :func:`remove_stale_workdirs`)."""
+        (self.workdir / OWNER_MARKER).write_text(json.dumps({"pids": list(pids)}))
 
     @property
     def alive(self) -> bool:
@@ -175,6 +191,44 @@ class Driver:
                     pass
         self._stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def remove_stale_workdirs(root: str | Path | None = None) -> list[Path]:
+    """Remove the drivers' temporary folders under ``root`` (default: the
+    system's temporary folder) whose processes have all ended; returns them.
+
+    Only a folder (not a link) of this user, named ``WORKDIR_PREFIX*``, whose
+    :data:`OWNER_MARKER` names processes that all no longer run is removed."""
+    stale = [f for f in Path(root or tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*") if _abandoned(f)]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
+def _abandoned(folder: Path) -> bool:
+    """True when ``folder`` is a driver's folder of this user whose processes have all ended."""
+    try:
+        info = folder.lstat()
+        marker = folder / OWNER_MARKER
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or not stat.S_ISREG(marker.lstat().st_mode):
+            return False
+        with open(marker, "rb") as stream:
+            pids = json.loads(stream.read(200))["pids"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    valid = isinstance(pids, list) and pids and all(isinstance(p, int) and not isinstance(p, bool) and p > 0 for p in pids)
+    return bool(valid) and not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (a reused id counts: the folder is then kept)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 
 
 def driver_for(python: str, start_timeout: float) -> Driver:
