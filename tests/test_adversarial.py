@@ -236,7 +236,7 @@ def test_a_results_folder_cannot_make_the_report_read_files_outside_it(tmp_path,
     results["prediction_path"] = "../secret/masks/" + results["image"] + ".tif"
     results.to_parquet(out / "results.parquet")
     read = []
-    for name in ("read_image", "read_labels", "find_pairs"):
+    for name in ("read_image", "read_labels", "find_pairs", "read_sample"):
         real = getattr(segbench.io, name)
         monkeypatch.setattr(segbench.io, name, lambda path, *a, real=real, **k: read.append(Path(path)) or real(path, *a, **k))
 
