@@ -54,12 +54,13 @@ def test_table_fits_the_terminal_and_every_row_can_be_told_apart(boards, width, 
 
 def test_narrow_table_names_the_hidden_columns_and_wide_shows_them(boards):
     narrow = printed(boards, 80)
-    hidden = "AP@0.75, AP@0.9, DSB AP, PQ@0.5, SEG, s/image, train s, images"
+    hidden = "AP@0.75, AP@0.9, DSB AP, PQ@0.5, SEG, s/image, train s"
     assert f"more column(s) ({hidden}): --wide, or the HTML report" in " ".join(narrow.split())
     assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert "(ranked by F1@0.5, 8 images)" in narrow  # every row on the same images: said once
     wide = printed(boards, WIDE_CONSOLE, wide=True)  # what `--wide` prints on, whatever the terminal
     assert "more column(s)" not in wide
-    assert all(h in wide for h in ("AP@0.9", "DSB AP", "PQ@0.5", "SEG", "s/image", "train s", "images"))
+    assert all(h in wide for h in ("AP@0.9", "DSB AP", "PQ@0.5", "SEG", "s/image", "train s", "8 images"))
 
 
 def test_ties_are_broken_by_the_next_metric_and_marked(boards):
@@ -103,3 +104,9 @@ def test_one_name_for_ap_in_every_format(boards):
     assert {"ap@0.5", "ap@0.75", "ap@0.9", "dsb", "ci_low", "ci_high"} <= set(row)
     assert not any("accuracy" in k for k in row)
     assert payload[0]["ties"] == [{"first": 1, "last": 3, "value": 1.0, "ordered_by": ["ap@0.9"]}]
+
+
+def test_seconds_are_plain_numbers():
+    from segbench.report.render import format_value
+
+    assert [format_value("train_seconds", v) for v in (1042.4, 257.0, 61.54, 0.01784)] == ["1042", "257", "61.5", "0.0178"]

@@ -20,7 +20,8 @@ __all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to
 
 def format_value(key: str, value: Any) -> str:
     """Human formatting: scores to 3 decimals, intervals as [lo, hi], rank
-    intervals as ``lo-hi`` (one number when they agree), seconds to 3 s.f."""
+    intervals as ``lo-hi`` (one number when they agree), seconds to 3 s.f.
+    (whole seconds from 100 s)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if key == "ci":
@@ -32,7 +33,7 @@ def format_value(key: str, value: Any) -> str:
         lo, hi = value
         return "-" if lo == 0 else str(lo) if lo == hi else f"{lo}-{hi}"
     if key in ("seconds_per_image", "train_seconds"):
-        return f"{value:.3g}"
+        return f"{value:.0f}" if value >= 100 else f"{value:.3g}"  # plain seconds, never 1.04e+03
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
@@ -57,10 +58,15 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
     Columns are dropped from the right of the wide table's order (images,
     train s, s/image, SEG, PQ, DSB AP, AP@...) until the table fits; the
     segmenter column wraps if it still must. ``wide=True`` keeps every column.
+    When every row was scored on the same number of images, the title says it
+    and the images column is left out.
     """
     out: list[RenderableType] = []
     for board in boards:
         columns = board.columns()
+        images = {row.get("n_images") for row in board.rows}
+        if len(images) == 1:  # every row scored on the same images: say it once, in the title
+            columns = [c for c in columns if c[0] != "n_images"]
         shown = len(columns)
         if not wide and width is not None:
             while shown > ALWAYS_SHOWN and _natural_width(board, columns[:shown]) > width:
@@ -77,8 +83,10 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
 
 
 def _table(board: Leaderboard, columns: list[tuple[str, str]]) -> Table:
+    images = {row.get("n_images") for row in board.rows}
+    count = f", {images.pop()} images" if len(images) == 1 and all(k != "n_images" for k, _ in columns) else ""
     table = Table(
-        title=f"{board.dataset}  (ranked by {board.rank_by.header})",
+        title=f"{board.dataset}  (ranked by {board.rank_by.header}{count})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
