@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import __version__
 from ..errors import InputError, SegbenchError, printable
@@ -37,6 +36,7 @@ from .checks import silent_models
 from .executors import check_address, make_executor
 from .jobs import CellFailure, PredictJob, TrainJob, run_job
 from .models import read_progress, read_training_record, training_workdir
+from .progress import RunProgress, bars
 from .store import ResultStore, atomic_write_text
 
 __all__ = ["Cell", "Failure", "Plan", "claim_output", "group_failures", "RunSummary", "SUITE_RECORD", "plan_suite", "run_suite", "scoring_thresholds", "suite_record"]
@@ -181,19 +181,6 @@ class RunSummary:
         }
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=False,
-    )
-
-
 def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterConfig, info, thresholds, train_hash) -> str:
     return stable_hash(
         {
@@ -225,7 +212,7 @@ def plan_suite(
     """
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     plan = Plan(suite)
-    with _progress(console) as progress:
+    with bars(console) as progress:
         # datasets a generator is fitted on come first
         for spec in sorted(suite.datasets, key=lambda d: d.fit_on is not None):
             if not generate and spec.source != "path" and not dataset_folder(spec, suite.output).is_dir():
@@ -366,7 +353,7 @@ def _run(suite: Suite, registry: Registry, console: Console, csv: bool, summary:
     fresh = {}  # cells computed now, kept for the final table
     if pending:
         ex = suite.executor
-        with make_executor(ex.kind, ex.workers, ex.address, ex.tls, ex.address_confirmed) as executor, _progress(console) as progress:
+        with make_executor(ex.kind, ex.workers, ex.address, ex.tls, ex.address_confirmed) as executor, bars(console) as progress:
             _execute(plan, pending, executor, progress, store, summary, fresh)
     summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
     summary.result_warnings = silent_models(summary.results, plan.trainings)
@@ -510,26 +497,22 @@ def _train_key(job: TrainJob) -> tuple[str, str]:
 
 def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, summary, fresh) -> None:
     """Run trainings and predictions on the same workers (see :class:`_Schedule`);
-    each result is stored the moment it arrives, and each running training
-    shows one line with its epoch and loss."""
+    each result is stored the moment it arrives, and :class:`RunProgress`
+    shows each running training with its epoch and loss."""
     schedule = _Schedule(plan, pending)
-    train_task = progress.add_task("train", total=len(schedule.trainings), visible=bool(schedule.trainings))
-    predict_task = progress.add_task("predict", total=len(pending))
-    lines: dict[tuple[str, str], tuple[TrainJob, Any]] = {}  # running training -> its progress line
+    shown = RunProgress(progress, len(schedule.trainings), len(pending))
 
     def record(job, result, exc) -> None:
         if isinstance(job, TrainJob):
-            progress.advance(train_task)
-            progress.remove_task(lines.pop(_train_key(job))[1])
             unlocked = schedule.training_done(job, exc is None)
+            shown.training_finished(job, result if exc is None else None, len(unlocked))
             if exc is not None:
-                progress.advance(predict_task, len(unlocked))
                 summary.failures.append(Failure(
                     f"{job.dataset}: training {job.config.label!r}",
                     f"{_one_line(exc)}; its {len(unlocked)} cells were skipped",
                 ))
             return
-        progress.advance(predict_task)
+        shown.prediction_finished(exc is None)
         if exc is not None:
             failure = _failure(job, exc)
             if not (isinstance(exc, InputError) and failure in summary.failures):  # a bad file: once
@@ -550,26 +533,17 @@ def _execute(plan: Plan, pending: list[PredictJob], executor, progress, store, s
             if job is None:
                 break
             if isinstance(job, TrainJob):
-                line = progress.add_task(f"  {job.config.label} on {job.dataset}", total=None)
-                lines[_train_key(job)] = (job, line)
+                shown.training_started(job)
+            else:
+                shown.prediction_started()
             executor.submit(run_job, job)
         if not executor.in_flight:
             break
-        for outcome in executor.wait(timeout=PROGRESS_POLL_SECONDS if lines else None):
+        for outcome in executor.wait(timeout=PROGRESS_POLL_SECONDS if shown.running else None):
             record(*outcome)
-        for job, line in lines.values():
-            _show_training(progress, line, job)
-
-
-def _show_training(progress, line, job: TrainJob) -> None:
-    report = read_progress(job.workdir)
-    if report is None:
-        return
-    loss = f" loss {report.loss:.4g}" if report.loss is not None else ""
-    progress.update(
-        line, completed=report.epoch, total=report.total,
-        description=f"  {job.config.label} on {job.dataset} epoch {report.epoch}/{report.total}{loss}",
-    )
+        for job in shown.running_trainings():
+            shown.training_report(job, read_progress(job.workdir))
+        shown.waiting(len(schedule.ready))
 
 
 def _one_line(exc: BaseException) -> str:
