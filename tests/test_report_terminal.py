@@ -72,6 +72,8 @@ def test_ties_are_broken_by_the_next_metric_and_marked(boards):
     (tie,) = board.ties
     assert (tie.first, tie.last, tie.value, tie.by) == (1, 3, 1.0, ("ap@0.9",))
     assert board.tie_notes() == ["= ranks 1-3 tie at F1@0.5 = 1.000; ordered by AP@0.9"]
+    # a narrow table that leaves AP@0.9 out says so where it names it
+    assert "ordered by AP@0.9 (not shown)" in " ".join(printed(boards, 80).split())
     text = printed(boards, 100)
     assert re.search(r"^\s*1=\s+cellpose cellprob_threshold=1\s", text, re.M)
     assert re.search(r"^\s*4\s+otsu-watershed\s", text, re.M)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 import pandas as pd
@@ -136,11 +136,14 @@ class Leaderboard:
             records.append(record)
         return records
 
-    def tie_notes(self) -> list[str]:
-        """One line per tie: ``ranks 1-3 tie at F1@0.5 = 1.000; ordered by DSB AP``."""
+    def tie_notes(self, hidden: Collection[str] = ()) -> list[str]:
+        """One line per tie: ``ranks 1-3 tie at F1@0.5 = 1.000; ordered by DSB AP``;
+        a column among ``hidden`` (keys of columns a narrow table leaves out)
+        is marked ``(not shown)``."""
         notes = []
         for tie in self.ties:
-            by = ", then ".join(header(k) for k in tie.by) or "the unrounded score, then name (every shown score ties)"
+            by = ", then ".join(header(k) + (" (not shown)" if k in hidden else "") for k in tie.by)
+            by = by or "the unrounded score, then name (every shown score ties)"
             notes.append(
                 f"= ranks {tie.first}-{tie.last} tie at {self.rank_by.header} = "
                 f"{tie.value:.{TIE_DIGITS}f}; ordered by {by}"

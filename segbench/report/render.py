@@ -72,7 +72,7 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
             while shown > ALWAYS_SHOWN and _natural_width(board, columns[:shown]) > width:
                 shown -= 1
         table = _table(board, columns[:shown])
-        notes = board.tie_notes() + board.uncertainty_notes()
+        notes = board.tie_notes(hidden={k for k, _ in columns[shown:]}) + board.uncertainty_notes()
         hidden = [h for _, h in columns[shown:]]
         if hidden:
             notes.append(f"{len(hidden)} more column(s) ({', '.join(hidden)}): --wide, or the HTML report")
