@@ -147,3 +147,18 @@ def test_agreement_with_a_reference_dataset_is_shown(results_folder):
         r"nuclei 3 (\d)/\1 0 0 0/\d 0\.00 \[0\.00, 0\.00\] 1\.00 \[1\.00, 1\.00\] \S+ 1\.00 \[1\.00, 1\.00\] yes",
         page.text,
     )
+
+
+def test_run_warnings_open_the_report_and_failures_close_it(results_folder):
+    import json
+
+    folder = results_folder(predictions=False)
+    warning = "datasets.nuclei: unet found 0 of 412 objects <too few epochs?>; try train: {epochs: 12}"
+    (folder / "run.json").write_text(json.dumps({
+        "warnings": [warning], "failures": [{"where": "datasets.nuclei", "message": "boom"}, "not a dict"]}))
+    text = write_html_report(folder).read_text()
+    assert text.index("<section id='warnings'>") < text.index("<section id='ds-")
+    assert "found 0 of 412 objects &lt;too few epochs?&gt;" in text
+    assert "<li>datasets.nuclei: boom</li>" in text
+    (folder / "run.json").write_text("[1, 2]")  # not a JSON object: no warnings, no provenance run, no crash
+    assert "id='warnings'" not in write_html_report(folder).read_text()

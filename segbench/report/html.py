@@ -138,7 +138,7 @@ def render_html(
         figures = True
     except ImportError:
         colours, figures = {}, False
-    parts = [_head(suite), _intro(suite, boards, figures)]
+    parts = [_head(suite), _intro(suite, boards, figures), _warnings(folder)]
     for board in boards:
         parts.append(_dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders))
     if boards:
@@ -168,7 +168,10 @@ def _intro(suite: dict, boards: list[Leaderboard], figures: bool) -> str:
         "images; 95% CI: percentile bootstrap over images). Click a column header to sort. "
         "AP = TP/(TP+FP+FN) at an IoU threshold; DSB AP its mean over IoU 0.50:0.05:0.95; "
         "PQ panoptic quality; SEG the Cell Tracking Challenge measure. A rank marked = tied on the "
-        "ranking metric (3 decimals) and was ordered by the next column (see the note under the table).</p>",
+        "ranking metric (3 decimals) and was ordered by the next column (see the note under the table). "
+        "Rank 95%: the row's rank interval from a paired bootstrap over images (every row resampled with "
+        "the same images); the note under each table names the rows the winner is not decisively better "
+        "than.</p>",
         "<nav>" + " ".join(f"<a href='#ds-{_anchor(b.dataset)}'>{html.escape(b.dataset)}</a>" for b in boards)
         + " <a href='#provenance'>provenance</a></nav>",
     ]
@@ -384,23 +387,37 @@ def _skipped(path: Path, folder: Path, what: str) -> str:
     return message
 
 
+def _run_record(folder: Path) -> dict:
+    """``run.json`` of the results folder as a dict ({} when absent or not a JSON object)."""
+    try:
+        run = json.loads((folder / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return run if isinstance(run, dict) else {}
+
+
+def _warnings(folder: Path) -> str:
+    """The run's warnings (``run.json``), at the top of the report: a model that
+    found almost nothing must not pass as a row of zeros; "" without any."""
+    warnings = _run_record(folder).get("warnings") or []
+    if not isinstance(warnings, list) or not warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
+    return f"<section id='warnings'><h2>Warnings</h2><ul class='warnings'>{items}</ul></section>"
+
+
 def _provenance(results: pd.DataFrame, suite: dict, folder: Path) -> str:
     out = ["<section id='provenance'><h2>Provenance</h2>"]
     record = {k: v for k, v in suite.items() if k != "datasets"}
     out.append("<h3>Suite</h3>" + _dl(record))
-    run_path = folder / RUN_RECORD
-    if run_path.is_file():
-        try:
-            run = json.loads(run_path.read_text())
-        except ValueError:
-            run = {}
-        if isinstance(run, dict):
-            failures = run.pop("failures", [])
-            out.append("<h3>Run</h3>" + _dl({k: v for k, v in run.items() if not isinstance(v, (list, dict))}))
-            if failures:
-                out.append("<ul class='failures'>" + "".join(
-                    f"<li>{html.escape(str(f.get('where', '')))}: {html.escape(str(f.get('message', '')))}</li>"
-                    for f in failures) + "</ul>")
+    run = _run_record(folder)
+    if run:
+        failures = [f for f in run.pop("failures", []) if isinstance(f, dict)]
+        out.append("<h3>Run</h3>" + _dl({k: v for k, v in run.items() if not isinstance(v, (list, dict))}))
+        if failures:
+            out.append("<ul class='failures'>" + "".join(
+                f"<li>{html.escape(str(f.get('where', '')))}: {html.escape(str(f.get('message', '')))}</li>"
+                for f in failures) + "</ul>")
     columns = [c for c in PROVENANCE_COLUMNS if c in results]
     variants = results.drop_duplicates([Col.DATASET, Col.VARIANT]) if Col.DATASET in results else results
     variants = variants.drop_duplicates(columns)[columns] if columns else variants.iloc[0:0]
