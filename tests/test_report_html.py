@@ -162,3 +162,33 @@ def test_run_warnings_open_the_report_and_failures_close_it(results_folder):
     assert "<li>datasets.nuclei: boom</li>" in text
     (folder / "run.json").write_text("[1, 2]")  # not a JSON object: no warnings, no provenance run, no crash
     assert "id='warnings'" not in write_html_report(folder).read_text()
+
+
+def test_ground_truth_contour_has_a_dark_halo_on_bright_nuclei():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from segbench.report.overlays import COLOURS, overlay_figure
+
+    image = np.full((40, 40), 200.0)
+    image[0] = 0.0  # the 1-99.8% stretch maps the rest to white: a bright nucleus on a bright field
+    gt = np.zeros((40, 40), int)
+    gt[10:30, 10:30] = 1
+    fig, counts = overlay_figure(image, gt, gt.copy())
+    rgb = fig.axes[0].images[0].get_array()
+    plt.close(fig)
+    assert counts.startswith("TP 1  FP 0  FN 0")
+    assert np.allclose(rgb[20, 9], 0.3)  # just outside the object: 70% dark halo over white
+    assert np.allclose(rgb[5, 5], 1.0) and np.allclose(rgb[20, 20], 1.0)  # elsewhere untouched
+    assert COLOURS["halo"] == (0.0, 0.0, 0.0)
+
+
+def test_describe_gets_a_readable_block_of_its_own(results_folder):
+    folder = results_folder(predictions=False)
+    results = pd.read_parquet(folder / "results.parquet")
+    results["describe"] = '{"weights": "abc123", "version": "1.2"}'
+    results.to_parquet(folder / "results.parquet")
+    text = write_html_report(folder).read_text()
+    assert "<pre class='describe'>{\n  &quot;version&quot;: &quot;1.2&quot;,\n  &quot;weights&quot;" in text
+    header = re.search(r"<table class='provenance'><thead><tr>(.*?)</tr>", text).group(1)
+    assert "describe" not in header and "params" in header

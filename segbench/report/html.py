@@ -286,7 +286,7 @@ def _gallery(frame, suite, folder, board, named, colours, dataset_folders) -> st
     from .plots import per_image_values
 
     out = ["<h3>Overlays</h3>",
-           "<p class='legend'>White: ground-truth contours. Predicted contours: "
+           "<p class='legend'>White with a dark halo: ground-truth contours. Predicted contours: "
            "<span style='color:#33cc40'>matched</span>, <span style='color:#f33'>false positive</span>; "
            "<span style='color:#408cff'>blue fill</span>: missed object; S: a ground-truth object split "
            "into several predictions; M: a prediction merging several objects. "
@@ -421,11 +421,14 @@ def _provenance(results: pd.DataFrame, suite: dict, folder: Path) -> str:
     columns = [c for c in PROVENANCE_COLUMNS if c in results]
     variants = results.drop_duplicates([Col.DATASET, Col.VARIANT]) if Col.DATASET in results else results
     variants = variants.drop_duplicates(columns)[columns] if columns else variants.iloc[0:0]
-    out.append("<h3>Variants</h3><table class='provenance'><thead><tr>"
-               + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>")
+    table = [c for c in columns if c != Col.DESCRIBE]  # describe() gets a readable block of its own
+    out.append("<h3>Variants</h3><div class='scroll'><table class='provenance'><thead><tr>"
+               + "".join(f"<th>{html.escape(c)}</th>" for c in table) + "</tr></thead><tbody>")
     for _, row in variants.iterrows():
-        out.append("<tr>" + "".join(f"<td>{html.escape(_text(row[c]))}</td>" for c in columns) + "</tr>")
-    out.append("</tbody></table>")
+        out.append("<tr>" + "".join(f"<td>{html.escape(_text(row[c]))}</td>" for c in table) + "</tr>")
+    out.append("</tbody></table></div>")
+    if Col.DESCRIBE in columns:
+        out.append(_described(variants))
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out.append(f"<p class='note'>generated {generated} by segbench {__version__} from "
                f"{html.escape(str(folder))}</p></section>")
@@ -462,6 +465,21 @@ def _sort_value(value: Any) -> str:
     return "" if np.isnan(number) else repr(number)
 
 
+def _described(variants: pd.DataFrame) -> str:
+    """Each segmenter's ``describe()`` (versions, weights, settings) as indented
+    JSON under its variant's name, one block per distinct description."""
+    out = ["<h3>What each segmenter says about itself (<code>describe()</code>)</h3>"]
+    for text, group in variants.groupby(Col.DESCRIBE, sort=False):
+        try:
+            pretty = json.dumps(json.loads(text), indent=2, sort_keys=True)
+        except (TypeError, ValueError):
+            pretty = _text(text)
+        names = ", ".join(dict.fromkeys(str(v) for v in group[Col.VARIANT]))
+        out.append(f"<details><summary>{html.escape(names)}</summary><pre class='describe'>"
+                   f"{html.escape(pretty)}</pre></details>")
+    return "\n".join(out)
+
+
 def _dl(mapping: dict) -> str:
     return "<dl>" + "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(_text(v))}</dd>"
                             for k, v in mapping.items()) + "</dl>"
@@ -480,6 +498,8 @@ def _anchor(name: str) -> str:
 
 
 _STYLE = """
+pre.describe { white-space: pre-wrap; word-break: break-word; max-width: 60em; font-size: 0.85em;
+  background: #f6f6f6; padding: 0.5em; }
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1200px;
 padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}

@@ -24,14 +24,18 @@ from ..metrics.assignment import optimal_matches
 
 __all__ = ["Classified", "classify", "display_plane", "overlay_figure", "COLOURS"]
 
-#: RGB in [0, 1]: matched prediction, false positive, missed object, ground-truth contour
+#: RGB in [0, 1]: matched prediction, false positive, missed object, ground-truth contour,
+#: the dark halo just outside it (so it shows on bright nuclei too), split/merge marks
 COLOURS = {
     "tp": (0.20, 0.80, 0.25),
     "fp": (0.95, 0.20, 0.20),
     "fn": (0.25, 0.55, 1.00),
     "gt": (1.00, 1.00, 1.00),
+    "halo": (0.00, 0.00, 0.00),
     "mark": (1.00, 0.85, 0.10),
 }
+#: font sizes (points) of the overlay's title and its TP/FP/FN caption
+TITLE_SIZE, CAPTION_SIZE = 8, 8
 
 
 @dataclass
@@ -123,8 +127,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def overlay_figure(image, gt, pred=None, threshold: float = 0.5, title: str = "", size: float = 3.2):
-    """A matplotlib figure of ``image`` with the ground-truth contours (white)
-    and, when ``pred`` is given, the predicted contours coloured by outcome:
+    """A matplotlib figure of ``image`` with the ground-truth contours (white,
+    with a dark halo just outside so they show on bright nuclei) and, when ``pred`` is given, the predicted contours coloured by outcome:
     matched green, false positive red, missed ground truth filled blue;
     splits and merges marked with an ``S`` / ``M``.
 
@@ -156,6 +160,7 @@ def overlay_figure(image, gt, pred=None, threshold: float = 0.5, title: str = ""
         rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
 
     marks = []
+    paint(find_boundaries(gt, mode="outer") & (gt == 0), COLOURS["halo"], 0.7)
     if pred is not None:
         c = classify(gt, pred, threshold)
         paint(np.isin(gt, c.fn_true), COLOURS["fn"], 0.45)
@@ -173,8 +178,8 @@ def overlay_figure(image, gt, pred=None, threshold: float = 0.5, title: str = ""
     for letter, (y, x) in marks:
         ax.text(x, y, letter, color=COLOURS["mark"], fontsize=8, fontweight="bold", ha="center", va="center")
     ax.set_axis_off()
-    ax.set_title(title, fontsize=7)
-    fig.text(0.5, 0.02, counts, ha="center", fontsize=6.5)
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    fig.text(0.5, 0.02, counts, ha="center", fontsize=CAPTION_SIZE)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.06)
     return fig, counts
 
