@@ -12,6 +12,8 @@ A suite's output folder holds::
     run.json              the run's summary and failures
     cells/                one Parquet file per finished prediction
     predictions/          predicted label images (compressed TIFF), when kept
+      index.csv           one row per kept label image (PREDICTION_INDEX_COLUMNS)
+      <dataset>/<variant>/<image>.tif   (prediction_relpath)
     report.html           the self-contained HTML report
     plots/                F1/AP-vs-IoU plots (PNG)
 
@@ -41,6 +43,9 @@ __all__ = [
     "PLOTS_DIR",
     "POOL_COLUMNS",
     "PREDICTIONS_DIR",
+    "PREDICTION_INDEX",
+    "PREDICTION_INDEX_COLUMNS",
+    "PREDICTION_FILE",
     "PROVENANCE_COLUMNS",
     "REPORT_FILE",
     "RESULTS_CSV",
@@ -63,6 +68,7 @@ __all__ = [
     "file_stem",
     "prediction_relpath",
     "slug",
+    "variant_folder",
 ]
 
 # ---------------------------------------------------------------------------
@@ -84,6 +90,8 @@ LOCK_FILE = ".segbench.lock"
 OUTPUT_MARKER = ".segbench-output"
 CELLS_DIR = "cells"
 PREDICTIONS_DIR = "predictions"
+#: the index of the kept label images, in PREDICTIONS_DIR (rewritten with results.parquet)
+PREDICTION_INDEX = "index.csv"
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
 
@@ -140,6 +148,11 @@ class Col:
 POOL_COLUMNS = (Col.THRESHOLD, Col.CRITERION, Col.TP, Col.N_TRUE, Col.N_PRED, Col.SUM_MATCHED_SCORE)
 #: the per-image parts of the dataset-level scores (segbench.metrics.summarize)
 SUMMARY_COLUMNS = (Col.SEG_SUM, Col.SEG_N, Col.AJI_INTERSECTION, Col.AJI_UNION, Col.DSB)
+#: the index's column naming a label image's file, relative to PREDICTIONS_DIR
+PREDICTION_FILE = "file"
+#: columns of PREDICTIONS_DIR/PREDICTION_INDEX, one row per kept label image
+#: (every results row with a ``prediction_path``, one row per image and variant)
+PREDICTION_INDEX_COLUMNS = (Col.DATASET, Col.IMAGE, Col.SEGMENTER, Col.VARIANT, Col.PARAMS, PREDICTION_FILE)
 #: provenance columns shown at the end of the HTML report
 PROVENANCE_COLUMNS = (
     Col.SEGMENTER, Col.VARIANT, Col.PLUGIN_DISTRIBUTION, Col.PLUGIN_VERSION, Col.SEGBENCH_VERSION,
@@ -273,12 +286,38 @@ def parse_metric_key(key: str, thresholds: Iterable[float] | None = None) -> Ran
     return RankKey(metric, round(threshold, 6))
 
 
-def prediction_relpath(dataset: str, image: str, config_id: str, variant_id: str) -> str:
+def prediction_relpath(dataset: str, image: str, variant: str, config_id: str, variant_id: str) -> str:
     """Where a predicted label image is kept, relative to the output folder:
-    ``predictions/<dataset>/<config_id>-<variant_id>/<file_stem(image)>.tif`` (the
-    value of the ``prediction_path`` column; ``variant_id`` tells apart the
-    post-processing variants of one config, e.g. a short hash of their params)."""
-    return f"{PREDICTIONS_DIR}/{slug(dataset)}/{slug(config_id)}-{slug(variant_id)}/{file_stem(image)}.tif"
+    ``predictions/<file_stem(dataset)>/<variant_folder(...)>/<file_stem(image)>.tif``
+    (the value of the ``prediction_path`` column).
+
+    Examples
+    --------
+    >>> prediction_relpath("nuclei", "img0001", "cellpose cellprob_threshold=0", "0123456789ab", "cdef0123")
+    'predictions/nuclei/cellpose_cellprob_threshold_0+0123456789ab-cdef0123/img0001.tif'
+    """
+    folder = variant_folder(variant, config_id, variant_id)
+    return f"{PREDICTIONS_DIR}/{file_stem(dataset)}/{folder}/{file_stem(image)}.tif"
+
+
+#: the longest readable part of a variant's folder name, in UTF-8 bytes
+MAX_VARIANT_SLUG_BYTES = 80
+
+
+def variant_folder(variant: str, config_id: str, variant_id: str) -> str:
+    """The folder of one variant's label images: a readable slug of its label
+    (``variant``, shortened to :data:`MAX_VARIANT_SLUG_BYTES`), ``+``, then the
+    ids that make it one-to-one: ``config_id`` (the model) and ``variant_id``
+    (its post-processing values, e.g. a short hash of them). Labels that slug
+    alike, or are cut alike, still differ in their ids.
+
+    Examples
+    --------
+    >>> variant_folder("stardist prob_thresh=0.5", "0123456789ab", "cdef0123")
+    'stardist_prob_thresh_0.5+0123456789ab-cdef0123'
+    """
+    readable = _cut(slug(variant).lstrip("."), MAX_VARIANT_SLUG_BYTES)
+    return f"{readable}+{slug(config_id)}-{slug(variant_id)}"
 
 
 #: the longest file-name stem :func:`file_stem` gives, in UTF-8 bytes (file systems
@@ -309,8 +348,12 @@ def file_stem(name: str) -> str:
     if plain == name and name[:1] not in ("", ".") and len(plain.encode()) <= MAX_STEM_BYTES:
         return plain
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    short = plain.encode()[: MAX_STEM_BYTES - len(digest) - 1].decode("utf-8", "ignore")
-    return f"{short}+{digest}"
+    return f"{_cut(plain, MAX_STEM_BYTES - len(digest) - 1)}+{digest}"
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` shortened to at most ``max_bytes`` UTF-8 bytes, never inside a character."""
+    return text.encode()[:max_bytes].decode("utf-8", "ignore")
 
 
 def slug(text: str) -> str:

@@ -114,7 +114,7 @@ def write_results_folder(root, predictions: bool = True, n_images: int = 4):
             pred = predict(sample).astype(np.int32)
             relpath = ""
             if predictions:
-                relpath = prediction_relpath("nuclei", sample.name, segmenter, "0")
+                relpath = prediction_relpath("nuclei", sample.name, variant, segmenter, "0")
                 write_labels(root / relpath, pred)
             scores = evaluate_image(sample.labels, pred, thresholds=THRESHOLDS)
             image_level = {**scores.summary(), "seg": scores.seg, "aji": scores.aji}

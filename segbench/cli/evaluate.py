@@ -4,9 +4,13 @@ Pairs the label images of a ground-truth folder and a prediction folder by
 name, scores them with :func:`segbench.metrics.evaluate_dataset`, prints a
 table of the pooled scores, and writes JSON and CSV on request. Files that
 cannot be read, and names found on one side only, are listed one line each
-and left out. Exit codes: 0 every pair scored (names on one side only are
-listed but are not failures), 1 some files failed and the rest was scored, 2
-nothing could be scored (a missing folder, no pair).
+and left out. A ``--pred`` folder inside a results folder's ``predictions/``
+is read through its index (:data:`segbench.results.PREDICTION_INDEX`): one
+variant's label images, by image name, scored on the images the suite tested.
+Exit codes: 0 every pair scored (names on one side only are listed but are not
+failures), 1 some files failed and the rest was scored, 2 nothing could be
+scored (a missing folder, no pair, a saved-predictions folder holding several
+variants).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import itertools
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -26,7 +31,7 @@ from .. import __version__
 from ..errors import InputError, printable
 from ..io import MaskCheck, atomic_path, find_label_files, read_labels
 from ..metrics import CRITERIA, evaluate_dataset
-from ..results import METRICS, Col
+from ..results import METRICS, PREDICTION_FILE, PREDICTION_INDEX, PREDICTION_INDEX_COLUMNS, PREDICTIONS_DIR, Col
 
 #: IoU thresholds scored when ``--iou`` is not given.
 DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
@@ -49,6 +54,11 @@ folder layouts (either side may use any of them; .tif, .tiff or .png):
   NAME_masks.tif            Cellpose training layout (NAME.tif beside it is ignored)
   NAME_cp_masks.tif         Cellpose predictions (cellpose --save_tif / --save_png)
   NAME.tif                  a plain folder of label images
+  OUTPUT/predictions/...    a suite's saved predictions (save_predictions: true):
+                            a variant's folder, or a folder above it holding one
+                            variant; read through predictions/index.csv, and
+                            only the images the suite tested are scored (the
+                            train split of a --gt dataset is left out)
 label images: 2-D (Y, X) or 3-D (Z, Y, X), one channel, integer pixels,
 0 = background, one id per object (ids need not be contiguous).
 
@@ -64,6 +74,8 @@ examples:
   segbench evaluate --gt data/nuclei --pred cellpose_out/ --iou 0.5 0.75 0.9 \\
       --json scores.json --csv per_image.csv
   segbench evaluate --gt data/nuclei --pred predictions/ --criterion iop --iou 0.5
+  segbench evaluate --gt results/fluorescent/data/nuclei-clean \
+      --pred results/fluorescent/predictions/nuclei-clean/cellpose+0123456789ab-cdef0123
 """
 
 #: Columns of the printed table: (score key, header); AP is the ``accuracy`` of
@@ -96,7 +108,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--pred", required=True, type=Path, metavar="PRED_DIR",
-        help="predictions: a folder of label images named like the ground truth",
+        help="predictions: a folder of label images named like the ground truth, "
+        "or a variant's folder of a suite's saved predictions",
     )
     parser.add_argument(
         "--iou", nargs="+", type=_threshold, default=list(DEFAULT_THRESHOLDS), metavar="T",
@@ -128,8 +141,21 @@ def run(args: argparse.Namespace) -> int:
             return 2
     thresholds = list(dict.fromkeys(args.iou))
     gt_files, problems = find_label_files(args.gt)
-    pred_files, pred_problems = find_label_files(args.pred)
-    problems += pred_problems
+    try:
+        variants = saved_predictions(args.pred)
+    except InputError as err:
+        print(f"segbench evaluate: --pred {printable(err)}", file=sys.stderr)
+        return 2
+    if len(variants) > 1:
+        _print_variants(args.pred, variants)
+        return 2
+    saved = variants[0] if variants else None
+    if saved is None:
+        pred_files, pred_problems = find_label_files(args.pred)
+        problems += pred_problems
+    else:
+        pred_files = saved.files
+        gt_files = _tested_only(gt_files, saved)
     unmatched = _unmatched(gt_files, pred_files, args.gt, args.pred)
     failed = list(problems)  # duplicate names, unreadable files, shape mismatches: failures
     checks = (MaskCheck(f"--gt {args.gt}"), MaskCheck(f"--pred {args.pred}"))
@@ -159,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         "gt": str(args.gt),
         "pred": str(args.pred),
         "skipped": [str(p) for p in unmatched + failed],
+        "variant": saved.variant if saved else None,
         "warnings": warnings,
         "segbench_version": __version__,
     }
@@ -206,6 +233,96 @@ def read_label_pairs(
             )
             continue
         yield name, gt, pred
+
+
+@dataclass(frozen=True)
+class SavedPredictions:
+    """One variant's label images, found through a results folder's prediction index."""
+
+    dataset: str
+    variant: str
+    #: the variant's folder
+    folder: Path
+    #: image name -> its label image
+    files: dict[str, Path]
+    #: every image of ``dataset`` the suite predicted (its test images)
+    tested: frozenset[str]
+
+
+def saved_predictions(folder: Path) -> list[SavedPredictions]:
+    """The variants whose label images lie in ``folder``, when ``folder`` is (or
+    lies in) a results folder's ``predictions/`` and its index lists them; an
+    empty list for any other folder (read as a plain folder of label images).
+
+    Index rows whose file lies outside ``folder`` are ignored (a results
+    folder may come from someone else, and its index with it).
+
+    Raises
+    ------
+    InputError
+        The index cannot be read.
+    """
+    folder = folder.resolve()
+    root = next((f for f in (folder, *folder.parents[:2]) if f.name == PREDICTIONS_DIR), None)
+    if root is None or not (root / PREDICTION_INDEX).is_file():
+        return []
+    rows = _index_rows(root)
+    variants: dict[Path, SavedPredictions] = {}
+    for row in rows:
+        path = row[PREDICTION_FILE]
+        if not _inside(path, folder):
+            continue
+        dataset = row[Col.DATASET]
+        if path.parent not in variants:
+            tested = frozenset(r[Col.IMAGE] for r in rows if r[Col.DATASET] == dataset)
+            variants[path.parent] = SavedPredictions(dataset, row[Col.VARIANT], path.parent, {}, tested)
+        variants[path.parent].files[row[Col.IMAGE]] = path
+    return sorted(variants.values(), key=lambda v: str(v.folder))
+
+
+def _index_rows(root: Path) -> list[dict[str, Any]]:
+    """The rows of ``root``'s prediction index, each ``file`` made a path under ``root``."""
+    path = root / PREDICTION_INDEX
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            missing = [c for c in PREDICTION_INDEX_COLUMNS if c not in (reader.fieldnames or ())]
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(path, f"cannot be read ({exc})", "rerun the suite to rewrite it") from None
+    if missing:
+        raise InputError(path, f"is not a prediction index (no {', '.join(missing)} column)",
+                         "rerun the suite to rewrite it")
+    return [{**row, PREDICTION_FILE: root / row[PREDICTION_FILE]} for row in rows]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when ``path``, links and ``..`` resolved, lies inside ``folder``."""
+    return folder in path.resolve().parents
+
+
+def _print_variants(folder: Path, variants: Sequence[SavedPredictions]) -> None:
+    print(
+        f"segbench evaluate: --pred {printable(folder)} holds the saved predictions of {len(variants)} variants; "
+        "give one variant's folder as --pred:",
+        file=sys.stderr,
+    )
+    for saved in variants:
+        print(f"  {printable(saved.folder)}  ({printable(saved.variant)} on {printable(saved.dataset)})", file=sys.stderr)
+
+
+def _tested_only(gt_files: dict[str, Path], saved: SavedPredictions) -> dict[str, Path]:
+    """The ground truth of the images the suite tested; the others (its train
+    split, when ``--gt`` is the suite's dataset) are left out with one line."""
+    tested = {name: path for name, path in gt_files.items() if name in saved.tested}
+    if len(tested) < len(gt_files):
+        print(
+            f"{len(gt_files) - len(tested)} ground-truth image(s) left out: the suite did not test them on "
+            f"{printable(saved.dataset)} (its train split); scoring {printable(saved.variant)} on the "
+            f"{len(saved.tested)} it tested",
+            file=sys.stderr,
+        )
+    return tested
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:

@@ -311,7 +311,10 @@ def _save_prediction(job: PredictJob, variant: dict[str, Any], labels: np.ndarra
         return ""
     from ..io import write_labels
 
-    relpath = prediction_relpath(job.dataset, job.sample.name, job.config.config_id, stable_hash(variant)[:8])
+    config = job.config
+    relpath = prediction_relpath(
+        job.dataset, job.sample.name, config.variant_label(variant), config.config_id, stable_hash(variant)[:8]
+    )
     write_labels(Path(job.predictions_root) / relpath, labels, job.spacing)
     return relpath
 

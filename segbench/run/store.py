@@ -4,6 +4,7 @@ Layout under a suite's output folder::
 
     cells/<dataset>/<key>.parquet   rows of one (dataset, image, segmenter config)
     results.parquet                 all cells of the suite combined (rewritten after each run)
+    predictions/index.csv           the kept label images of those rows (rewritten with it)
 
 A cell file exists only once its rows are complete (written to a temporary file,
 then renamed), so a run killed at any moment leaves either the whole cell or
@@ -28,9 +29,12 @@ import pyarrow.parquet as pq
 
 from ..errors import SegbenchError
 from ..io import atomic_path
-from ..results import CELLS_DIR, RESULTS_CSV, RESULTS_FILE
+from ..results import (
+    CELLS_DIR, PREDICTION_FILE, PREDICTION_INDEX, PREDICTION_INDEX_COLUMNS, PREDICTIONS_DIR, RESULTS_CSV,
+    RESULTS_FILE, Col,
+)
 
-__all__ = ["ResultStore", "atomic_write_text", "safe_rmtree"]
+__all__ = ["ResultStore", "atomic_write_text", "prediction_index", "safe_rmtree"]
 
 
 #: Parquet metadata key holding a cell file's own key (checked when it is read)
@@ -61,6 +65,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so readers never see a partial file."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def prediction_index(results: pd.DataFrame) -> pd.DataFrame:
+    """The index of the label images a results table kept: one row per image and
+    variant (its threshold rows share one file), ``file`` relative to the
+    predictions folder, sorted by dataset, variant and image.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"dataset": ["d", "d"], "image": ["a", "a"], "segmenter": ["s", "s"],
+    ...                      "variant": ["s", "s"], "params": ["{}", "{}"], "threshold": [0.5, 0.75],
+    ...                      "prediction_path": ["predictions/d/s+0-0/a.tif"] * 2})
+    >>> prediction_index(rows)["file"].tolist()
+    ['d/s+0-0/a.tif']
+    """
+    kept = results[results[Col.PREDICTION_PATH].fillna("") != ""].drop_duplicates(Col.PREDICTION_PATH)
+    index = kept.assign(**{PREDICTION_FILE: kept[Col.PREDICTION_PATH].str.removeprefix(PREDICTIONS_DIR + "/")})
+    return index.loc[:, list(PREDICTION_INDEX_COLUMNS)].sort_values([Col.DATASET, Col.VARIANT, Col.IMAGE])
 
 
 def safe_rmtree(path: Path, root: Path) -> None:
@@ -162,10 +184,14 @@ class ResultStore:
         csv: bool = False,
         loaded: dict[tuple[str, str], pa.Table] | None = None,
     ) -> pd.DataFrame:
-        """Write ``results.parquet`` (and ``results.csv`` when asked) from the cells."""
+        """Write ``results.parquet`` (and ``results.csv`` when asked) from the
+        cells, then the index of their kept label images (when any were ever kept)."""
         frame = self.read(keys, loaded)
         if not frame.empty:
             _write_table(self.root / RESULTS_FILE, pa.Table.from_pandas(frame, preserve_index=False))
             if csv:
                 atomic_write_text(self.root / RESULTS_CSV, frame.to_csv(index=False))
+            if (self.root / PREDICTIONS_DIR).is_dir():
+                index = prediction_index(frame)
+                atomic_write_text(self.root / PREDICTIONS_DIR / PREDICTION_INDEX, index.to_csv(index=False))
         return frame
