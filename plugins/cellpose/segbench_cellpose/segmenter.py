@@ -197,6 +197,7 @@ class CellposeSegmenter(segbench.Segmenter):
         min_train_masks: int = 5,
         nimg_per_epoch: int | None = None,
         seed: int = 0,
+        threads: int | None = None,
         progress: training.Progress | None = None,
     ) -> None:
         """Train on ``train`` with cellpose's ``train_seg``, into ``workdir``.
@@ -231,6 +232,14 @@ class CellposeSegmenter(segbench.Segmenter):
             Planes drawn per epoch; default all.
         seed : int, default 0
             Seeds the network's initial weights (cellpose seeds its augmentations per epoch).
+            The weights are bit-identical for the same seed, data, settings,
+            torch thread count and kind of CPU (``torch.use_deterministic_algorithms``
+            changes nothing on a CPU).
+        threads : int, optional
+            torch's CPU threads during the training; default: as they are (segbench
+            gives each worker its share of the cores, so the count depends on the
+            machine and the number of workers). Set it to train the same weights on
+            another machine with the same kind of CPU; it is kept in ``cellpose.json``.
         progress : callable, optional
             ``progress(epoch, total, loss)`` after each epoch (from 1 to ``epochs``),
             with that epoch's training loss as ``train_seg`` computes it.
@@ -239,6 +248,7 @@ class CellposeSegmenter(segbench.Segmenter):
             epochs=int(epochs), learning_rate=float(learning_rate), weight_decay=float(weight_decay),
             batch_size=int(batch_size), crop_size=int(crop_size), min_train_masks=int(min_train_masks),
             nimg_per_epoch=None if nimg_per_epoch is None else int(nimg_per_epoch), seed=int(seed),
+            threads=None if threads is None else int(threads),
         )
         samples = list(train)
         if not samples:

@@ -55,6 +55,8 @@ class TrainSettings:
     min_train_masks: int
     nimg_per_epoch: int | None
     seed: int
+    #: torch's CPU threads during the training; None: as they are (the worker's share)
+    threads: int | None = None
 
     def __post_init__(self):
         checks = {
@@ -65,6 +67,7 @@ class TrainSettings:
             "crop_size": self.crop_size >= 32 and self.crop_size % 16 == 0,
             "min_train_masks": self.min_train_masks >= 0,
             "nimg_per_epoch": self.nimg_per_epoch is None or self.nimg_per_epoch >= 1,
+            "threads": self.threads is None or self.threads >= 1,
         }
         hints = {
             "epochs": "an integer >= 0",
@@ -74,6 +77,7 @@ class TrainSettings:
             "crop_size": "a multiple of 16, at least 32 (pixels)",
             "min_train_masks": "an integer >= 0",
             "nimg_per_epoch": "an integer >= 1, or null for every training plane",
+            "threads": "an integer >= 1, or null for the worker's share of the cores",
         }
         for name, ok in checks.items():
             if not ok:
@@ -101,6 +105,9 @@ class TrainedModel:
         The starting weights: ``scratch``, ``builtin:<name>`` or ``file:<sha256>``.
     cellpose : str
         Cellpose version that trained it.
+    threads : int or None
+        torch's CPU threads during the training (the weights depend on it);
+        None in records written before it was kept.
     """
 
     weights: str | None
@@ -109,6 +116,7 @@ class TrainedModel:
     final_loss: float | None
     start: str
     cellpose: str
+    threads: int | None = None
 
     @classmethod
     def read(cls, workdir: Path) -> "TrainedModel":
@@ -289,15 +297,32 @@ def train(
     for name in (MODEL_FILE, WEIGHTS_FILE):  # a half-finished earlier training is not reused
         (workdir / name).unlink(missing_ok=True)
     weights, loss = None, None
-    if settings.epochs > 0:
-        loss = _train_seg(start_model, diameter, images, labels, settings, workdir, progress)
-        weights = WEIGHTS_FILE
+    with torch_threads(settings.threads) as threads:
+        if settings.epochs > 0:
+            loss = _train_seg(start_model, diameter, images, labels, settings, workdir, progress)
+            weights = WEIGHTS_FILE
     model = TrainedModel(
         weights=weights, diameter=diameter, n_planes=n_planes, final_loss=loss, start=start,
-        cellpose=compat.cellpose_version(),
+        cellpose=compat.cellpose_version(), threads=threads,
     )
     model.write(workdir)  # last: its presence means the training finished
     return model
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block on ``threads`` torch CPU threads (None: as they are), restored
+    afterwards; yields the number used. On a CPU, the trained weights depend on it:
+    torch splits the sums of its gradients across the threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def _train_seg(start_model, diameter, images, labels, settings: TrainSettings, workdir: Path, progress) -> float:

@@ -223,3 +223,23 @@ def test_trained_from_scratch_segments_well_and_matches_eval(make_samples, tmp_p
         row = match(sample.labels, labels)[0]
         tp, fp, fn = tp + row["tp"], fp + row["fp"], fn + row["fn"]
     assert 2 * tp / (2 * tp + fp + fn) > 0.9
+
+
+def test_pinned_threads_train_the_same_weights_whatever_torch_was_set_to(trained, train_2d, tiny_training, tmp_path):
+    """On a CPU the weights depend on torch's thread count (a gradient's sum is
+    split across the threads), which segbench sets per worker from the machine's
+    cores; ``threads`` pins it for the training, so a worker with another count
+    trains the fixture's weights bit for bit."""
+    import torch
+
+    _, workdir = trained  # trained on one thread (the module's setting)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        CellposeSegmenter().fit(train_2d, tmp_path, **tiny_training, threads=1)
+        assert torch.get_num_threads() == 2  # restored after the training
+    finally:
+        torch.set_num_threads(before)
+    assert file_sha256(tmp_path / WEIGHTS_FILE) == file_sha256(workdir / WEIGHTS_FILE)
+    assert json.loads((tmp_path / MODEL_FILE).read_text())["threads"] == 1
+    assert json.loads((workdir / MODEL_FILE).read_text())["threads"] == 1

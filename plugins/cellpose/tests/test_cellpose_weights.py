@@ -125,7 +125,7 @@ def test_registered_with_its_parameters():
     )
     assert [p for p in CellposeSegmenter.train_params() if p != "progress"] == [
         "epochs", "learning_rate", "weight_decay", "batch_size", "crop_size", "min_train_masks",
-        "nimg_per_epoch", "seed",
+        "nimg_per_epoch", "seed", "threads",
     ]
     assert "spacing" in CellposeSegmenter.constructor_params()
     assert not set(CellposeSegmenter.constructor_params()) & set(CellposeSegmenter.postprocess_params())
