@@ -133,3 +133,12 @@ def test_predicting_without_weights_or_training_says_what_to_do():
     with pytest.raises(SegbenchError, match="no weights; add a train: block") as err:
         MaskRCNNSegmenter(device="cpu").predict_raw(np.zeros((32, 32), np.uint16))
     assert "\n" not in str(err.value)
+
+
+def test_the_same_seed_trains_the_same_weights(tiny_trained, samples, tiny_model, tiny_training, tmp_path):
+    """Bit-identical weights for the same seed, data, settings and torch thread
+    count (the session runs one thread); torch's CPU sums depend on the count."""
+    seg, _, _ = tiny_trained
+    again = MaskRCNNSegmenter(**tiny_model, device="cpu")
+    again.fit(segbench.Dataset("tiny", samples(4, seed=1)), tmp_path, seed=3, **tiny_training)
+    assert again.describe()["weights_sha256"] == seg.describe()["weights_sha256"]
