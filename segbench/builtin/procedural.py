@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +53,32 @@ from .synth.estimate import EstimateError, estimate
 from .synth.fields import fractal_noise, illumination, value_noise
 from .synth.layout import Placement, PlacedObject, place_objects
 from .synth.optics import blur, expose
-from .synth.shapes import random_shape
+from .synth.shapes import N_ANGLES, random_shape
 from .synth.spots import draw_spots, render_spots
 
 #: smallest radius an object is drawn with, pixels
 _MIN_RADIUS = 2.0
+#: most pixels (voxels) of one image, as for a suite's generated datasets
+_MAX_PIXELS = 2**27
+#: most photo-electrons per pixel a brightness, background or read noise may be:
+#: far beyond a camera pixel's full well (about 1e5), saturating the 16-bit image at
+#: any gain allowed, and far below what float32 pixels and the Poisson noise hold
+_MAX_ELECTRONS = 1e9
+#: camera gain range, ADU per photo-electron (below, even ``_MAX_ELECTRONS`` cannot
+#: fill the 16-bit range; the fit's calibration keeps its gain in [1e-3, 1e6])
+_GAIN = (1e-4, 1e6)
+#: most spline control points: a 2D outline is drawn at N_ANGLES angles
+_MAX_CONTROL_POINTS = N_ANGLES
+#: most clusters (beyond a few thousand, clustered placement is random placement)
+_MAX_CLUSTERS = 65536
+#: z_step / pixel_size range (3D)
+_ANISOTROPY = (0.01, 100.0)
+#: pixel_size and z_step range, micrometres (what TIFF resolution tags record)
+_MICROMETRES = (1e-4, 1e4)
+#: most relative spread of brightness, texture and background (the fit calibrates within it)
+_MAX_SPREAD = 10.0
+#: a dataset whose images hold fewer than this share of the objects asked for is warned about
+_SHORTFALL = 0.9
 #: what :meth:`Procedural.fit` leaves in its workdir
 FIT_FILE = "procedural-fit.json"
 #: the parameters :meth:`Procedural.fit` estimates (besides ``n_objects``, from the density)
@@ -107,6 +129,9 @@ class Rendering:
         Spot centres, pixel coordinates.
     spot_labels : ndarray of int, shape (k,)
         The label (in ``sample.labels``) of the object each spot lies in.
+    n_requested : int
+        Objects this image asked for (its draw from ``n_objects``, after its
+        scale factor); ``sample.labels`` holds fewer when the image was too full.
     """
 
     sample: Sample
@@ -114,19 +139,59 @@ class Rendering:
     expected: np.ndarray
     spots: np.ndarray
     spot_labels: np.ndarray
+    n_requested: int = 0
+
+
+def _room(radius: float, shape: tuple[int, ...]) -> int:
+    """The most objects of ``radius`` an image of ``shape`` is asked to hold:
+    their total area (volume) at most eight times the image's."""
+    unit = math.pi * radius**2 if len(shape) == 2 else 4 / 3 * math.pi * radius**3
+    return int(8 * math.prod(shape) / unit)
 
 
 def _check_room(n_objects: int, radius: float, shape: tuple[int, ...]) -> None:
     """Refuse more objects than could ever be placed (placement would search
     for room that does not exist): their total area (volume) may be at most
     eight times the image's."""
-    unit = math.pi * radius**2 if len(shape) == 2 else 4 / 3 * math.pi * radius**3
-    room = int(8 * math.prod(shape) / unit)
+    room = _room(radius, shape)
     if n_objects > room:
         raise ValueError(
             f"n_objects: {n_objects} objects of radius {radius:g} px cannot fit in a {list(shape)} image "
             f"(at most about {room}); lower n_objects or radius, or enlarge shape"
         )
+
+
+def _length(name: str, value: float, side: int, where: str, fix: str) -> float:
+    """A length at most the image's larger lateral side ``side`` (or the
+    parameter's default, which every image accepts)."""
+    bound = max(side, _default(name))
+    return checks.at_most(name, value, bound, f"px is wider than the {where}", fix)
+
+
+def _default(name: str):
+    """The default of the constructor parameter ``name``."""
+    return inspect.signature(Procedural.__init__).parameters[name].default
+
+
+def _electrons(name: str, value: float, unit: str = "e-/px") -> float:
+    """Photo-electrons per pixel, at most :data:`_MAX_ELECTRONS`."""
+    return checks.at_most(name, value, _MAX_ELECTRONS,
+                          f"{unit} is far more than a camera pixel counts (a full well holds about 1e5 e-)", f"lower {name}")
+
+
+def _spread(name: str, value: float, what: str) -> float:
+    """A relative spread, at most :data:`_MAX_SPREAD`."""
+    return checks.at_most(name, value, _MAX_SPREAD, f"is a {what} spread the 16-bit image cannot show",
+                          f"lower {name}")
+
+
+def _micrometres(name: str, value) -> float:
+    """A pixel size or z step, micrometres, in :data:`_MICROMETRES`."""
+    value = checks.number(name, value, low=0, low_open=True)
+    low, high = _MICROMETRES
+    checks.at_least(name, value, low, "µm is smaller than TIFF resolution tags record", f"give {name} in micrometres")
+    return checks.at_most(name, value, high, "µm is larger than TIFF resolution tags record",
+                          f"give {name} in micrometres")
 
 
 class Procedural(Generator):
@@ -263,6 +328,9 @@ class Procedural(Generator):
     """
 
     name = "procedural"
+    #: :meth:`generate` warns (logger ``segbench.builtin.procedural``) when a
+    #: dataset's images hold under 90 % of the objects asked for
+    _report_shortfall = True
     description = (
         "Fluorescent nuclei (2D/3D) with exact masks: shapes, touching, texture, PSF, camera noise"
     )
@@ -312,52 +380,104 @@ class Procedural(Generator):
     ):
         self.shape = checks.spatial_shape("shape", shape)
         ndim = len(self.shape)
-        self.pixel_size = checks.number("pixel_size", pixel_size, low=0, low_open=True)
-        self.z_step = checks.number("z_step", z_step, low=0, low_open=True)
+        pixels = math.prod(self.shape)
+        if pixels > _MAX_PIXELS:
+            raise ValueError(f"shape: {list(self.shape)} is {pixels:,} pixels per image, more than the "
+                             f"{_MAX_PIXELS:,} procedural generates; make the images smaller")
+        #: the image's larger lateral side, pixels: what lengths are bounded by
+        side = max(self.shape[-2:])
+        where = f"{list(self.shape)} image"
+        self.pixel_size = _micrometres("pixel_size", pixel_size)
+        self.z_step = _micrometres("z_step", z_step)
+        anisotropy = self.z_step / self.pixel_size
+        if ndim == 3 and not _ANISOTROPY[0] <= anisotropy <= _ANISOTROPY[1]:
+            raise ValueError(
+                f"z_step: {self.z_step:g} µm is {anisotropy:g} times pixel_size {self.pixel_size:g} µm "
+                f"(z_step / pixel_size must be in [{_ANISOTROPY[0]:g}, {_ANISOTROPY[1]:g}]); "
+                "bring z_step and pixel_size closer"
+            )
         self.n_objects = checks.integer_range("n_objects", n_objects, low=0)
         self.radius = checks.number("radius", radius, low=_MIN_RADIUS)
+        _length("radius", self.radius, side, where, "lower radius or enlarge shape")
         _check_room(self.n_objects[1], self.radius, self.shape)
         self.radius_std = checks.number("radius_std", radius_std, low=0)
+        _length("radius_std", self.radius_std, side, where, "lower radius_std")
         self.aspect_ratio = checks.number_range("aspect_ratio", aspect_ratio, low=1)
+        checks.at_most(
+            "aspect_ratio", self.aspect_ratio[1], 4 * self.radius**2,
+            f"makes objects of radius {self.radius:g} px "
+            f"{2 * self.radius / math.sqrt(self.aspect_ratio[1]):.2g} px across (2 * radius / "
+            "sqrt(aspect_ratio)), under one pixel",
+            "lower aspect_ratio or raise radius",
+        )
         self.irregularity = checks.number("irregularity", irregularity, low=0, high=0.5)
         self.n_control_points = checks.integer("n_control_points", n_control_points, low=3)
+        checks.at_most("n_control_points", self.n_control_points, _MAX_CONTROL_POINTS,
+                       f"is more than the {N_ANGLES} angles a 2D outline is drawn at",
+                       "lower n_control_points")
         self.placement = Placement(
             checks.choice("placement", placement, ("random", "clustered")),
-            checks.integer("n_clusters", n_clusters, low=1),
-            checks.number("cluster_spread", cluster_spread, low=0),
+            checks.at_most("n_clusters", checks.integer("n_clusters", n_clusters, low=1),
+                           max(min(pixels, _MAX_CLUSTERS), _default("n_clusters")),
+                           f"is more clusters than the {where} has pixels" if pixels < _MAX_CLUSTERS
+                           else "is more clusters than make a difference (beyond a few thousand, "
+                           "clustered placement is random placement)", "lower n_clusters"),
+            _length("cluster_spread", checks.number("cluster_spread", cluster_spread, low=0), side, where,
+                    "lower cluster_spread (or use placement: random)"),
         )
         self.touching_fraction = checks.number("touching_fraction", touching_fraction, 0, 1)
         self.touching_overlap = checks.number("touching_overlap", touching_overlap, 0, 0.9)
         self.min_gap = checks.number("min_gap", min_gap, low=0)
-        self.intensity = checks.number("intensity", intensity, low=0, low_open=True)
+        _length("min_gap", self.min_gap, side, where, "lower min_gap")
+        self.intensity = _electrons("intensity", checks.number("intensity", intensity, low=0, low_open=True))
         self.intensity_cv = checks.number("intensity_cv", intensity_cv, low=0)
+        _spread("intensity_cv", self.intensity_cv, "brightness")
         self.edge_darkening = checks.number("edge_darkening", edge_darkening, 0, 0.9)
         self.texture_strength = checks.number("texture_strength", texture_strength, low=0)
+        _spread("texture_strength", self.texture_strength, "log-brightness")
         self.texture_scale = checks.number("texture_scale", texture_scale, low=1)
         self.texture_octaves = checks.integer("texture_octaves", texture_octaves, low=1, high=8)
-        self.background = checks.number("background", background, low=0)
+        self.background = _electrons("background", checks.number("background", background, low=0))
         self.background_variation = checks.number(
             "background_variation", background_variation, low=0
         )
+        _spread("background_variation", self.background_variation, "background")
         self.illumination_falloff = checks.number(
             "illumination_falloff", illumination_falloff, 0, 0.95
         )
         self.psf_sigma = checks.number("psf_sigma", psf_sigma, low=0)
+        _length("psf_sigma", self.psf_sigma, side, where, "lower psf_sigma")
         self.psf_sigma_z = checks.number("psf_sigma_z", psf_sigma_z, low=0)
+        if ndim == 3:
+            checks.at_most("psf_sigma_z", self.psf_sigma_z, self.shape[0],
+                           f"z slices is deeper than the {where}", "lower psf_sigma_z")
         self.gain = checks.number("gain", gain, low=0, low_open=True)
-        self.read_noise = checks.number("read_noise", read_noise, low=0)
+        checks.at_least("gain", self.gain, _GAIN[0], "ADU/e- cannot fill the image's 65535 ADU even with "
+                        f"{_MAX_ELECTRONS:g} e-/px, the brightest light allowed", "raise gain")
+        checks.at_most("gain", self.gain, _GAIN[1], "ADU/e- makes one photo-electron many times the "
+                       "image's 65535 ADU", "lower gain")
+        self.read_noise = _electrons("read_noise", checks.number("read_noise", read_noise, low=0), "e- rms")
         self.offset = checks.number("offset", offset, low=0, high=65535)
         self.spots_per_object = checks.number("spots_per_object", spots_per_object, low=0)
+        area = math.pi * self.radius**2 if ndim == 2 else 4 / 3 * math.pi * self.radius**3
+        checks.at_most("spots_per_object", self.spots_per_object, round(area),
+                       f"spots are more than an object of radius {self.radius:g} px has pixels",
+                       "lower spots_per_object")
         self.spot_covariance = checks.covariance("spot_covariance", spot_covariance, ndim)
-        self.spot_intensity = checks.number("spot_intensity", spot_intensity, low=0)
+        checks.at_most("spot_covariance", float(np.linalg.eigvalsh(self.spot_covariance).max()),
+                       max(side**2, _default("spot_covariance")),
+                       f"px² (its largest variance) spreads spots wider than the {where}, its side squared",
+                       "lower spot_covariance")
+        self.spot_intensity = _electrons(
+            "spot_intensity", checks.number("spot_intensity", spot_intensity, low=0))
         self.spot_sigma = checks.number("spot_sigma", spot_sigma, low=0)
+        _length("spot_sigma", self.spot_sigma, side, where, "lower spot_sigma")
         self.scale_variation = checks.number("scale_variation", scale_variation, low=0, high=2)
         self.scale_density_exponent = checks.number("scale_density_exponent", scale_density_exponent, 0, 2)
         self.exposure_variation = checks.number("exposure_variation", exposure_variation, low=0, high=3)
         self.touching_variation = checks.number("touching_variation", touching_variation, 0, 0.5)
         self.psf_scale_exponent = checks.number("psf_scale_exponent", psf_scale_exponent, 0, 2)
         self.texture_variation = checks.number("texture_variation", texture_variation, 0, 2)
-        anisotropy = self.z_step / self.pixel_size
         #: lateral pixels per pixel along each axis
         self.axis_scale = np.array([anisotropy, 1.0, 1.0][-ndim:])
 
@@ -421,6 +541,7 @@ class Procedural(Generator):
         def simulate(fitted: dict, layout_only: bool) -> list[Sample]:
             generator = Procedural(**{**_generator_params(fitted, self.shape), **self._given})
             if not layout_only:
+                generator._report_shortfall = False  # a round's parameters may overfill the image
                 return list(generator.generate(n_simulated, seed))
             return [Sample(f"layout{i}", np.zeros(self.shape), generator.layout(seed, i))
                     for i in range(n_simulated)]
@@ -476,8 +597,34 @@ class Procedural(Generator):
         """
         n = checks.integer("n", n, low=0)
         seed = checks.integer("seed", seed, low=0)
+        requested = placed = 0
         for index in range(n):
-            yield self.render(seed, index).sample
+            rendering = self.render(seed, index)
+            requested += rendering.n_requested
+            placed += int(np.count_nonzero(np.bincount(rendering.sample.labels.ravel())[1:]))
+            yield rendering.sample
+        if placed < _SHORTFALL * requested and self._report_shortfall:
+            # segbench's warnings go to its logger (the command line prints them as `warning: ...`)
+            logging.getLogger(__name__).warning(self._shortfall(placed / n, requested / n))
+
+    def _shortfall(self, placed: float, requested: float) -> str:
+        """One line: how many objects an image holds against how many it asked
+        for, the likely cause and what to do."""
+        minor = 2 * self.radius / math.sqrt(self.aspect_ratio[1])
+        if self.min_gap > self.radius:
+            why, fix = f"min_gap {self.min_gap:g} px leaves no room", "lower min_gap or n_objects"
+        elif self.placement.kind == "clustered":
+            why = (f"{self.placement.n_clusters} clusters of spread {self.placement.cluster_spread:g} px "
+                   f"are too crowded for objects of radius {self.radius:g} px")
+            fix = "raise cluster_spread or n_clusters, or lower n_objects"
+        elif minor < 2:
+            why = f"aspect_ratio up to {self.aspect_ratio[1]:g} makes objects {minor:.2g} px thin, too thin to draw"
+            fix = "lower aspect_ratio or raise radius"
+        else:
+            why = (f"the {list(self.shape)} image is too full for objects of radius {self.radius:g} px "
+                   f"{self.min_gap:g} px apart")
+            fix = "lower n_objects, radius or min_gap, or enlarge shape"
+        return (f"procedural: placed {placed:.3g} of {requested:.3g} nuclei per image on average: {why}; {fix}")
 
     def render(self, seed: int, index: int) -> Rendering:
         """Image ``index`` (>= 0) of the series ``seed`` (>= 0), with its
@@ -487,7 +634,7 @@ class Procedural(Generator):
         scale, exposure = self._image_factors(image_rng)
         touching, texture = self._image_variations(variation_rng)
 
-        labels, objects = self._layout(layout_rng, scale, touching)
+        labels, objects, requested = self._layout(layout_rng, scale, touching)
         signal = self._objects_signal(look_rng, objects, texture)
         spots, spot_labels = draw_spots(
             spot_rng, objects, labels, self.spots_per_object, self.spot_covariance, self.axis_scale
@@ -504,7 +651,7 @@ class Procedural(Generator):
         dtype = np.uint16 if len(objects) <= np.iinfo(np.uint16).max else np.uint32
         labels = new_ids.astype(dtype)[labels]
         sample = Sample(f"img{index:04d}", image, labels, self.spacing)
-        return Rendering(sample, signal, expected, spots, new_ids[spot_labels])
+        return Rendering(sample, signal, expected, spots, new_ids[spot_labels], requested)
 
     def layout(self, seed: int, index: int) -> np.ndarray:
         """The label image of ``render(seed, index)``, without rendering the
@@ -531,21 +678,24 @@ class Procedural(Generator):
         return touching, texture
 
     def _layout(self, rng: np.random.Generator, scale: float,
-                touching: float) -> tuple[np.ndarray, list[PlacedObject]]:
-        """Label image and objects; ``scale`` multiplies the radii and divides
-        the object count by its ``scale_density_exponent`` power; ``touching``
-        is the image's touching fraction."""
+                touching: float) -> tuple[np.ndarray, list[PlacedObject], int]:
+        """Label image, objects and the number of objects asked for; ``scale``
+        multiplies the radii and divides the object count by its
+        ``scale_density_exponent`` power; ``touching`` is the image's touching
+        fraction."""
         count = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
         if scale != 1.0:
             count = int(round(count / scale**self.scale_density_exponent))
         radius, spread = self.radius * scale, self.radius_std * scale
-        radii = np.maximum(_lognormal(rng, radius, spread, count), _MIN_RADIUS)
-        ratios = rng.uniform(*self.aspect_ratio, size=count)
+        # a small scale asks for many small objects: never more than _check_room allows
+        drawn = min(count, _room(max(radius, _MIN_RADIUS), self.shape))
+        radii = np.maximum(_lognormal(rng, radius, spread, drawn), _MIN_RADIUS)
+        ratios = rng.uniform(*self.aspect_ratio, size=drawn)
         shapes = [
             random_shape(rng, len(self.shape), r, a, self.irregularity, self.n_control_points)
             for r, a in zip(radii, ratios)
         ]
-        return place_objects(
+        labels, objects = place_objects(
             rng,
             shapes,
             self.shape,
@@ -555,6 +705,7 @@ class Procedural(Generator):
             self.touching_overlap,
             self.min_gap,
         )
+        return labels, objects, count
 
     def _objects_signal(self, rng, objects: list[PlacedObject], texture_strength: float) -> np.ndarray:
         signal = np.zeros(self.shape, dtype=np.float32)
@@ -582,7 +733,8 @@ class Procedural(Generator):
         light = signal + field
         if self.illumination_falloff > 0:
             light *= illumination(rng, self.shape, self.illumination_falloff)
-        lateral = self.psf_sigma * scale**self.psf_scale_exponent
+        # an image's scale (psf_scale_exponent) never widens the blur beyond the image's side
+        lateral = min(self.psf_sigma * scale**self.psf_scale_exponent, max(self.shape[-2:]))
         sigma = (self.psf_sigma_z,) * (len(self.shape) == 3) + (lateral,) * 2
         return blur(light, sigma)
 
@@ -632,6 +784,10 @@ def _density_range(fitted: dict) -> list[float]:
 def _generator_params(fitted: dict, shape: tuple[int, int]) -> dict:
     """Constructor parameters from calibrated estimates, for images of ``shape``."""
     params = {k: fitted[k] for k in FITTED if k in fitted}
+    side = max(shape)
+    for key in ("radius", "radius_std", "min_gap", "psf_sigma"):  # calibration's bounds ignore the image's
+        if key in params:
+            params[key] = min(params[key], side)
     lo, hi = (round(d * math.prod(shape)) for d in _density_range(fitted))
     params.update(aspect_ratio=_uniform(fitted["aspect_q25"], fitted["aspect_q75"], 1.0),
                   n_objects=[lo, max(lo, hi)])

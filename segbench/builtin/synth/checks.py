@@ -37,6 +37,29 @@ def number(name: str, value, low=None, high=None, low_open: bool = False) -> flo
     return value
 
 
+def at_most(name: str, value, bound, why: str, fix: str):
+    """``value`` when it is at most ``bound``; otherwise ``ValueError`` with one
+    line naming the parameter, its value, why it is too large, the bound and
+    what to do, e.g. ``min_gap: 100000 px is wider than the [48, 48] image
+    (at most 48); lower min_gap``."""
+    if value > bound:
+        raise ValueError(f"{name}: {_show(value)} {why} (at most {_show(bound)}); {fix}")
+    return value
+
+
+def at_least(name: str, value, bound, why: str, fix: str):
+    """``value`` when it is at least ``bound``; otherwise the one line of
+    :func:`at_most`, with ``at least``."""
+    if value < bound:
+        raise ValueError(f"{name}: {_show(value)} {why} (at least {_show(bound)}); {fix}")
+    return value
+
+
+def _show(value) -> str:
+    """An integer as it is, a real number in ``%g`` form."""
+    return str(value) if isinstance(value, numbers.Integral) else f"{value:g}"
+
+
 def integer(name: str, value, low=None, high=None) -> int:
     """An integer in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

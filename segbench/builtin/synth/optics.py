@@ -6,7 +6,8 @@ digital numbers::
 
     ADU = round(gain * (Poisson(expected) + Normal(0, read_noise)) + offset)
 
-clipped to ``[0, 65535]`` and stored as uint16.
+clipped to ``[0, 65535]`` and stored as uint16 (``expected`` is capped at
+``MAX_EXPECTED`` first: far past saturation, where only the sampler could fail).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from scipy import ndimage
 
 #: the Gaussian kernel is cut at this many standard deviations
 _TRUNCATE = 3.5
+#: expected photo-electrons per pixel are capped here before the shot noise is drawn
+MAX_EXPECTED = 1e15
 
 
 def blur(image: np.ndarray, sigma: tuple[float, ...]) -> np.ndarray:
@@ -67,7 +70,8 @@ def expose(
     >>> image.dtype.name, int(image.min()), int(image.max())
     ('uint16', 100, 100)
     """
-    electrons = rng.poisson(expected).astype(np.float32)
+    # capped far past saturation at any gain >= 1e-9 (the Poisson sampler stops near 9e18)
+    electrons = rng.poisson(np.minimum(expected, MAX_EXPECTED)).astype(np.float32)
     if read_noise > 0:
         electrons += rng.normal(0.0, read_noise, size=expected.shape).astype(np.float32)
     counts = np.rint(gain * electrons + offset)

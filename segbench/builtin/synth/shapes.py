@@ -27,7 +27,7 @@ from scipy.spatial.transform import Rotation
 from .fields import bspline3
 
 #: angular samples of a 2D radial function (linear interpolation between them)
-_N_ANGLES = 256
+N_ANGLES = 256
 #: the smallest factor the perturbation may scale a radius by
 _MIN_PERTURBATION = 0.4
 
@@ -52,11 +52,11 @@ class StarShape2D:
     def radius_along(self, offsets: tuple[np.ndarray, ...]) -> np.ndarray:
         """Boundary distance along the directions of ``offsets = (dy, dx)``."""
         dy, dx = offsets
-        position = (np.arctan2(dy, dx) % (2 * np.pi)) * (_N_ANGLES / (2 * np.pi))
+        position = (np.arctan2(dy, dx) % (2 * np.pi)) * (N_ANGLES / (2 * np.pi))
         lower = np.floor(position).astype(np.intp)
         frac = position - lower
-        lower %= _N_ANGLES
-        upper = (lower + 1) % _N_ANGLES
+        lower %= N_ANGLES
+        upper = (lower + 1) % N_ANGLES
         return self.radii[lower] * (1 - frac) + self.radii[upper] * frac
 
 
@@ -147,7 +147,7 @@ def random_shape(
 
 def _shape_2d(rng, radius, aspect_ratio, values) -> StarShape2D:
     major, minor = radius * np.sqrt(aspect_ratio), radius / np.sqrt(aspect_ratio)
-    angles = np.linspace(0, 2 * np.pi, _N_ANGLES, endpoint=False)
+    angles = np.linspace(0, 2 * np.pi, N_ANGLES, endpoint=False)
     relative = angles - rng.uniform(0, np.pi)
     ellipse = major * minor / np.hypot(minor * np.cos(relative), major * np.sin(relative))
     phase = rng.uniform(0, 1)  # of the first knot, in knot spacings

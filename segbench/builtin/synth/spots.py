@@ -95,8 +95,15 @@ def render_spots(
 
 
 def _peak(sigmas: np.ndarray) -> float:
-    """Central value of the discrete Gaussian kernel of ``sigmas`` (unit mass)."""
-    half = np.ceil(4 * sigmas).astype(int)
-    impulse = np.zeros(tuple(2 * half + 1), dtype=np.float32)
-    impulse[tuple(half)] = 1.0
-    return float(ndimage.gaussian_filter(impulse, sigmas, mode="constant")[tuple(half)])
+    """Central value of the discrete Gaussian kernel of ``sigmas`` (unit mass), as
+    ``gaussian_filter`` gives it for a float32 impulse: the product of the 1D
+    kernels' central values, rounded to float32 after each axis as the filter
+    rounds its passes (so no ``(8 sigma)**ndim`` impulse is ever allocated)."""
+    value = np.float32(1.0)
+    for sigma in sigmas:
+        half = int(np.ceil(4 * sigma))
+        impulse = np.zeros(2 * half + 1)
+        impulse[half] = 1.0
+        centre = ndimage.gaussian_filter1d(impulse, sigma, mode="constant")[half]
+        value = np.float32(float(centre) * float(value))
+    return float(value)
