@@ -192,3 +192,28 @@ def test_describe_gets_a_readable_block_of_its_own(results_folder):
     assert "<pre class='describe'>{\n  &quot;version&quot;: &quot;1.2&quot;,\n  &quot;weights&quot;" in text
     header = re.search(r"<table class='provenance'><thead><tr>(.*?)</tr>", text).group(1)
     assert "describe" not in header and "params" in header
+
+
+def test_an_unchanged_report_and_plots_are_not_rendered_again(results_folder):
+    pytest.importorskip("matplotlib")
+    from segbench.report import build_leaderboards
+    from segbench.report.plots import plot_threshold_curves
+
+    folder = results_folder(predictions=False)
+    report = write_html_report(folder)
+    report.write_text(report.read_text() + "<!-- kept -->")  # marks this very file
+    assert write_html_report(folder).read_text().endswith("<!-- kept -->")  # same inputs: left as it is
+    write_html_report(folder, images=["img0"])  # another option: rendered again
+    assert not report.read_text().endswith("<!-- kept -->")
+
+    results = pd.read_parquet(folder / "results.parquet")
+    boards = build_leaderboards(results, "f1@0.5", (0.5, 0.75))
+    (png,) = plot_threshold_curves(results, boards, folder / "plots")
+    png.write_bytes(png.read_bytes() + b"kept")
+    assert plot_threshold_curves(results, boards, folder / "plots") == [png] and png.read_bytes().endswith(b"kept")
+    results.loc[0, "tp"] += 1  # another result: drawn again
+    plot_threshold_curves(results, boards, folder / "plots")
+    assert not png.read_bytes().endswith(b"kept")
+    results.to_parquet(folder / "results.parquet")
+    report.write_text(report.read_text() + "<!-- kept -->")
+    assert not write_html_report(folder).read_text().endswith("<!-- kept -->")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import io
 import json
 import logging
@@ -29,6 +30,7 @@ import pandas as pd
 
 from .. import __version__
 from ..results import PROVENANCE_COLUMNS, REPORT_FILE, RUN_RECORD, Col
+from .cache import content_key, html_key, html_key_tag
 from .leaderboard import Leaderboard, build_leaderboards
 from .render import cell
 
@@ -108,7 +110,9 @@ def write_html_report(
     Returns
     -------
     Path
-        The file written.
+        The file written; an existing report whose inputs (results, suite,
+        run record, options, segbench version) did not change is left as it
+        is (:mod:`segbench.report.cache`).
     """
     from ..io import atomic_path
     from . import load_results
@@ -116,9 +120,16 @@ def write_html_report(
     folder = Path(folder)
     if results is None or suite is None:
         results, suite = load_results(folder)
-    boards = build_leaderboards(results, rank_by or suite["rank_by"], tuple(suite["iou_thresholds"]))
-    text = render_html(results, suite, folder, boards, images, dataset_folders)
     out = Path(out) if out is not None else folder / REPORT_FILE
+    key = content_key(
+        results, suite=suite, rank_by=rank_by, images=list(images), folder=str(folder.resolve()),
+        dataset_folders=[str(Path(f).resolve()) for f in dataset_folders], run=_run_record(folder),
+        plots=importlib.util.find_spec("matplotlib") is not None,
+    )
+    if out.is_file() and html_key(out) == key:
+        return out  # nothing it shows has changed: a warm rerun need not render it again
+    boards = build_leaderboards(results, rank_by or suite["rank_by"], tuple(suite["iou_thresholds"]))
+    text = render_html(results, suite, folder, boards, images, dataset_folders, key)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -127,7 +138,7 @@ def write_html_report(
 
 def render_html(
     results: pd.DataFrame, suite: dict, folder: Path, boards: list[Leaderboard], images: Sequence[str] = (),
-    dataset_folders: Sequence[str | Path] = (),
+    dataset_folders: Sequence[str | Path] = (), key: str = "",
 ) -> str:
     """The report as one HTML string (see the module docstring); files are read
     only inside ``folder`` and ``dataset_folders`` (see :func:`write_html_report`)."""
@@ -138,7 +149,7 @@ def render_html(
         figures = True
     except ImportError:
         colours, figures = {}, False
-    parts = [_head(suite), _intro(suite, boards, figures), _warnings(folder)]
+    parts = [_head(suite, key), _intro(suite, boards, figures), _warnings(folder)]
     for board in boards:
         parts.append(_dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders))
     if boards:
@@ -152,10 +163,11 @@ def render_html(
 # sections
 
 
-def _head(suite: dict) -> str:
+def _head(suite: dict, key: str = "") -> str:
     title = html.escape(f"segbench report: {suite['name']}")
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{html_key_tag(key) if key else ''}"
+        f"<title>{title}</title>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>"
         f"<h1>{title}</h1>"
     )

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import Col, parse_metric_key
+from .cache import PLOTS_KEY, content_key, read_text_key, write_text_key
 from .leaderboard import Leaderboard, bootstrap_ci, pooled_by_threshold, stored_thresholds
 
 __all__ = [
@@ -122,21 +123,25 @@ def plot_threshold_curves(results: pd.DataFrame, boards: list[Leaderboard], out_
     """Write :func:`threshold_figure` of every dataset as
     ``OUT_DIR/<dataset>_vs_iou.png``.
 
-    Returns the PNG paths written; an empty list when matplotlib is missing.
+    Returns the PNG paths (written, or left as they were when the same
+    results drew them: :mod:`segbench.report.cache`); an empty list when
+    matplotlib is missing.
     """
     try:
         plt = _pyplot()
     except ImportError:
         return []
     out_dir = Path(out_dir)
+    paths = [out_dir / f"{board.dataset}_vs_iou.png" for board in boards]
+    key = content_key(results, plots=[(b.dataset, b.rank_by.key, list(b.thresholds)) for b in boards])
+    if all(p.is_file() for p in paths) and read_text_key(out_dir / PLOTS_KEY) == key:
+        return paths  # the same results draw the same plots
     out_dir.mkdir(parents=True, exist_ok=True)
     colours = variant_colours(results)
-    written = []
-    for board in boards:
+    for board, path in zip(boards, paths):
         fig = threshold_figure(results, board, colours)
-        path = out_dir / f"{board.dataset}_vs_iou.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
-        written.append(path)
-    return written
+    write_text_key(out_dir / PLOTS_KEY, key)
+    return paths
 
