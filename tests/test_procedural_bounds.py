@@ -214,3 +214,27 @@ def test_the_spot_peak_is_the_full_filter_s(sigmas):
     impulse[tuple(half)] = 1.0
     full = float(ndimage.gaussian_filter(impulse, sigmas, mode="constant")[tuple(half)])
     assert _peak(sigmas) == full
+
+
+def test_a_shortfall_reaches_the_run_summary_and_every_rerun(tmp_path, capsys):
+    """Under `segbench run` the live display would swallow a logged warning: the
+    runner collects it as the dataset's warning (terminal, run.json) and keeps
+    it in the dataset's marker, so a warm rerun says it again."""
+    import json
+
+    from segbench.cli import main
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"name: gap\noutput: {tmp_path / 'out'}\n"
+        "datasets:\n  - name: far\n    generator: procedural\n"
+        "    params: {n_images: 2, shape: [48, 48], n_objects: 5, radius: 4.0, min_gap: 30.0}\n"
+        "segmenters:\n  - name: otsu-watershed\nexecutor: {kind: local}\n"
+    )
+    expected = "datasets.far: procedural: placed"
+    for _ in range(2):  # cold, then warm
+        main(["run", str(suite), "--no-html", "--no-plots"])
+        err = " ".join(capsys.readouterr().err.split())
+        assert expected in err and "lower min_gap or n_objects" in err
+        run = json.loads((tmp_path / "out" / "run.json").read_text())
+        assert sum(expected in w for w in run["warnings"]) == 1

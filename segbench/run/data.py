@@ -10,8 +10,11 @@ Every sample gets a content hash (image and mask bytes) that keys the result cac
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -146,22 +149,62 @@ def _materialised(spec, suite_seed, output, registry, progress, fitted=None):
         if spec.source == "generator"
         else (lambda: _registered_folder(spec, registry.get("dataset", spec.target), output))
     )
-    folder = make()
+    with generator_warnings() as said:
+        folder = make()
     refs, problems, hashes = _read_folder(spec, folder)
-    recorded = (read_marker(folder) or {}).get("hashes")
+    marker = read_marker(folder) or {}
+    recorded = marker.get("hashes")
     if recorded is not None and recorded == hashes and not problems:
-        return refs, problems, hashes
+        return refs, [*_said_when_written(marker), *problems], hashes
     if recorded is not None:
         changed = sorted(set(recorded) ^ set(hashes) | {n for n in hashes if recorded.get(n) != hashes[n]})
         atomic_write_text(folder / COMPLETE_MARKER, json.dumps({"key": "changed"}))  # invalidate
-        folder = make()
+        with generator_warnings() as said:
+            folder = make()
         refs, problems, hashes = _read_folder(spec, folder)
         problems = [
             f"{len(changed)} of its generated images were missing or changed since they were written "
             f"(e.g. {changed[0] if changed else '-'}); it was written again", *problems,
         ]
-    record_hashes(folder, hashes)
-    return refs, problems, hashes
+    record_hashes(folder, hashes, said)
+    return refs, [*said, *problems], hashes
+
+
+def _said_when_written(marker: dict) -> list[str]:
+    """What the generator warned while it wrote the dataset (kept in its marker)."""
+    said = marker.get("warnings", [])
+    return [str(w) for w in said] if isinstance(said, list) else []
+
+
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def generator_warnings() -> Iterator[list[str]]:
+    """Collect what a generator warns while it writes a dataset: ``warnings.warn``
+    with a :class:`UserWarning` (the GAN's "fell short of min_objects") and
+    records of segbench's logger (the procedural "placed 2 of 5 nuclei"). Under
+    ``segbench run`` the live display would swallow them; collected, they
+    become the dataset's warnings in the run summary and ``run.json``, and are
+    kept in the dataset's marker so a rerun repeats them. Other warnings
+    (numpy's RuntimeWarning and the like) are dropped."""
+    messages: list[str] = []
+    handler = _Collect(messages)
+    logger = logging.getLogger("segbench")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+    finally:
+        logger.removeHandler(handler)
+    messages.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
 
 
 def _dataset_spacing(refs: list[SampleRef]) -> tuple[float, ...] | None:
@@ -323,9 +366,13 @@ def read_marker(folder: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def record_hashes(folder: Path, hashes: dict[str, str]) -> None:
-    """Store the content hashes of a freshly written dataset in its marker."""
+def record_hashes(folder: Path, hashes: dict[str, str], said: list[str] | None = None) -> None:
+    """Store the content hashes of a freshly written dataset in its marker,
+    with what its generator warned while writing it (``said``; kept as it was
+    when the dataset was found already written)."""
     marker = read_marker(folder) or {}
+    if said:
+        marker["warnings"] = list(said)
     atomic_write_text(folder / COMPLETE_MARKER, json.dumps({**marker, "hashes": hashes}, sort_keys=True))
 
 
