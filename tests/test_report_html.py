@@ -217,3 +217,16 @@ def test_an_unchanged_report_and_plots_are_not_rendered_again(results_folder):
     results.to_parquet(folder / "results.parquet")
     report.write_text(report.read_text() + "<!-- kept -->")
     assert not write_html_report(folder).read_text().endswith("<!-- kept -->")
+
+
+def test_a_rerun_that_only_changes_timings_keeps_the_report(results_folder):
+    import json
+
+    folder = results_folder(predictions=False)
+    (folder / "run.json").write_text(json.dumps({"seconds": 12.5, "warnings": []}))
+    report = write_html_report(folder)
+    report.write_text(report.read_text() + "<!-- kept -->")
+    (folder / "run.json").write_text(json.dumps({"seconds": 0.4, "warnings": []}))  # a warm rerun
+    assert write_html_report(folder).read_text().endswith("<!-- kept -->")
+    (folder / "run.json").write_text(json.dumps({"seconds": 0.4, "warnings": ["datasets.d: new"]}))
+    assert "datasets.d: new" in write_html_report(folder).read_text()

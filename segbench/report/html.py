@@ -111,8 +111,9 @@ def write_html_report(
     -------
     Path
         The file written; an existing report whose inputs (results, suite,
-        run record, options, segbench version) did not change is left as it
-        is (:mod:`segbench.report.cache`).
+        the run's warnings and failures, options, segbench version) did not
+        change is left as it is (:mod:`segbench.report.cache`): its Provenance
+        then shows the run that wrote it.
     """
     from ..io import atomic_path
     from . import load_results
@@ -123,7 +124,8 @@ def write_html_report(
     out = Path(out) if out is not None else folder / REPORT_FILE
     key = content_key(
         results, suite=suite, rank_by=rank_by, images=list(images), folder=str(folder.resolve()),
-        dataset_folders=[str(Path(f).resolve()) for f in dataset_folders], run=_run_record(folder),
+        dataset_folders=[str(Path(f).resolve()) for f in dataset_folders],
+        run={k: _run_record(folder).get(k) for k in ("warnings", "failures")},  # not its timings
         plots=importlib.util.find_spec("matplotlib") is not None,
     )
     if out.is_file() and html_key(out) == key:

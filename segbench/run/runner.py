@@ -92,6 +92,8 @@ class Plan:
     failures: list[Failure] = field(default_factory=list)
     #: one line each: things noticed and repaired (damaged cells, changed datasets)
     warnings: list[str] = field(default_factory=list)
+    #: the stored cells found sound while planning, (dataset, key) -> their rows: read once per run
+    sound: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def expected_work(self) -> tuple[int, int, int]:
         """``(predictions, cached, trainings)`` this plan will run, counting the
@@ -312,10 +314,12 @@ def _plan_dataset(plan, suite, registry, ds, store, thresholds, metric_classes) 
                 suite.metrics.criterion, ds.spacing, provenance, metric_classes,
                 str(suite.output) if _keeps_predictions(suite, ds) else None,
             )
-            damage = store.check(ds.name, key)
+            table, damage = store.load(ds.name, key) if store.has(ds.name, key) else (None, None)
             if damage is not None:  # not trusted: computed again, and replaced when it is
                 plan.warnings.append(f"{store.cell_path(ds.name, key)}: {damage}; computed again")
-            plan.cells.append(Cell(job, damage is None and store.has(ds.name, key)))
+            if table is not None:
+                plan.sound[(ds.name, key)] = table
+            plan.cells.append(Cell(job, table is not None))
 
 
 def run_suite(
@@ -355,7 +359,7 @@ def _run(suite: Suite, registry: Registry, console: Console, csv: bool, summary:
         ex = suite.executor
         with make_executor(ex.kind, ex.workers, ex.address, ex.tls, ex.address_confirmed) as executor, bars(console) as progress:
             _execute(plan, pending, executor, progress, store, summary, fresh)
-    summary.results = store.combine(plan.keys, csv=csv, loaded=fresh)
+    summary.results = store.combine(plan.keys, csv=csv, loaded={**plan.sound, **fresh})
     summary.result_warnings = silent_models(summary.results, plan.trainings)
 
 
