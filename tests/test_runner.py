@@ -431,3 +431,26 @@ def test_a_new_plugin_version_trains_a_new_model(tmp_path):
         (job,) = plan_suite(load_suite(path, registry), registry).trainings.values()
         workdirs.append(job.workdir)
     assert workdirs[0] != workdirs[1]
+
+
+def test_two_images_with_the_same_bytes_are_two_cells(tmp_path, registry):
+    """Cell Tracking Challenge sequences name their frames alike (01/t000.tif, 02/t000.tif): two
+    byte-identical frames are two images, each with its own rows (the cell key holds the name)."""
+    import tifffile
+
+    from segbench.builtin.procedural import Procedural
+
+    (sample,) = Procedural(shape=(48, 48)).generate(1, seed=3)
+    folder = tmp_path / "ctc"
+    for sequence in ("01", "02"):
+        (folder / sequence).mkdir(parents=True)
+        (folder / f"{sequence}_GT" / "SEG").mkdir(parents=True)
+        tifffile.imwrite(folder / sequence / "t000.tif", sample.image)
+        tifffile.imwrite(folder / f"{sequence}_GT" / "SEG" / "man_seg000.tif", sample.labels.astype("uint16"))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"name: twins\noutput: {tmp_path / 'out'}\ndatasets:\n  - name: lab\n    path: {folder}\n"
+                     "segmenters:\n  - name: blob-threshold\nexecutor: {kind: local}\n")
+    summary = run_suite(load_suite(suite, registry), registry)
+    assert summary.ok and summary.n_done == 2
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert sorted(results["image"].unique()) == ["01_t000", "02_t000"]

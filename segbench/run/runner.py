@@ -187,6 +187,7 @@ def _cell_key(suite: Suite, ds: PreparedDataset, sample: str, config: SegmenterC
     return stable_hash(
         {
             "image": ds.hashes[sample],
+            "name": sample,  # two images with the same bytes are two cells, each with its own rows
             "segmenter": config.name,
             "label": config.label,  # rows carry it: two entries sharing a model keep their own cells
             "plugin": [info.distribution, info.version],
