@@ -76,7 +76,8 @@ def test_a_damaged_cell_is_computed_again_with_one_warning(tmp_path, registry, f
     (warning,) = [w for w in summary.warnings if "computed again" in w]
     assert warning.startswith(f"{victim}: ") and ("unreadable" in warning or "checksum" in warning)
     pd.testing.assert_frame_equal(scores(summary.results), scores(results))
-    assert ResultStore(copy).check("blobs", victim.stem) is None  # replaced by a sound cell
+    table, damage = ResultStore(copy).load("blobs", victim.stem)
+    assert table is not None and damage is None  # replaced by a sound cell
 
 
 def test_changed_values_with_a_valid_parquet_layout_are_caught_by_the_checksum(tmp_path, finished):

@@ -55,7 +55,6 @@ from .paired import (
     half_weights,
     percentile_interval,
     pooled_values,
-    rank_intervals,
     shown,
 )
 
@@ -113,16 +112,6 @@ class Ranking:
     n_images: int
     place: np.ndarray
     halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 0)))
-
-    def rank_intervals(self) -> tuple[np.ndarray, np.ndarray]:
-        """95% rank interval of each variant, ``(low, high)`` arrays of shape (n,)
-        (:func:`segbench.report.paired.rank_intervals`)."""
-        return rank_intervals(self.resampled)
-
-    def decisive(self) -> np.ndarray:
-        """``(n, n)`` signs of the decisive differences
-        (:func:`segbench.report.paired.decisive_pairs`)."""
-        return decisive_pairs(self.resampled)
 
 
 @dataclass(frozen=True)

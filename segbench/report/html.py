@@ -122,16 +122,17 @@ def write_html_report(
     if results is None or suite is None:
         results, suite = load_results(folder)
     out = Path(out) if out is not None else folder / REPORT_FILE
+    run = _run_record(folder)
     key = content_key(
         results, suite=suite, rank_by=rank_by, images=list(images), folder=str(folder.resolve()),
         dataset_folders=[str(Path(f).resolve()) for f in dataset_folders],
-        run={k: _run_record(folder).get(k) for k in ("warnings", "failures")},  # not its timings
+        run={k: run.get(k) for k in ("warnings", "failures")},  # not its timings
         plots=importlib.util.find_spec("matplotlib") is not None,
     )
     if out.is_file() and html_key(out) == key:
         return out  # nothing it shows has changed: a warm rerun need not render it again
     boards = build_leaderboards(results, rank_by or suite["rank_by"], tuple(suite["iou_thresholds"]))
-    text = render_html(results, suite, folder, boards, images, dataset_folders, key)
+    text = render_html(results, suite, folder, boards, images, dataset_folders, key, run)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -140,10 +141,12 @@ def write_html_report(
 
 def render_html(
     results: pd.DataFrame, suite: dict, folder: Path, boards: list[Leaderboard], images: Sequence[str] = (),
-    dataset_folders: Sequence[str | Path] = (), key: str = "",
+    dataset_folders: Sequence[str | Path] = (), key: str = "", run: dict | None = None,
 ) -> str:
     """The report as one HTML string (see the module docstring); files are read
-    only inside ``folder`` and ``dataset_folders`` (see :func:`write_html_report`)."""
+    only inside ``folder`` and ``dataset_folders`` (see :func:`write_html_report`).
+    ``run``: the folder's ``run.json`` when already read."""
+    run = _run_record(folder) if run is None else run
     try:
         from .plots import variant_colours
 
@@ -151,12 +154,12 @@ def render_html(
         figures = True
     except ImportError:
         colours, figures = {}, False
-    parts = [_head(suite, key), _intro(suite, boards, figures), _warnings(folder)]
+    parts = [_head(suite, key), _intro(suite, boards, figures), _warnings(run)]
     for board in boards:
         parts.append(_dataset_section(results, suite, folder, board, colours, figures, images, dataset_folders))
     if boards:
         parts.append(_agreement_section(results, suite, boards[0].rank_by.key))
-    parts.append(_provenance(results, suite, folder))
+    parts.append(_provenance(results, suite, folder, run))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
@@ -410,23 +413,22 @@ def _run_record(folder: Path) -> dict:
     return run if isinstance(run, dict) else {}
 
 
-def _warnings(folder: Path) -> str:
+def _warnings(run: dict) -> str:
     """The run's warnings (``run.json``), at the top of the report: a model that
     found almost nothing must not pass as a row of zeros; "" without any."""
-    warnings = _run_record(folder).get("warnings") or []
+    warnings = run.get("warnings") or []
     if not isinstance(warnings, list) or not warnings:
         return ""
     items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
     return f"<section id='warnings'><h2>Warnings</h2><ul class='warnings'>{items}</ul></section>"
 
 
-def _provenance(results: pd.DataFrame, suite: dict, folder: Path) -> str:
+def _provenance(results: pd.DataFrame, suite: dict, folder: Path, run: dict) -> str:
     out = ["<section id='provenance'><h2>Provenance</h2>"]
     record = {k: v for k, v in suite.items() if k != "datasets"}
     out.append("<h3>Suite</h3>" + _dl(record))
-    run = _run_record(folder)
     if run:
-        failures = [f for f in run.pop("failures", []) if isinstance(f, dict)]
+        failures = [f for f in run.get("failures", []) if isinstance(f, dict)]
         out.append("<h3>Run</h3>" + _dl({k: v for k, v in run.items() if not isinstance(v, (list, dict))}))
         if failures:
             out.append("<ul class='failures'>" + "".join(

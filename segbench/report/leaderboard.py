@@ -29,6 +29,8 @@ from .paired import (
     TIE_DIGITS,
     bootstrap_weights,
     decisive_pairs,
+    metric_of_sums,
+    parts_of,
     percentile_interval,
     pooled_values,
     rank_intervals,
@@ -47,7 +49,6 @@ __all__ = [
 
 #: bootstrap replicates behind every interval of a leaderboard
 N_BOOT = 1000
-_ONE = "_one"
 #: the metrics pooled at every stored threshold
 THRESHOLD_METRICS = tuple(m for m in METRICS.values() if m.at_threshold)
 SUMMARY_METRICS = tuple(m for m in METRICS.values() if not m.at_threshold)
@@ -150,7 +151,6 @@ class Leaderboard:
             )
         return notes
 
-
     def uncertainty_notes(self) -> list[str]:
         """One line naming the rows the winner is not decisively better than
         (a 95% paired bootstrap interval of the difference that includes 0)."""
@@ -200,9 +200,11 @@ def bootstrap_ci(
     """
     if len(images) == 0:
         return float("nan"), float("nan")
-    frame = images.assign(**{_ONE: 0, Col.IMAGE: np.arange(len(images))})
-    _, values = pooled_values(frame, key, bootstrap_weights(len(images), n_boot, seed), by=_ONE)
-    return percentile_interval(values[:, 0], level)
+    weights = bootstrap_weights(len(images), n_boot, seed)
+    parts = images[list(parts_of(key))].to_numpy(dtype=float)  # one row per image: plain numpy, no reindexing
+    present = ~np.isnan(parts[:, 0])  # as pooled_values counts a row with no result
+    sums = weights @ np.nan_to_num(parts)
+    return percentile_interval(metric_of_sums(key, sums, weights @ present), level)
 
 
 def bootstrap_f1(

@@ -34,6 +34,8 @@ __all__ = [
     "bootstrap_weights",
     "decisive_pairs",
     "half_weights",
+    "metric_of_sums",
+    "parts_of",
     "percentile_interval",
     "pooled_metric",
     "pooled_values",
@@ -159,17 +161,33 @@ def pooled_values(
         NaN where a replicate draws no image the variant has a result for
         (a failed cell adds nothing to a variant).
     """
-    name = key.metric.name
-    columns = _PARTS["threshold" if key.metric.at_threshold else name]
+    columns = parts_of(key)
     ids = list(pd.unique(frame[by]))
     images = list(pd.unique(frame[Col.IMAGE])) if images is None else list(images)
     grid = pd.MultiIndex.from_product([ids, images])
     table = frame.set_index([by, Col.IMAGE])[list(columns)].astype(float).reindex(grid)
     present = table[columns[0]].notna().to_numpy().reshape(len(ids), len(images)).astype(float)
     parts = table.fillna(0.0).to_numpy().reshape(len(ids), len(images), len(columns))
-    sums = np.einsum("ri,vik->rvk", weights, parts)
-    drawn = weights @ present.T
-    s = [sums[..., j] for j in range(len(columns))]
+    return ids, metric_of_sums(key, np.einsum("ri,vik->rvk", weights, parts), weights @ present.T)
+
+
+def parts_of(key: RankKey) -> tuple[str, ...]:
+    """The per-image columns the metric ``key`` is pooled from."""
+    return _PARTS["threshold" if key.metric.at_threshold else key.metric.name]
+
+
+def metric_of_sums(key: RankKey, sums: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """The pooled metric from its parts summed over drawn images.
+
+    Parameters
+    ----------
+    sums : ndarray, shape (..., len(parts_of(key)))
+        The weighted sums of the parts.
+    drawn : ndarray, shape (...)
+        How many drawn images had a result (the metric is NaN where none did).
+    """
+    name = key.metric.name
+    s = [sums[..., j] for j in range(sums.shape[-1])]
     with np.errstate(divide="ignore", invalid="ignore"):
         if key.metric.at_threshold:
             values = pooled_metric(name, *s)
@@ -179,7 +197,7 @@ def pooled_values(
             values = np.where(s[1] > 0, s[0] / s[1], np.nan)
         else:  # aji
             values = np.where(s[1] > 0, s[0] / s[1], 1.0)
-    return ids, np.where(drawn > 0, values, np.nan)
+    return np.where(drawn > 0, values, np.nan)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

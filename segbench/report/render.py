@@ -64,8 +64,7 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
     out: list[RenderableType] = []
     for board in boards:
         columns = board.columns()
-        images = {row.get("n_images") for row in board.rows}
-        if len(images) == 1:  # every row scored on the same images: say it once, in the title
+        if _shared_image_count(board) is not None:  # every row scored on the same images: said in the title
             columns = [c for c in columns if c[0] != "n_images"]
         shown = len(columns)
         if not wide and width is not None:
@@ -82,9 +81,15 @@ def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: b
     return out
 
 
+def _shared_image_count(board: Leaderboard) -> int | None:
+    """The number of images every row was scored on, or None when rows differ."""
+    counts = {row.get("n_images") for row in board.rows}
+    return counts.pop() if len(counts) == 1 else None
+
+
 def _table(board: Leaderboard, columns: list[tuple[str, str]]) -> Table:
-    images = {row.get("n_images") for row in board.rows}
-    count = f", {images.pop()} images" if len(images) == 1 and all(k != "n_images" for k, _ in columns) else ""
+    shared = _shared_image_count(board)
+    count = f", {shared} images" if shared is not None and all(k != "n_images" for k, _ in columns) else ""
     table = Table(
         title=f"{board.dataset}  (ranked by {board.rank_by.header}{count})",
         title_justify="left",

@@ -132,10 +132,6 @@ class ResultStore:
     def has(self, dataset: str, key: str) -> bool:
         return self.cell_path(dataset, key).is_file()
 
-    def check(self, dataset: str, key: str) -> str | None:
-        """Why the stored cell cannot be trusted, or None when it is sound or absent."""
-        return self.load(dataset, key)[1] if self.has(dataset, key) else None
-
     def load(self, dataset: str, key: str) -> tuple[pa.Table | None, str | None]:
         """The stored rows of a cell and None, or None and why they cannot be
         trusted: unreadable, holding another cell's rows, or not matching the
