@@ -10,7 +10,6 @@ and fitted values stay accepted.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +60,9 @@ REFUSED = [
 
 @pytest.mark.parametrize("params, key, bound, fix", REFUSED, ids=[f"{c[1]}={list(c[0].values())[0]}" for c in REFUSED])
 def test_out_of_bounds_is_one_line(params, key, bound, fix):
-    start = time.perf_counter()
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError) as err:  # refused by the constructor, before any image is drawn
         Procedural(**{**SMALL, **params})
     message = str(err.value)
-    assert time.perf_counter() - start < 0.5
     assert "\n" not in message
     assert message.startswith(f"{key}: "), message
     assert bound in message and fix in message, message
@@ -160,7 +157,7 @@ def test_defaults_shipped_suites_and_fits_stay_accepted():
     Procedural(shape=[32, 256, 256], z_step=1.0, pixel_size=0.25, psf_sigma_z=1.5)
 
 
-def test_values_at_the_bounds_generate_quickly():
+def test_values_at_the_bounds_generate():
     for params in [
         {"psf_sigma": 48.0}, {"spot_sigma": 48.0, "spots_per_object": 2.0}, {"n_control_points": 256},
         {"n_clusters": 2304, "placement": "clustered"}, {"spots_per_object": 314.0}, {"intensity": 1e9},
@@ -171,27 +168,34 @@ def test_values_at_the_bounds_generate_quickly():
         {"shape": [8, 32, 32], "psf_sigma_z": 8.0, "spot_sigma": 32.0, "spots_per_object": 1.0},
         {"shape": [8, 32, 32], "z_step": 50.0}, {"shape": [8, 32, 32], "pixel_size": 100.0, "z_step": 1.0},
     ]:
-        start = time.perf_counter()
         sample = next(Procedural(**{**SMALL, **params}).generate(1, seed=0))
-        assert sample.image.dtype == np.uint16 and time.perf_counter() - start < 1.0, params
+        assert sample.image.dtype == np.uint16 and sample.image.shape == tuple(params.get("shape", SMALL["shape"])), params
 
 
-def test_an_image_scale_never_blurs_beyond_the_image():
+def test_an_image_scale_never_blurs_beyond_the_image(monkeypatch):
+    import segbench.builtin.procedural as procedural
+
+    sigmas = []
+    real_blur = procedural.blur
+    monkeypatch.setattr(procedural, "blur", lambda light, sigma: sigmas.append(sigma) or real_blur(light, sigma))
     generator = Procedural(shape=[32, 32], n_objects=2, radius=3.0, scale_variation=2.0, psf_scale_exponent=2.0,
                            scale_density_exponent=0.0)
-    start = time.perf_counter()
     list(generator.generate(10, seed=0))
-    assert time.perf_counter() - start < 1.0
+    assert len(sigmas) == 10 and max(max(s) for s in sigmas) <= 32  # capped at the image's side
 
 
-def test_an_image_scale_never_asks_for_more_objects_than_fit():
+def test_an_image_scale_never_asks_for_more_objects_than_fit(monkeypatch):
     """A small scale divides the count by scale**2 (here 2461 objects of 2 px in a
     12 x 12 image): no more are drawn than the image may be asked to hold."""
+    import segbench.builtin.procedural as procedural
+
+    drawn = []
+    real_shape = procedural.random_shape
+    monkeypatch.setattr(procedural, "random_shape", lambda *args: drawn.append(args) or real_shape(*args))
     generator = Procedural(shape=[12, 12], n_objects=1, radius=2.0, radius_std=0.0, scale_variation=2.0)
-    start = time.perf_counter()
     rendering = generator.render(0, 3)
-    assert time.perf_counter() - start < 1.0
     assert rendering.n_requested > 8 * 12 * 12 / (np.pi * 2**2)
+    assert 0 < len(drawn) <= procedural._room(procedural._MIN_RADIUS, (12, 12))  # the most any radius may ask for
 
 
 def test_small_images_accept_the_defaults():

@@ -4,7 +4,6 @@ import doctest
 import importlib
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -160,19 +159,6 @@ def test_undefined_features_are_nan():
     assert noiseless["texture"] == 0.0 and noiseless["background_nonuniformity"] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="needs a 2D image and labels of the same shape"):
         difficulty_features(np.zeros((4, 8, 8)), np.zeros((4, 8, 8), int))
-
-
-def test_runtime_of_a_256_image_with_49_nuclei():
-    labels = disk_grid()
-    image = render(labels, blur=1.0)
-    best = min(_seconds(lambda: difficulty_features(image, labels)) for _ in range(3))
-    assert best < 0.25  # about 25 ms on an idle core
-
-
-def _seconds(call):
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def test_realism_compares_difficulty_between_sets_per_image():
