@@ -288,9 +288,7 @@ def test_a_self_referencing_alias_is_refused_at_once(tmp_path, registry, loop):
     text = suite_text(tmp_path / "out") + loop
     if loop.startswith("x_"):  # inside a segmenter's params
         text = suite_text(tmp_path / "out", segmenters="  - name: blob-threshold\n    params: {sigma: &a [*a]}\n")
-    start = time.monotonic()
-    (line,) = problems(write(tmp_path, text), registry)
-    assert time.monotonic() - start < 10
+    (line,) = problems(write(tmp_path, text), registry)  # returns at all: the loop is not followed
     assert "an alias refers to a value that contains it (a loop" in line and "remove the alias" in line
 
 
@@ -298,9 +296,7 @@ def test_a_huge_sweep_is_refused_before_it_is_expanded(tmp_path, registry):
     sweep = "{sigma: [%s], work: [%s], call_log: [%s]}" % (
         ", ".join(map(str, range(1, 1001))), ", ".join(map(str, range(1000))), ", ".join(f"l{i}" for i in range(100)))
     text = suite_text(tmp_path / "out", segmenters=f"  - name: blob-threshold\n    params: {sweep}\n")
-    start = time.monotonic()
-    lines = problems(write(tmp_path, text), registry)
-    assert time.monotonic() - start < 10
+    lines = problems(write(tmp_path, text), registry)  # counted, not expanded
     assert any("segmenters[0].params: the sweeps make 100,000,000 variants (1000 x 1000 x 100)" in line for line in lines)
 
 
@@ -313,9 +309,8 @@ def test_an_empty_sweep_is_refused_with_its_line(tmp_path, registry):
 
 
 def test_a_suite_file_is_read_only_up_to_a_bound(tmp_path, registry):
-    start = time.monotonic()
-    (line,) = problems(Path("/dev/zero"), registry)
-    assert time.monotonic() - start < 10 and "larger than 1 MiB; a suite is a small YAML text file" in line
+    (line,) = problems(Path("/dev/zero"), registry)  # returns at all: the read is bounded
+    assert "larger than 1 MiB; a suite is a small YAML text file" in line
 
 
 def test_workers_are_capped_at_the_machine_s_cores_unless_the_command_line_says(tmp_path, registry):
