@@ -5,20 +5,24 @@ Plugins are modules named by entry points in the group ``segbench``::
     [project.entry-points.segbench]
     otsu = "my_package.plugin"
 
-and implement any of the hooks below with the ``segbench.hookimpl`` marker. A
-plugin that fails to import, whose hook raises, or that registers something that
-is not a proper plugin class is reported (entry point, distribution, error) and
-the others load. Two plugins registering one name is a conflict naming both
-distributions; that name is then unusable until one is uninstalled.
+and implement any of the hooks of :class:`HookSpecs` with the
+``segbench.hookimpl`` marker. A plugin that fails to import, whose hook raises,
+that registers something that is not a proper plugin class, or that defines a
+``segbench_*`` function that is no segbench hook (a misspelling, or a hook
+without the marker) is reported in one line (entry point, distribution,
+problem) and the others load. Two plugins registering one name is a conflict
+naming both distributions; that name is then unusable until one is
+uninstalled. docs/plugins.md is the guide for plugin authors.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata as metadata
+import inspect
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import pluggy
 
@@ -32,30 +36,98 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+class Subcommands(Protocol):
+    """The ``segbench`` command line's table of subcommands, as
+    :func:`segbench_add_commands <HookSpecs.segbench_add_commands>` receives it
+    (the object :meth:`argparse.ArgumentParser.add_subparsers` returns)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Add the subcommand ``name`` and return its parser; ``kwargs`` are
+        those of :class:`argparse.ArgumentParser` (``help``, ``description``, ...)."""
+
+
 class HookSpecs:
-    """The hooks a segbench plugin may implement."""
+    """The hooks a segbench plugin may implement.
+
+    Each is an optional module-level function of the plugin module, marked
+    ``@segbench.hookimpl`` and named exactly as here; it may declare fewer
+    parameters than the spec, never others. Every installed plugin's hooks are
+    called; their results are combined.
+    """
 
     @hookspec
     def segbench_register_segmenters(self) -> list[type[Segmenter]]:
-        """Return :class:`segbench.Segmenter` subclasses."""
+        """Return the plugin's segmentation methods.
+
+        Called once each time segbench loads its plugins (every command that
+        needs them: ``segbench run``, ``segbench list``, ...), in the process
+        that loads them, before any suite is read.
+
+        :returns:
+            :class:`segbench.Segmenter` subclasses (classes, not instances),
+            each with a unique class attribute ``name``; an empty list
+            registers nothing. Anything else is reported as a load problem
+            and skipped.
+        """
 
     @hookspec
     def segbench_register_generators(self) -> list[type[Generator]]:
-        """Return :class:`segbench.Generator` subclasses."""
+        """Return the plugin's image generators (``generator: NAME`` in a suite).
+
+        Called like :meth:`segbench_register_segmenters`.
+
+        :returns:
+            :class:`segbench.Generator` subclasses, each with a unique ``name``.
+        """
 
     @hookspec
     def segbench_register_datasets(self) -> list[type[DatasetSource]]:
-        """Return :class:`segbench.DatasetSource` subclasses."""
+        """Return the plugin's dataset providers (``dataset: NAME`` in a suite).
+
+        Called like :meth:`segbench_register_segmenters`.
+
+        :returns:
+            :class:`segbench.DatasetSource` subclasses, each with a unique
+            ``name``; ``load(**params)`` returns a :class:`segbench.Dataset`.
+        """
 
     @hookspec
     def segbench_register_metrics(self) -> list[type[Metric]]:
-        """Return :class:`segbench.Metric` subclasses."""
+        """Return the plugin's extra per-image metrics.
+
+        Called like :meth:`segbench_register_segmenters`; every registered
+        metric is computed for every scored image of every run.
+
+        :returns:
+            :class:`segbench.Metric` subclasses, each with a unique ``name``;
+            ``compute(gt, pred)`` returns ``{column: float}``, stored per image
+            as the column ``NAME.column``.
+        """
 
     @hookspec
-    def segbench_add_commands(self, subparsers: argparse._SubParsersAction) -> None:
-        """Add subcommands to the ``segbench`` CLI (``subparsers.add_parser``);
-        each sets ``func`` with ``set_defaults(func=callable(args) -> int)``."""
+    def segbench_add_commands(self, subparsers: Subcommands) -> None:
+        """Add subcommands to the ``segbench`` command line.
 
+        Called once while the command line is built, when the command given
+        is not one of segbench's own (and for ``segbench --help``, which
+        lists every command), after the core's subcommands are added.
+
+        :param subparsers:
+            The command line's subcommands (:class:`Subcommands`). Add each
+            with ``parser = subparsers.add_parser("NAME", help="one line")``,
+            add its arguments, and set its handler with
+            ``parser.set_defaults(func=handler)``; ``handler(args)`` gets the
+            parsed :class:`argparse.Namespace` and returns the exit code
+            (``int``).
+        :returns:
+            Nothing.
+        """
+
+
+#: the names of every hook a plugin may implement
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, _ in inspect.getmembers(HookSpecs, inspect.isfunction) if name.startswith(PROJECT + "_")
+)
 
 #: kind -> (hook name, required base class)
 KINDS: dict[str, tuple[str, type]] = {
@@ -171,23 +243,36 @@ def load_registry(extra: Iterable[tuple[ModuleType | Any, str, str]] = ()) -> Re
     manager = registry.manager
     sources: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
 
+    def register(plugin: Any, name: str | None, dist: str, version: str) -> None:
+        try:
+            name = manager.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:  # a hook whose parameters the spec lacks
+            detail = " ".join(str(exc).split("\n", 1)[-1].split())  # without pluggy's "Plugin X for hook Y"
+            registry.problems.append(LoadProblem(
+                name or manager.get_canonical_name(plugin), dist,
+                f"{detail}; a hook may take only the parameters its spec names (docs/plugins.md)",
+            ))
+            return
+        sources[name] = (dist, version)
+        problem = _misnamed_hooks(manager, plugin)
+        if problem:
+            registry.problems.append(LoadProblem(name, dist, problem))
+
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist, version = _distribution_of(ep)
         if manager.has_plugin(ep.name):
             continue  # the same entry point seen twice (e.g. an editable install)
         try:
             module = ep.load()
-            manager.register(module, name=ep.name)
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the rest
             registry.problems.append(
                 LoadProblem(ep.name, dist, f"failed to import: {type(exc).__name__}: {exc}")
             )
             continue
-        sources[ep.name] = (dist, version)
+        register(module, ep.name, dist, version)
 
     for plugin, dist, version in extra:
-        name = manager.register(plugin)
-        sources[name] = (dist, version)
+        register(plugin, None, dist, version)
 
     for kind, (hook_name, base) in KINDS.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
@@ -207,6 +292,34 @@ def load_registry(extra: Iterable[tuple[ModuleType | Any, str, str]] = ()) -> Re
                 info = PluginInfo(kind, cls.name, cls, dist, version, _describe(cls))
                 _add(registry, info)
     return registry
+
+
+def _misnamed_hooks(manager: pluggy.PluginManager, plugin: Any) -> str | None:
+    """One line naming the plugin's would-be hooks that segbench never calls, or None.
+
+    Those are hook implementations whose name is no segbench hook (what
+    ``PluginManager.check_pending`` rejects; ``optionalhook=True`` ones are
+    allowed, as in pluggy) and functions named like a hook but not marked
+    ``@segbench.hookimpl``.
+    """
+    unknown = sorted(
+        caller.name
+        for caller in manager.get_hookcallers(plugin) or ()
+        if not caller.has_spec()
+        and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+    )
+    unmarked = [
+        name for name in HOOK_NAMES
+        if callable(getattr(plugin, name, None)) and manager.parse_hookimpl_opts(plugin, name) is None
+    ]
+    parts = []
+    for name in unknown:
+        hint = did_you_mean(name, HOOK_NAMES) or f" (the hooks are {', '.join(HOOK_NAMES)})"
+        parts.append(f"hook {name!r} is not a segbench hook{hint}")
+    parts += [f"hook {name!r} is not marked @segbench.hookimpl" for name in unmarked]
+    if not parts:
+        return None
+    return "; ".join(parts) + f"; segbench ignores {'it' if len(parts) == 1 else 'them'}"
 
 
 def _check_class(cls: Any, base: type) -> str | None:
