@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..metrics import CRITERIA, DEFAULT_THRESHOLDS  # noqa: F401 - CRITERIA: suite.validate imports it from here
 from .grid import format_value
 from .hashing import stable_hash
 
@@ -23,7 +24,6 @@ METRICS_KEYS = {"iou_thresholds", "criterion", "rank_by"}
 EXECUTOR_KEYS = {"kind", "workers", "address", "tls"}
 TLS_KEYS = ("ca_file", "cert", "key")
 EXECUTOR_KINDS = ("local", "processes", "dask")
-CRITERIA = ("iou", "iot", "iop")
 #: names of suites, datasets and segmenter labels (they name folders and files)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: the largest suite seed (numpy and the results table take it as it is)
@@ -136,7 +136,7 @@ class SegmenterSpec:
 
 @dataclass(frozen=True)
 class MetricsSpec:
-    iou_thresholds: tuple[float, ...] = (0.5, 0.75, 0.9)
+    iou_thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     criterion: str = "iou"
     rank_by: str = "f1@0.5"
 
