@@ -1,8 +1,9 @@
-"""The third-party path for real: build two tiny distributions with a
-``[project.entry-points.segbench]`` table (one works, one fails to import),
-pip-install them into a throwaway virtual environment beside segbench, and check
-that ``segbench list`` shows the good one, reports the broken one, and a suite
-runs the good one."""
+"""The third-party path for real: build three tiny distributions with a
+``[project.entry-points.segbench]`` table (one works, one fails to import, one
+misspells its hook), pip-install them into a throwaway virtual environment
+beside segbench, and check that ``segbench list`` shows the good one and reports
+the other two, and that a suite runs the good one (with the misspelling
+reported)."""
 
 import json
 import subprocess
@@ -65,11 +66,22 @@ def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
     return folder
 
 
+#: a plugin whose hook name misses its last letter: it registers nothing
+MISSPELLED = PLUGIN.replace("mean-threshold", "typo-threshold").replace(
+    "def segbench_register_segmenters", "def segbench_register_segmenter"
+)
+MISSPELLED_PROBLEM = (
+    "hook 'segbench_register_segmenter' is not a segbench hook "
+    "(did you mean 'segbench_register_segmenters'?); segbench ignores it"
+)
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     root = tmp_path_factory.mktemp("third-party")
     good = make_distribution(root, "segbench-mean-threshold", "mean_threshold", PLUGIN)
     broken = make_distribution(root, "segbench-broken", "broken_plugin", "import not_a_module_anywhere\n")
+    misspelled = make_distribution(root, "segbench-typo", "typo_plugin", MISSPELLED)
     env = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     python = env / "bin" / "python"
@@ -82,7 +94,7 @@ def venv(tmp_path_factory):
     Path(purelib, "segbench-host.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", str(good), str(broken)],
+         "--no-build-isolation", str(good), str(broken), str(misspelled)],
         check=True,
     )
     return python
@@ -98,6 +110,9 @@ def test_list_shows_the_plugin_and_reports_the_broken_one(venv):
     (problem,) = [p for p in listing["problems"] if p["distribution"] == "segbench-broken"]
     assert problem["plugin"] == "broken_plugin"
     assert problem["error"] == "failed to import: ModuleNotFoundError: No module named 'not_a_module_anywhere'"
+    (typo,) = [p for p in listing["problems"] if p["distribution"] == "segbench-typo"]
+    assert (typo["plugin"], typo["error"]) == ("typo_plugin", MISSPELLED_PROBLEM)
+    assert "typo-threshold" not in plugins
     assert "otsu-watershed" in plugins  # the built-ins still load
 
 
@@ -129,6 +144,7 @@ def test_a_suite_runs_the_third_party_segmenter(venv, tmp_path):
         capture_output=True, text=True,
     )
     assert out.returncode == 0, out.stderr
+    assert f"warning: plugin 'typo_plugin' (distribution segbench-typo): {MISSPELLED_PROBLEM}" in out.stderr
     (board,) = json.loads(out.stdout)
     variants = {row["variant"] for row in board["rows"]}
     assert variants == {"mean-threshold offset=0.0", "mean-threshold offset=0.1", "otsu-watershed"}
