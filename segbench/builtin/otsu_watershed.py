@@ -41,9 +41,9 @@ from skimage.feature import peak_local_max
 from skimage.filters import threshold_li, threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
+from .. import kit
 from ..api import Segmenter
 from ..io.public_layouts import grey_channels
-from .synth import checks
 
 _THRESHOLDS = {"otsu": threshold_otsu, "li": threshold_li}
 
@@ -104,23 +104,23 @@ class OtsuWatershed(Segmenter):
     ):
         if isinstance(sigma, Sequence) and not isinstance(sigma, str):
             if len(sigma) not in (2, 3):
-                raise ValueError(
+                raise kit.ParameterError(
                     f"parameter 'sigma' must be a number or a list of 2 or 3, got {sigma!r}"
                 )
-            self.sigma = tuple(checks.number("sigma", s, low=0) for s in sigma)
+            self.sigma = tuple(kit.number("sigma", s, low=0) for s in sigma)
         else:
-            self.sigma = checks.number("sigma", sigma, low=0)
-        self.threshold_method = checks.choice(
+            self.sigma = kit.number("sigma", sigma, low=0)
+        self.threshold_method = kit.choice(
             "threshold_method", threshold_method, tuple(_THRESHOLDS)
         )
-        self.threshold_factor = checks.number(
+        self.threshold_factor = kit.number(
             "threshold_factor", threshold_factor, low=0, low_open=True
         )
-        self.seeds = checks.choice("seeds", seeds, ("distance", "intensity"))
-        self.min_distance = checks.integer("min_distance", min_distance, low=1)
-        self.min_size = checks.integer("min_size", min_size, low=0)
-        self.fill_holes = checks.flag("fill_holes", fill_holes)
-        self.anisotropy = checks.number("anisotropy", anisotropy, low=0, low_open=True)
+        self.seeds = kit.choice("seeds", seeds, ("distance", "intensity"))
+        self.min_distance = kit.integer("min_distance", min_distance, low=1)
+        self.min_size = kit.integer("min_size", min_size, low=0)
+        self.fill_holes = kit.flag("fill_holes", fill_holes)
+        self.anisotropy = kit.number("anisotropy", anisotropy, low=0, low_open=True)
 
     def describe(self) -> dict[str, str]:
         return {"scikit-image": skimage.__version__}
@@ -178,7 +178,7 @@ class OtsuWatershed(Segmenter):
                 f"got shape {image.shape} and dtype {image.dtype}"
             )
         if isinstance(self.sigma, tuple) and len(self.sigma) != image.ndim:
-            raise ValueError(
+            raise kit.ParameterError(
                 f"otsu-watershed: parameter 'sigma' has {len(self.sigma)} values for a "
                 f"{image.ndim}D image; give one per axis or a single number"
             )

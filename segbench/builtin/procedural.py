@@ -45,9 +45,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .. import kit
 from ..api import Dataset, Generator, Sample
 from ..errors import SegbenchError
-from .synth import checks
 from .synth.calibrate import calibrate
 from .synth.estimate import EstimateError, estimate
 from .synth.fields import fractal_noise, illumination, value_noise
@@ -155,7 +155,7 @@ def _check_room(n_objects: int, radius: float, shape: tuple[int, ...]) -> None:
     eight times the image's."""
     room = _room(radius, shape)
     if n_objects > room:
-        raise ValueError(
+        raise kit.ParameterError(
             f"n_objects: {n_objects} objects of radius {radius:g} px cannot fit in a {list(shape)} image "
             f"(at most about {room}); lower n_objects or radius, or enlarge shape"
         )
@@ -165,7 +165,7 @@ def _length(name: str, value: float, side: int, where: str, fix: str) -> float:
     """A length at most the image's larger lateral side ``side`` (or the
     parameter's default, which every image accepts)."""
     bound = max(side, _default(name))
-    return checks.at_most(name, value, bound, f"px is wider than the {where}", fix)
+    return kit.at_most(name, value, bound, f"px is wider than the {where}", fix)
 
 
 def _default(name: str):
@@ -175,22 +175,22 @@ def _default(name: str):
 
 def _electrons(name: str, value: float, unit: str = "e-/px") -> float:
     """Photo-electrons per pixel, at most :data:`_MAX_ELECTRONS`."""
-    return checks.at_most(name, value, _MAX_ELECTRONS,
+    return kit.at_most(name, value, _MAX_ELECTRONS,
                           f"{unit} is far more than a camera pixel counts (a full well holds about 1e5 e-)", f"lower {name}")
 
 
 def _spread(name: str, value: float, what: str) -> float:
     """A relative spread, at most :data:`_MAX_SPREAD`."""
-    return checks.at_most(name, value, _MAX_SPREAD, f"is a {what} spread the 16-bit image cannot show",
+    return kit.at_most(name, value, _MAX_SPREAD, f"is a {what} spread the 16-bit image cannot show",
                           f"lower {name}")
 
 
 def _micrometres(name: str, value) -> float:
     """A pixel size or z step, micrometres, in :data:`_MICROMETRES`."""
-    value = checks.number(name, value, low=0, low_open=True)
+    value = kit.number(name, value, low=0, low_open=True)
     low, high = _MICROMETRES
-    checks.at_least(name, value, low, "µm is smaller than TIFF resolution tags record", f"give {name} in micrometres")
-    return checks.at_most(name, value, high, "µm is larger than TIFF resolution tags record",
+    kit.at_least(name, value, low, "µm is smaller than TIFF resolution tags record", f"give {name} in micrometres")
+    return kit.at_most(name, value, high, "µm is larger than TIFF resolution tags record",
                           f"give {name} in micrometres")
 
 
@@ -378,12 +378,12 @@ class Procedural(Generator):
         psf_scale_exponent: float = 0.0,
         texture_variation: float = 0.0,
     ):
-        self.shape = checks.spatial_shape("shape", shape)
+        self.shape = kit.spatial_shape("shape", shape)
         ndim = len(self.shape)
         pixels = math.prod(self.shape)
         if pixels > _MAX_PIXELS:
-            raise ValueError(f"shape: {list(self.shape)} is {pixels:,} pixels per image, more than the "
-                             f"{_MAX_PIXELS:,} procedural generates; make the images smaller")
+            raise kit.ParameterError(f"shape: {list(self.shape)} is {pixels:,} pixels per image, more than the "
+                                     f"{_MAX_PIXELS:,} procedural generates; make the images smaller")
         #: the image's larger lateral side, pixels: what lengths are bounded by
         side = max(self.shape[-2:])
         where = f"{list(self.shape)} image"
@@ -391,93 +391,93 @@ class Procedural(Generator):
         self.z_step = _micrometres("z_step", z_step)
         anisotropy = self.z_step / self.pixel_size
         if ndim == 3 and not _ANISOTROPY[0] <= anisotropy <= _ANISOTROPY[1]:
-            raise ValueError(
+            raise kit.ParameterError(
                 f"z_step: {self.z_step:g} µm is {anisotropy:g} times pixel_size {self.pixel_size:g} µm "
                 f"(z_step / pixel_size must be in [{_ANISOTROPY[0]:g}, {_ANISOTROPY[1]:g}]); "
                 "bring z_step and pixel_size closer"
             )
-        self.n_objects = checks.integer_range("n_objects", n_objects, low=0)
-        self.radius = checks.number("radius", radius, low=_MIN_RADIUS)
+        self.n_objects = kit.integer_range("n_objects", n_objects, low=0)
+        self.radius = kit.number("radius", radius, low=_MIN_RADIUS)
         _length("radius", self.radius, side, where, "lower radius or enlarge shape")
         _check_room(self.n_objects[1], self.radius, self.shape)
-        self.radius_std = checks.number("radius_std", radius_std, low=0)
+        self.radius_std = kit.number("radius_std", radius_std, low=0)
         _length("radius_std", self.radius_std, side, where, "lower radius_std")
-        self.aspect_ratio = checks.number_range("aspect_ratio", aspect_ratio, low=1)
-        checks.at_most(
+        self.aspect_ratio = kit.number_range("aspect_ratio", aspect_ratio, low=1)
+        kit.at_most(
             "aspect_ratio", self.aspect_ratio[1], 4 * self.radius**2,
             f"makes objects of radius {self.radius:g} px "
             f"{2 * self.radius / math.sqrt(self.aspect_ratio[1]):.2g} px across (2 * radius / "
             "sqrt(aspect_ratio)), under one pixel",
             "lower aspect_ratio or raise radius",
         )
-        self.irregularity = checks.number("irregularity", irregularity, low=0, high=0.5)
-        self.n_control_points = checks.integer("n_control_points", n_control_points, low=3)
-        checks.at_most("n_control_points", self.n_control_points, _MAX_CONTROL_POINTS,
+        self.irregularity = kit.number("irregularity", irregularity, low=0, high=0.5)
+        self.n_control_points = kit.integer("n_control_points", n_control_points, low=3)
+        kit.at_most("n_control_points", self.n_control_points, _MAX_CONTROL_POINTS,
                        f"is more than the {N_ANGLES} angles a 2D outline is drawn at",
                        "lower n_control_points")
         self.placement = Placement(
-            checks.choice("placement", placement, ("random", "clustered")),
-            checks.at_most("n_clusters", checks.integer("n_clusters", n_clusters, low=1),
+            kit.choice("placement", placement, ("random", "clustered")),
+            kit.at_most("n_clusters", kit.integer("n_clusters", n_clusters, low=1),
                            max(min(pixels, _MAX_CLUSTERS), _default("n_clusters")),
                            f"is more clusters than the {where} has pixels" if pixels < _MAX_CLUSTERS
                            else "is more clusters than make a difference (beyond a few thousand, "
                            "clustered placement is random placement)", "lower n_clusters"),
-            _length("cluster_spread", checks.number("cluster_spread", cluster_spread, low=0), side, where,
+            _length("cluster_spread", kit.number("cluster_spread", cluster_spread, low=0), side, where,
                     "lower cluster_spread (or use placement: random)"),
         )
-        self.touching_fraction = checks.number("touching_fraction", touching_fraction, 0, 1)
-        self.touching_overlap = checks.number("touching_overlap", touching_overlap, 0, 0.9)
-        self.min_gap = checks.number("min_gap", min_gap, low=0)
+        self.touching_fraction = kit.number("touching_fraction", touching_fraction, 0, 1)
+        self.touching_overlap = kit.number("touching_overlap", touching_overlap, 0, 0.9)
+        self.min_gap = kit.number("min_gap", min_gap, low=0)
         _length("min_gap", self.min_gap, side, where, "lower min_gap")
-        self.intensity = _electrons("intensity", checks.number("intensity", intensity, low=0, low_open=True))
-        self.intensity_cv = checks.number("intensity_cv", intensity_cv, low=0)
+        self.intensity = _electrons("intensity", kit.number("intensity", intensity, low=0, low_open=True))
+        self.intensity_cv = kit.number("intensity_cv", intensity_cv, low=0)
         _spread("intensity_cv", self.intensity_cv, "brightness")
-        self.edge_darkening = checks.number("edge_darkening", edge_darkening, 0, 0.9)
-        self.texture_strength = checks.number("texture_strength", texture_strength, low=0)
+        self.edge_darkening = kit.number("edge_darkening", edge_darkening, 0, 0.9)
+        self.texture_strength = kit.number("texture_strength", texture_strength, low=0)
         _spread("texture_strength", self.texture_strength, "log-brightness")
-        self.texture_scale = checks.number("texture_scale", texture_scale, low=1)
-        self.texture_octaves = checks.integer("texture_octaves", texture_octaves, low=1, high=8)
-        self.background = _electrons("background", checks.number("background", background, low=0))
-        self.background_variation = checks.number(
+        self.texture_scale = kit.number("texture_scale", texture_scale, low=1)
+        self.texture_octaves = kit.integer("texture_octaves", texture_octaves, low=1, high=8)
+        self.background = _electrons("background", kit.number("background", background, low=0))
+        self.background_variation = kit.number(
             "background_variation", background_variation, low=0
         )
         _spread("background_variation", self.background_variation, "background")
-        self.illumination_falloff = checks.number(
+        self.illumination_falloff = kit.number(
             "illumination_falloff", illumination_falloff, 0, 0.95
         )
-        self.psf_sigma = checks.number("psf_sigma", psf_sigma, low=0)
+        self.psf_sigma = kit.number("psf_sigma", psf_sigma, low=0)
         _length("psf_sigma", self.psf_sigma, side, where, "lower psf_sigma")
-        self.psf_sigma_z = checks.number("psf_sigma_z", psf_sigma_z, low=0)
+        self.psf_sigma_z = kit.number("psf_sigma_z", psf_sigma_z, low=0)
         if ndim == 3:
-            checks.at_most("psf_sigma_z", self.psf_sigma_z, self.shape[0],
+            kit.at_most("psf_sigma_z", self.psf_sigma_z, self.shape[0],
                            f"z slices is deeper than the {where}", "lower psf_sigma_z")
-        self.gain = checks.number("gain", gain, low=0, low_open=True)
-        checks.at_least("gain", self.gain, _GAIN[0], "ADU/e- cannot fill the image's 65535 ADU even with "
+        self.gain = kit.number("gain", gain, low=0, low_open=True)
+        kit.at_least("gain", self.gain, _GAIN[0], "ADU/e- cannot fill the image's 65535 ADU even with "
                         f"{_MAX_ELECTRONS:g} e-/px, the brightest light allowed", "raise gain")
-        checks.at_most("gain", self.gain, _GAIN[1], "ADU/e- makes one photo-electron many times the "
+        kit.at_most("gain", self.gain, _GAIN[1], "ADU/e- makes one photo-electron many times the "
                        "image's 65535 ADU", "lower gain")
-        self.read_noise = _electrons("read_noise", checks.number("read_noise", read_noise, low=0), "e- rms")
-        self.offset = checks.number("offset", offset, low=0, high=65535)
-        self.spots_per_object = checks.number("spots_per_object", spots_per_object, low=0)
+        self.read_noise = _electrons("read_noise", kit.number("read_noise", read_noise, low=0), "e- rms")
+        self.offset = kit.number("offset", offset, low=0, high=65535)
+        self.spots_per_object = kit.number("spots_per_object", spots_per_object, low=0)
         area = math.pi * self.radius**2 if ndim == 2 else 4 / 3 * math.pi * self.radius**3
-        checks.at_most("spots_per_object", self.spots_per_object, round(area),
+        kit.at_most("spots_per_object", self.spots_per_object, round(area),
                        f"spots are more than an object of radius {self.radius:g} px has pixels",
                        "lower spots_per_object")
-        self.spot_covariance = checks.covariance("spot_covariance", spot_covariance, ndim)
-        checks.at_most("spot_covariance", float(np.linalg.eigvalsh(self.spot_covariance).max()),
+        self.spot_covariance = kit.covariance("spot_covariance", spot_covariance, ndim)
+        kit.at_most("spot_covariance", float(np.linalg.eigvalsh(self.spot_covariance).max()),
                        max(side**2, _default("spot_covariance")),
                        f"px² (its largest variance) spreads spots wider than the {where}, its side squared",
                        "lower spot_covariance")
         self.spot_intensity = _electrons(
-            "spot_intensity", checks.number("spot_intensity", spot_intensity, low=0))
-        self.spot_sigma = checks.number("spot_sigma", spot_sigma, low=0)
+            "spot_intensity", kit.number("spot_intensity", spot_intensity, low=0))
+        self.spot_sigma = kit.number("spot_sigma", spot_sigma, low=0)
         _length("spot_sigma", self.spot_sigma, side, where, "lower spot_sigma")
-        self.scale_variation = checks.number("scale_variation", scale_variation, low=0, high=2)
-        self.scale_density_exponent = checks.number("scale_density_exponent", scale_density_exponent, 0, 2)
-        self.exposure_variation = checks.number("exposure_variation", exposure_variation, low=0, high=3)
-        self.touching_variation = checks.number("touching_variation", touching_variation, 0, 0.5)
-        self.psf_scale_exponent = checks.number("psf_scale_exponent", psf_scale_exponent, 0, 2)
-        self.texture_variation = checks.number("texture_variation", texture_variation, 0, 2)
+        self.scale_variation = kit.number("scale_variation", scale_variation, low=0, high=2)
+        self.scale_density_exponent = kit.number("scale_density_exponent", scale_density_exponent, 0, 2)
+        self.exposure_variation = kit.number("exposure_variation", exposure_variation, low=0, high=3)
+        self.touching_variation = kit.number("touching_variation", touching_variation, 0, 0.5)
+        self.psf_scale_exponent = kit.number("psf_scale_exponent", psf_scale_exponent, 0, 2)
+        self.texture_variation = kit.number("texture_variation", texture_variation, 0, 2)
         #: lateral pixels per pixel along each axis
         self.axis_scale = np.array([anisotropy, 1.0, 1.0][-ndim:])
 
@@ -530,8 +530,8 @@ class Procedural(Generator):
         """
         if len(self.shape) != 2:
             raise SegbenchError(f"procedural: fit needs a 2D generator (shape [Y, X]), got shape {list(self.shape)}")
-        rounds = checks.integer("rounds", rounds, low=1)
-        n_simulated = checks.integer("n_simulated", n_simulated, low=1)
+        rounds = kit.integer("rounds", rounds, low=1)
+        n_simulated = kit.integer("n_simulated", n_simulated, low=1)
         name = getattr(dataset, "name", "dataset")
         try:
             target = estimate(dataset)
@@ -595,8 +595,8 @@ class Procedural(Generator):
             Non-negative seed; the same seed gives bit-identical samples, and
             image ``i`` does not depend on ``n``.
         """
-        n = checks.integer("n", n, low=0)
-        seed = checks.integer("seed", seed, low=0)
+        n = kit.integer("n", n, low=0)
+        seed = kit.integer("seed", seed, low=0)
         requested = placed = 0
         for index in range(n):
             rendering = self.render(seed, index)
@@ -744,8 +744,8 @@ def _streams(seed: int, index: int) -> list[np.random.Generator]:
     layout, appearance, spots, camera noise, per-image scale and exposure, and
     per-image touching and texture variation (the sixth child: adding it left
     the first five, and so every earlier image, as they were)."""
-    seed = checks.integer("seed", seed, low=0)
-    index = checks.integer("index", index, low=0)
+    seed = kit.integer("seed", seed, low=0)
+    index = kit.integer("index", index, low=0)
     return [np.random.default_rng(s) for s in np.random.SeedSequence((seed, index)).spawn(6)]
 
 
