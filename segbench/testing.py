@@ -48,6 +48,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .api import Dataset, Sample, Segmenter, normalize
+from .io import atomic_write_text
 from .plugins import hookimpl
 from .suite.grid import grid
 from .suite.model import RESERVED_TRAIN_SETTINGS
@@ -65,16 +66,9 @@ def _block_if_asked(calls: int) -> None:
     after = os.environ.get(BLOCK_AFTER_VARIABLE)
     if after is None or calls <= int(after):
         return
-    _write_atomically(Path(os.environ[BLOCKED_VARIABLE]), str(os.getpid()))
+    atomic_write_text(os.environ[BLOCKED_VARIABLE], str(os.getpid()))
     while True:  # until the test kills this process
         time.sleep(1)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` so that ``path``, once it exists, holds all of it."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def _log_call(call_log: str | None, what: str) -> None:

@@ -10,14 +10,16 @@
 - :mod:`~segbench.io.hashing`: content hashes for cache keys.
 - :mod:`~segbench.io.label_check`: masks that are not label images (intensity
   images, binary masks), one warning per dataset.
-- :func:`atomic_path`: write any file atomically (temporary file + rename).
+- :func:`atomic_path`, :func:`atomic_write_text`: write any file atomically
+  (temporary file + rename); every file segbench writes goes through them.
+- :func:`plain`, :func:`strict_json`: JSON-ready copies of computed results.
 
 Every bad input raises or returns a :class:`segbench.errors.InputError`, whose
 message is one line: the file, what is wrong, and how to fix it. The layouts,
 dtypes and messages are described in ``docs/data.md``.
 """
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, atomic_write_text
 from .datasets import (
     META_FILE,
     open_dataset,
@@ -35,6 +37,7 @@ from .images import (
     write_image,
     write_labels,
 )
+from .jsonable import plain, strict_json
 from .label_check import MaskCheck, label_image_doubt
 from .layouts import FilePair, find_label_files, find_pairs
 
@@ -44,17 +47,20 @@ __all__ = [
     "META_FILE",
     "SUPPORTED_SUFFIXES",
     "atomic_path",
+    "atomic_write_text",
     "content_hash",
     "find_label_files",
     "find_pairs",
     "label_image_doubt",
     "open_dataset",
+    "plain",
     "read_dataset",
     "read_dataset_meta",
     "read_image",
     "read_labels",
     "read_sample",
     "read_spacing",
+    "strict_json",
     "write_dataset",
     "write_image",
     "write_labels",

@@ -64,6 +64,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             pass
 
 
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_path`: readers see the
+    old file or all of ``text``, never part of it.
+
+    Raises
+    ------
+    InputError
+        ``path`` exists and is not a regular file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "run.json"
+    >>> atomic_write_text(target, "{}")
+    >>> target.read_text()
+    '{}'
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+
+
 def _check_replaceable(path: Path) -> None:
     """Refuse a ``path`` that exists and is not a regular file (a folder, a
     device node such as /dev/sda, a FIFO, a socket)."""

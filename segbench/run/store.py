@@ -28,13 +28,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import SegbenchError
-from ..io import atomic_path
+from ..io import atomic_path, atomic_write_text
 from ..results import (
     CELLS_DIR, PREDICTION_FILE, PREDICTION_INDEX, PREDICTION_INDEX_COLUMNS, PREDICTIONS_DIR, RESULTS_CSV,
     RESULTS_FILE, Col,
 )
 
-__all__ = ["ResultStore", "atomic_write_text", "prediction_index", "safe_rmtree"]
+__all__ = ["ResultStore", "prediction_index", "safe_rmtree"]
 
 
 #: Parquet metadata key holding a cell file's own key (checked when it is read)
@@ -59,12 +59,6 @@ def content_checksum(table: pa.Table) -> str:
     for row in table.to_pylist():  # floats as repr: exact, NaN and -0.0 kept apart
         digest.update(json.dumps(list(row.values()), default=repr).encode() + b"\n")
     return digest.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers never see a partial file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 def prediction_index(results: pd.DataFrame) -> pd.DataFrame:

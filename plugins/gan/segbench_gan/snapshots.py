@@ -11,6 +11,8 @@ from typing import Sequence
 import imageio.v3 as iio
 import numpy as np
 
+from segbench.io import atomic_path
+
 __all__ = ["image_grid", "save_image_grid", "StatsLog", "atomic_save"]
 
 
@@ -109,10 +111,8 @@ class StatsLog:
 
 def atomic_save(obj, path: str | Path) -> None:
     """``torch.save`` to a temporary file, then rename, so a killed run never leaves
-    a half-written checkpoint behind."""
+    a half-written checkpoint behind (:func:`segbench.io.atomic_path`)."""
     import torch
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
