@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from segbench.report import load_results
-from segbench.report.paired import bootstrap_weights, percentile_interval, pooled_values
+from segbench.paired import bootstrap_weights, percentile_interval, pooled_values
 from segbench.results import Col, parse_metric_key
 
 #: method -> (its other training settings, the epochs to train for); the

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from segbench.report import load_results
-from segbench.report.leaderboard import stored_thresholds
-from segbench.report.paired import bootstrap_weights, decisive_pairs, pooled_values
+from segbench.leaderboard import stored_thresholds
+from segbench.paired import bootstrap_weights, decisive_pairs, pooled_values
 from segbench.results import Col, parse_metric_key
 
 #: z of a two-sided 5% test plus z of 80% power

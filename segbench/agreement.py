@@ -10,7 +10,7 @@ dataset x image x variant x threshold, see :mod:`segbench.results`):
   replicates (images drawn with replacement within the dataset, the same draw
   for every variant of the dataset, seeded per dataset name).
 - :func:`compare`: how one dataset tells the truth about a reference: of the
-  reference's decisive pairs (:mod:`segbench.report.paired`), how many it
+  reference's decisive pairs (:mod:`segbench.paired`), how many it
   keeps, reverses, confirms and contradicts; the pairs tied on the reference
   that it calls decisive (spurious); the calibration error (mean absolute
   score difference, with an interval); Kendall tau-b and Spearman rho with
@@ -32,7 +32,7 @@ post-processing params, not by the suite entry's label, so entries that differ
 only in ``train_on`` are the same variant.
 
 Ties: scores are compared at the precision the leaderboard shows
-(:data:`segbench.report.paired.TIE_DIGITS` decimals); equal scores are
+(:data:`segbench.paired.TIE_DIGITS` decimals); equal scores are
 ties, which tau-b and the average ranks of rho account for.
 """
 
@@ -40,14 +40,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import did_you_mean
-from ..results import Col, RankKey, parse_metric_key
+from .errors import did_you_mean
+from .io import strict_json
+from .results import Col, RankKey, parse_metric_key
 from .leaderboard import build_leaderboards, short_labels, stored_thresholds
 from .paired import (
     bootstrap_weights,
@@ -135,7 +136,7 @@ class Swap:
 @dataclass(frozen=True)
 class PairAgreement:
     """How dataset ``a`` ranks the ``n`` variants it shares with ``b``, the
-    reference (see :mod:`segbench.report.paired` for "decisive").
+    reference (see :mod:`segbench.paired` for "decisive").
 
     Rank correlation: ``kendall_tau`` is tau-b and ``spearman_rho``
     Spearman's rho of the scores (NaN when either side ties every variant);
@@ -285,9 +286,7 @@ class Agreement:
 
     def to_json(self) -> str:
         """Strict JSON of :meth:`as_dict` (NaN becomes null)."""
-        from .render import _strict
-
-        return json.dumps(_strict(self.as_dict()), indent=2, allow_nan=False)
+        return strict_json(self.as_dict())
 
 
 # ---------------------------------------------------------------------------
@@ -468,7 +467,7 @@ def _rows_at(frame: pd.DataFrame, key: RankKey) -> pd.DataFrame:
 
 def _display_names(rows: pd.DataFrame) -> dict[str, str]:
     """Variant id -> a short unique name: the plugin plus the params that vary
-    among its variants (:func:`~segbench.report.leaderboard.short_labels`)."""
+    among its variants (:func:`~segbench.leaderboard.short_labels`)."""
     first = rows.drop_duplicates(_ID)
     entries = [
         {"segmenter": str(r[Col.SEGMENTER_NAME]), "params": json.loads(r[Col.PARAMS] or "{}"), "variant": str(r[Col.VARIANT])}
@@ -556,7 +555,7 @@ def _row_means(values: np.ndarray) -> np.ndarray:
 def _decisive_counts(names: list[str], shown_a: np.ndarray, decisive_a: np.ndarray, decisive_b: np.ndarray) -> dict:
     """The decisive-pair fields of :class:`PairAgreement` for the shared
     variants ``names``: ``shown_a`` their scores on ``a`` as shown,
-    ``decisive_a``/``decisive_b`` the signs of :func:`~segbench.report.paired.decisive_pairs`."""
+    ``decisive_a``/``decisive_b`` the signs of :func:`~segbench.paired.decisive_pairs`."""
     counts = dict.fromkeys(
         ("decisive_reference", "decisive_kept", "decisive_reversed", "decisive_confirmed",
          "decisive_contradicted", "tied_reference", "spurious"), 0

@@ -22,8 +22,8 @@ from typing import Any, Collection
 import numpy as np
 import pandas as pd
 
-from ..metrics import pool, summarize
-from ..results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
+from .metrics import pool, summarize
+from .results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
 from .paired import (
     LEVEL,
     TIE_DIGITS,
@@ -78,7 +78,7 @@ class Leaderboard:
     winner is decisively better than this row; False for the winner itself),
     ``tie`` (True when the row tied on the rank metric), ``seconds_per_image``
     and ``train_seconds``. Intervals and decisive differences come from one
-    paired bootstrap over the dataset's images (:mod:`segbench.report.paired`).
+    paired bootstrap over the dataset's images (:mod:`segbench.paired`).
     """
 
     dataset: str
@@ -189,7 +189,7 @@ def bootstrap_ci(
     key : RankKey
         The metric.
     n_boot : int
-        Resamples (images drawn with replacement, :func:`~segbench.report.paired.bootstrap_weights`).
+        Resamples (images drawn with replacement, :func:`~segbench.paired.bootstrap_weights`).
     seed : int
         Seed of the resampling, so reports are reproducible.
 

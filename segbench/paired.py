@@ -26,7 +26,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from ..results import Col, RankKey
+from .results import Col, RankKey
 
 __all__ = [
     "LEVEL",

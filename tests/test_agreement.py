@@ -13,10 +13,10 @@ import pytest
 from scipy import stats
 
 from segbench.cli import main
-from segbench.report import build_leaderboards
-from segbench.report.agreement import agreement, compare, kendall_tau_b, rankings, spearman_rho, transfer_matrix
+from segbench.leaderboard import build_leaderboards
+from segbench.agreement import agreement, compare, kendall_tau_b, rankings, spearman_rho, transfer_matrix
 from segbench.report.agreement_render import rich_tables, to_markdown
-from segbench.report.paired import bootstrap_weights, decisive_pairs, half_weights, rank_intervals
+from segbench.paired import bootstrap_weights, decisive_pairs, half_weights, rank_intervals
 from segbench.report.render import to_markdown as leaderboard_markdown
 
 N = 100  # objects per image on both sides: F1 = tp / N

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.report import bootstrap_f1, build_leaderboards
+from segbench.leaderboard import bootstrap_f1, build_leaderboards
 from segbench.report.render import to_csv, to_json, to_markdown
 
 

@@ -129,7 +129,6 @@ def test_gallery_picks_best_median_worst_then_named():
 
 
 def test_agreement_with_a_reference_dataset_is_shown(results_folder):
-    pytest.importorskip("segbench.report.agreement")
     import json
 
     folder = results_folder(predictions=False)
@@ -196,7 +195,7 @@ def test_describe_gets_a_readable_block_of_its_own(results_folder):
 
 def test_an_unchanged_report_and_plots_are_not_rendered_again(results_folder):
     pytest.importorskip("matplotlib")
-    from segbench.report import build_leaderboards
+    from segbench.leaderboard import build_leaderboards
     from segbench.report.plots import plot_threshold_curves
 
     folder = results_folder(predictions=False)

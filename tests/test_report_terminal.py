@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from segbench.cli.report import WIDE_CONSOLE
-from segbench.report import build_leaderboards
+from segbench.leaderboard import build_leaderboards
 from segbench.report.render import rich_tables, to_csv, to_json
 from segbench.results import parse_metric_key
 

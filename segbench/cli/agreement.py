@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..report import load_results
-    from ..report.agreement import agreement
+    from ..agreement import agreement
     from ..report.agreement_render import rich_tables
     from ..results import Col
 
@@ -94,9 +94,8 @@ def run(args) -> int:
     for table in rich_tables(stats):
         console.print(table)
     if args.json is not None:
-        from ..io import atomic_path
+        from ..io import atomic_write_text
 
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(stats.to_json() + "\n", encoding="utf-8")
+        atomic_write_text(args.json, stats.to_json() + "\n")
         err.print(f"wrote {args.json}")
     return 1 if stats.unpaired else 0

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +27,9 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError, printable
-from ..io import MaskCheck, atomic_path, find_label_files, read_labels
-from ..metrics import CRITERIA, evaluate_dataset
+from ..io import MaskCheck, atomic_path, atomic_write_text, find_label_files, plain, read_labels, strict_json
+from ..metrics import CRITERIA, DEFAULT_THRESHOLDS, evaluate_dataset
 from ..results import METRICS, PREDICTION_FILE, PREDICTION_INDEX, PREDICTION_INDEX_COLUMNS, PREDICTIONS_DIR, Col
-
-#: IoU thresholds scored when ``--iou`` is not given.
-DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
 
 DESCRIPTION = """\
 Score predicted label images against ground-truth label images.
@@ -327,9 +322,7 @@ def _tested_only(gt_files: dict[str, Path], saved: SavedPredictions) -> dict[str
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
     """Write ``report`` as JSON (NaN as null, numpy values as Python ones)."""
-    text = json.dumps(_plain(report), indent=2, allow_nan=False)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
+    atomic_write_text(path, strict_json(report) + "\n")
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -340,7 +333,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as stream:
             writer = csv.DictWriter(stream, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(_plain(list(rows)))
+            writer.writerows(plain(list(rows)))
 
 
 def _threshold(text: str) -> float:
@@ -369,19 +362,6 @@ def _unmatched(
         if gt_files and name not in gt_files
     ]
     return problems
-
-
-def _plain(value: Any) -> Any:
-    """JSON/CSV-ready copy: numpy scalars to Python, NaN and inf to None."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _print_problems(problems: Sequence[InputError]) -> None:

@@ -77,7 +77,7 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``segbench realism``; returns the exit code."""
-    from ..io import atomic_path
+    from ..io import atomic_write_text
     from ..realism import load_labelled, realism_report
 
     try:
@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _print(report)
     if args.json is not None:
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

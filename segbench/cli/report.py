@@ -69,7 +69,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..report import build_leaderboards, load_results
+    from ..leaderboard import build_leaderboards
+    from ..report import load_results
 
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
@@ -109,7 +110,7 @@ def table_console() -> Console:
 def print_agreement(results, suite: dict, rank_key: str, fmt: str) -> None:
     """After the leaderboards (table or markdown): how each dataset's ranking
     agrees with every dataset the suite marks ``reference: true``."""
-    from ..report.agreement import agreement
+    from ..agreement import agreement
     from ..report.agreement_render import rich_tables, to_markdown
 
     if fmt not in ("table", "markdown"):

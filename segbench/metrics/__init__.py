@@ -18,10 +18,11 @@ from .evaluation import DatasetScores, ImageScores, evaluate_dataset, evaluate_i
 from .matching import match
 from .overlap import OverlapTable, overlap_table
 from .scores import ROW_KEYS
-from .validation import CRITERIA, MetricInputError
+from .validation import CRITERIA, DEFAULT_THRESHOLDS, MetricInputError
 
 __all__ = [
     "CRITERIA",
+    "DEFAULT_THRESHOLDS",
     "DSB_THRESHOLDS",
     "ROW_KEYS",
     "DatasetScores",

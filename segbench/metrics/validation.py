@@ -1,4 +1,5 @@
-"""Checks run at the door of every public metrics function.
+"""What the metrics accept (:data:`CRITERIA`, :data:`DEFAULT_THRESHOLDS`), and
+the checks run at the door of every public metrics function.
 
 Each failure raises :class:`MetricInputError` with one line that names the
 argument, says what is wrong with it and how to fix it.
@@ -17,6 +18,9 @@ from ..errors import SegbenchError
 #: Overlap criteria understood by the matching functions: intersection over
 #: union, over the true object, over the predicted object.
 CRITERIA = ("iou", "iot", "iop")
+#: Thresholds scored when none are given (a suite's ``metrics: iou_thresholds``,
+#: ``segbench evaluate --iou``): a detection, a good outline, a tight outline.
+DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
 
 
 class MetricInputError(SegbenchError, ValueError):

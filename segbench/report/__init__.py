@@ -1,4 +1,6 @@
-"""Leaderboards, renderings, plots and the HTML report of a results folder."""
+"""Reading a results folder, and rendering what :mod:`segbench.leaderboard` and
+:mod:`segbench.agreement` compute from it: terminal and Markdown tables, plots,
+the HTML report."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import pandas as pd
 
 from ..errors import SegbenchError, printable
 from ..results import RESULTS_FILE, SUITE_RECORD, Col
-from .leaderboard import Leaderboard, bootstrap_ci, bootstrap_f1, build_leaderboards
+from ..suite.model import MetricsSpec
+# segbench.cli.run still imports build_leaderboards from here
+from ..leaderboard import build_leaderboards
 
-__all__ = ["Leaderboard", "bootstrap_ci", "bootstrap_f1", "build_leaderboards", "load_results", "load_suite_record"]
+__all__ = ["build_leaderboards", "load_results", "load_suite_record"]
 
 
 def load_results(folder: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -97,7 +101,8 @@ def _printable_labels(results: pd.DataFrame) -> pd.DataFrame:
 
 def load_suite_record(folder: str | Path) -> dict:
     """``suite.json`` of a results folder, with defaults for the keys it lacks
-    (``name``: the folder's name, ``iou_thresholds``, ``criterion``, ``rank_by``).
+    (``name``: the folder's name; ``iou_thresholds``, ``criterion``, ``rank_by``:
+    a suite's defaults, :class:`~segbench.suite.model.MetricsSpec`).
 
     Raises
     ------
@@ -113,9 +118,10 @@ def load_suite_record(folder: str | Path) -> dict:
         raise SegbenchError(f"{record_path}: not valid JSON ({exc}); {fix}") from None
     if not isinstance(suite, dict):
         raise SegbenchError(f"{record_path}: holds a {type(suite).__name__}, not a JSON object; {fix}")
-    suite.setdefault("iou_thresholds", [0.5, 0.75, 0.9])
-    suite.setdefault("rank_by", "f1@0.5")
-    suite.setdefault("criterion", "iou")
+    defaults = MetricsSpec()
+    suite.setdefault("iou_thresholds", list(defaults.iou_thresholds))
+    suite.setdefault("rank_by", defaults.rank_by)
+    suite.setdefault("criterion", defaults.criterion)
     suite.setdefault("name", folder.name)
     problem = _suite_record_problem(suite)
     if problem:

@@ -1,4 +1,4 @@
-"""Render an :class:`~segbench.report.agreement.Agreement` as rich tables or Markdown."""
+"""Render an :class:`~segbench.agreement.Agreement` as rich tables or Markdown."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .agreement import Agreement, TransferCell
+from ..agreement import Agreement, TransferCell
 
 __all__ = ["rich_tables", "to_markdown"]
 

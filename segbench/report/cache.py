@@ -66,7 +66,6 @@ def read_text_key(path: Path) -> str | None:
 
 def write_text_key(path: Path, key: str) -> None:
     """Store ``key`` in a key file (atomically)."""
-    from ..io import atomic_path
+    from ..io import atomic_write_text
 
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(key + "\n", encoding="utf-8")
+    atomic_write_text(path, key + "\n")

@@ -7,7 +7,7 @@ the per-image distribution of the ranking metric; an overlay gallery (best, medi
 variant, and the images the user names) with ground-truth and predicted
 contours, true positives, false positives and misses coloured, splits and
 merges marked. Then, when the suite marks a dataset ``reference: true`` and
-:mod:`segbench.report.agreement` is there, how each dataset's ranking agrees
+:mod:`segbench.agreement` is there, how each dataset's ranking agrees
 with the reference's. Provenance (suite, run, versions, params, seeds, host) at
 the end.
 """
@@ -31,7 +31,7 @@ import pandas as pd
 from .. import __version__
 from ..results import PROVENANCE_COLUMNS, REPORT_FILE, RUN_RECORD, Col
 from .cache import content_key, html_key, html_key_tag
-from .leaderboard import Leaderboard, build_leaderboards
+from ..leaderboard import Leaderboard, build_leaderboards
 from .render import cell
 
 __all__ = ["GalleryImage", "choose_images", "render_html", "write_html_report"]
@@ -115,7 +115,7 @@ def write_html_report(
         change is left as it is (:mod:`segbench.report.cache`): its Provenance
         then shows the run that wrote it.
     """
-    from ..io import atomic_path
+    from ..io import atomic_write_text
     from . import load_results
 
     folder = Path(folder)
@@ -133,9 +133,7 @@ def write_html_report(
         return out  # nothing it shows has changed: a warm rerun need not render it again
     boards = build_leaderboards(results, rank_by or suite["rank_by"], tuple(suite["iou_thresholds"]))
     text = render_html(results, suite, folder, boards, images, dataset_folders, key, run)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    atomic_write_text(out, text)
     return out
 
 
@@ -244,8 +242,8 @@ def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str
     (``reference: true``): the reference's decisive pairs kept, reversed and
     contradicted, spurious decisions, calibration error, Kendall tau-b beside
     the reference's noise ceiling, Spearman rho, from
-    :mod:`segbench.report.agreement`; "" without a reference dataset."""
-    from . import agreement as module
+    :mod:`segbench.agreement`; "" without a reference dataset."""
+    from ..agreement import agreement
 
     references = [d["name"] for d in suite.get("datasets", []) if d.get("reference")]
     if not references:
@@ -261,7 +259,7 @@ def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str
            f"images.</p>"]
     for reference in references:
         try:
-            result = module.agreement(results, metric=rank_key, reference=reference)
+            result = agreement(results, metric=rank_key, reference=reference)
         except ValueError as exc:
             out.append(f"<p class='note'>{html.escape(str(exc))}</p>")
             continue

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..results import Col, parse_metric_key
 from .cache import PLOTS_KEY, content_key, read_text_key, write_text_key
-from .leaderboard import Leaderboard, bootstrap_ci, pooled_by_threshold, stored_thresholds
+from ..leaderboard import Leaderboard, bootstrap_ci, pooled_by_threshold, stored_thresholds
 
 __all__ = [
     "distribution_figure",

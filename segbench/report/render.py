@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 from typing import Any, Sequence
 
@@ -13,7 +12,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from .leaderboard import Leaderboard
+from ..io import plain, strict_json
+from ..leaderboard import Leaderboard
 
 __all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to_csv", "to_json"]
 
@@ -142,7 +142,7 @@ def to_csv(boards: Sequence[Leaderboard]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in records for k in r)))
     writer.writeheader()
-    writer.writerows(_strict(records))
+    writer.writerows(plain(records))
     return buffer.getvalue()
 
 
@@ -158,16 +158,4 @@ def to_json(boards: Sequence[Leaderboard]) -> str:
         }
         for b in boards
     ]
-    return json.dumps(_strict(payload), indent=2, allow_nan=False)
-
-
-def _strict(value):
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return strict_json(payload)
