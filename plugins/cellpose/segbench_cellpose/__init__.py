@@ -6,13 +6,10 @@ package: its network for flows (``predict_raw``), its dynamics for masks
 ``train_seg`` for training on a suite's train split (``fit``).
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from segbench.kit import plugin_version
 
 from .segmenter import CellposeSegmenter
 
-try:
-    __version__ = _version("segbench-cellpose")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = plugin_version("segbench-cellpose")
 
 __all__ = ["CellposeSegmenter", "__version__"]

@@ -1,10 +1,7 @@
-"""segbench entry point (group ``segbench``, name ``cellpose``): registers the segmenter."""
+"""segbench entry point (group ``segbench``, name ``cellpose``): registers the segmenter ``cellpose``."""
 
-import segbench
+from segbench import kit
 
 from .segmenter import CellposeSegmenter
 
-
-@segbench.hookimpl
-def segbench_register_segmenters():
-    return [CellposeSegmenter]
+plugin = kit.plugin(CellposeSegmenter)

@@ -1,10 +1,7 @@
-"""segbench entry point (group ``segbench``, name ``cellprofiler``): registers the segmenter."""
+"""segbench entry point (group ``segbench``, name ``cellprofiler``): registers the segmenter ``cellprofiler``."""
 
-import segbench
+from segbench import kit
 
 from .segmenter import CellProfilerSegmenter
 
-
-@segbench.hookimpl
-def segbench_register_segmenters():
-    return [CellProfilerSegmenter]
+plugin = kit.plugin(CellProfilerSegmenter)

@@ -6,11 +6,8 @@ spots from 2D Gaussian point clouds can be composited on top. Registered with se
 as the generator ``gan`` and the ``segbench gan`` subcommands.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from segbench.kit import plugin_version
 
-try:
-    __version__ = _version("segbench-gan")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
+__version__ = plugin_version("segbench-gan")
 
 __all__ = ["__version__"]

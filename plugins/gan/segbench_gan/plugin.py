@@ -1,19 +1,8 @@
-"""segbench hook implementations of the ``gan`` plugin."""
+"""segbench entry point (group ``segbench``, name ``gan``): registers the generator ``gan`` and the ``segbench gan`` commands."""
 
-from __future__ import annotations
+from segbench import kit
 
-import segbench
+from .cli import add_parser
+from .generator import GanGenerator
 
-
-@segbench.hookimpl
-def segbench_register_generators():
-    from .generator import GanGenerator
-
-    return [GanGenerator]
-
-
-@segbench.hookimpl
-def segbench_add_commands(subparsers):
-    from .cli import add_parser
-
-    add_parser(subparsers)
+plugin = kit.plugin(GanGenerator, commands=add_parser)

@@ -1,10 +1,7 @@
-"""segbench entry point (group ``segbench``, name ``maskrcnn``): registers the segmenter."""
+"""segbench entry point (group ``segbench``, name ``maskrcnn``): registers the segmenter ``maskrcnn``."""
 
-import segbench
+from segbench import kit
 
 from .segmenter import MaskRCNNSegmenter
 
-
-@segbench.hookimpl
-def segbench_register_segmenters():
-    return [MaskRCNNSegmenter]
+plugin = kit.plugin(MaskRCNNSegmenter)

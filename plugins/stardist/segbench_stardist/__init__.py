@@ -4,13 +4,10 @@ Importing this package does not import TensorFlow; that happens when a model is
 first loaded or trained.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from segbench.kit import plugin_version
 
 from .segmenter import StarDistSegmenter
 
-try:
-    __version__ = _version("segbench-stardist")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
+__version__ = plugin_version("segbench-stardist")
 
 __all__ = ["StarDistSegmenter", "__version__"]

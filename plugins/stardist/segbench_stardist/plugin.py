@@ -1,10 +1,7 @@
-"""segbench entry point (group ``segbench``, name ``stardist``)."""
+"""segbench entry point (group ``segbench``, name ``stardist``): registers the segmenter ``stardist``."""
 
-import segbench
+from segbench import kit
 
 from .segmenter import StarDistSegmenter
 
-
-@segbench.hookimpl
-def segbench_register_segmenters():
-    return [StarDistSegmenter]
+plugin = kit.plugin(StarDistSegmenter)

@@ -9,4 +9,6 @@ the training loop), :mod:`.tiling` (whole-image and overlap-tile inference),
 files) and :mod:`.segmenter` (the segbench classes).
 """
 
-__version__ = "0.1.0"
+from segbench.kit import plugin_version
+
+__version__ = plugin_version("segbench-unet")

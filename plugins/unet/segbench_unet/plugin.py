@@ -1,10 +1,7 @@
 """segbench entry point (group ``segbench``, name ``unet``): registers ``unet``, ``vnet`` and ``u2net``."""
 
-import segbench
+from segbench import kit
 
-from .segmenter import U2NetSegmenter, UNetSegmenter, VNetSegmenter
+from .segmenter import UNetSegmenter, U2NetSegmenter, VNetSegmenter
 
-
-@segbench.hookimpl
-def segbench_register_segmenters():
-    return [UNetSegmenter, VNetSegmenter, U2NetSegmenter]
+plugin = kit.plugin(UNetSegmenter, VNetSegmenter, U2NetSegmenter)
