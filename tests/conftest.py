@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.metrics import DSB_THRESHOLDS
+from segbench.metrics import DEFAULT_THRESHOLDS, DSB_THRESHOLDS
+from segbench.metrics.scores import score_row
+from segbench.results import Col
+from segbench.suite.model import MetricsSpec
 
-SUITE_THRESHOLDS = (0.5, 0.75, 0.9)
-THRESHOLDS = tuple(sorted({*SUITE_THRESHOLDS, *(round(t, 6) for t in DSB_THRESHOLDS)}))
+THRESHOLDS = tuple(sorted({*DEFAULT_THRESHOLDS, *(round(t, 6) for t in DSB_THRESHOLDS)}))
 
 #: variant label -> (segmenter, params, base IoU quality, miss rate, train seconds)
 VARIANTS = {
@@ -51,23 +53,24 @@ def results_frame(datasets=("nuclei-clean", "nuclei-crowded"), n_images: int = 8
                 dsb = float(np.mean([tp / (2 * n_objects - tp) for t, tp, _ in per_t if t in THRESHOLDS]))
                 for t, tp, matched in per_t:
                     rows.append({
-                        "dataset": dataset, "image": image, "segmenter": segmenter, "segmenter_name": segmenter,
-                        "variant": variant, "config_id": segmenter[:4], "params": json.dumps(params, sort_keys=True),
-                        "train_settings": "", "threshold": t, "criterion": "iou",
-                        "tp": tp, "fp": n_objects - tp, "fn": n_objects - tp, "n_true": n_objects,
-                        "n_pred": n_objects, "sum_matched_score": matched,
-                        "precision": tp / n_objects, "recall": tp / n_objects, "f1": tp / n_objects,
-                        "accuracy": tp / (2 * n_objects - tp),
-                        "mean_matched_iou": matched / max(tp, 1), "panoptic_quality": matched / n_objects,
-                        "seg": seg / n_objects, "seg_sum": seg, "seg_n": n_objects, "aji": 0.8,
-                        "aji_intersection": 800, "aji_union": 1000, "dsb_mean_accuracy": dsb,
-                        "predict_seconds": 0.7 if segmenter == "cellpose" else 0.02, "postprocess_seconds": 0.04,
-                        "train_seconds": train, "describe": "{}", "host": "testhost", "seed": 0,
-                        "segbench_version": "0.1.0", "plugin_distribution": "segbench-" + segmenter,
-                        "plugin_version": "0.1.0", "suite": "fluorescent", "cell_key": f"{dataset}-{variant}-{i}",
-                        "prediction_path": (prediction_paths or {}).get((dataset, variant, image), ""),
+                        Col.DATASET: dataset, Col.IMAGE: image, Col.SEGMENTER: segmenter,
+                        Col.SEGMENTER_NAME: segmenter, Col.VARIANT: variant, Col.CONFIG_ID: segmenter[:4],
+                        Col.PARAMS: json.dumps(params, sort_keys=True), Col.TRAIN_SETTINGS: "",
+                        **score_row(t, "iou", tp, n_true=n_objects, n_pred=n_objects, sum_matched_score=matched),
+                        Col.SEG: seg / n_objects, Col.SEG_SUM: seg, Col.SEG_N: n_objects, Col.AJI: 0.8,
+                        Col.AJI_INTERSECTION: 800, Col.AJI_UNION: 1000, Col.DSB: dsb,
+                        Col.PREDICT_SECONDS: 0.7 if segmenter == "cellpose" else 0.02, Col.POSTPROCESS_SECONDS: 0.04,
+                        Col.TRAIN_SECONDS: train, **_provenance("segbench-" + segmenter, "fluorescent"),
+                        Col.CELL_KEY: f"{dataset}-{variant}-{i}",
+                        Col.PREDICTION_PATH: (prediction_paths or {}).get((dataset, variant, image), ""),
                     })
     return pd.DataFrame(rows)
+
+
+def _provenance(distribution: str, suite: str) -> dict:
+    """The provenance columns of a test row (the same on every row)."""
+    return {Col.DESCRIBE: "{}", Col.HOST: "testhost", Col.SEED: 0, Col.SEGBENCH_VERSION: "0.1.0",
+            Col.PLUGIN_DISTRIBUTION: distribution, Col.PLUGIN_VERSION: "0.1.0", Col.SUITE: suite}
 
 
 def damage(gt: np.ndarray) -> np.ndarray:
@@ -117,23 +120,23 @@ def write_results_folder(root, predictions: bool = True, n_images: int = 4):
                 relpath = prediction_relpath("nuclei", sample.name, variant, segmenter, "0")
                 write_labels(root / relpath, pred)
             scores = evaluate_image(sample.labels, pred, thresholds=THRESHOLDS)
-            image_level = {**scores.summary(), "seg": scores.seg, "aji": scores.aji}
+            image_level = scores.summary()
             for row in scores.rows:
                 rows.append({
-                    "dataset": "nuclei", "image": sample.name, "segmenter": segmenter,
-                    "segmenter_name": segmenter, "variant": variant, "config_id": segmenter,
-                    "params": json.dumps({"min_distance": 4} if "min" in variant else {}),
-                    "train_settings": "", "predict_seconds": 0.01, "postprocess_seconds": 0.0,
-                    "train_seconds": None, "describe": "{}", "host": "testhost", "seed": 0,
-                    "segbench_version": "0.1.0", "plugin_distribution": "segbench", "plugin_version": "0.1.0",
-                    "suite": "report-test", "cell_key": f"{variant}-{sample.name}", "prediction_path": relpath,
+                    Col.DATASET: "nuclei", Col.IMAGE: sample.name, Col.SEGMENTER: segmenter,
+                    Col.SEGMENTER_NAME: segmenter, Col.VARIANT: variant, Col.CONFIG_ID: segmenter,
+                    Col.PARAMS: json.dumps({"min_distance": 4} if "min" in variant else {}),
+                    Col.TRAIN_SETTINGS: "", Col.PREDICT_SECONDS: 0.01, Col.POSTPROCESS_SECONDS: 0.0,
+                    Col.TRAIN_SECONDS: None, **_provenance("segbench", "report-test"),
+                    Col.CELL_KEY: f"{variant}-{sample.name}", Col.PREDICTION_PATH: relpath,
                     **row, **image_level,
                 })
     pd.DataFrame(rows).to_parquet(root / RESULTS_FILE)
+    defaults = MetricsSpec()
     (root / SUITE_RECORD).write_text(json.dumps({
-        "name": "report-test", "seed": 0, "iou_thresholds": list(SUITE_THRESHOLDS), "criterion": "iou",
-        "rank_by": "f1@0.5", "datasets": [{"name": "nuclei", "folder": str(root / "data" / "nuclei"),
-                                           "reference": False}],
+        "name": "report-test", "seed": 0, "iou_thresholds": list(defaults.iou_thresholds),
+        "criterion": defaults.criterion, "rank_by": defaults.rank_by,
+        "datasets": [{"name": "nuclei", "folder": str(root / "data" / "nuclei"), "reference": False}],
     }))
     (root / RUN_RECORD).write_text(json.dumps({"suite": "report-test", "cells": 12, "failures": []}))
     return root

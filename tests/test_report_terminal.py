@@ -10,11 +10,9 @@ from rich.console import Console
 
 from segbench.cli.report import WIDE_CONSOLE
 from segbench.leaderboard import build_leaderboards
+from segbench.metrics import DEFAULT_THRESHOLDS as SUITE_THRESHOLDS
 from segbench.report.render import rich_tables, to_csv, to_json
 from segbench.results import parse_metric_key
-
-
-SUITE_THRESHOLDS = (0.5, 0.75, 0.9)
 
 
 @pytest.fixture(scope="module")
