@@ -282,8 +282,8 @@ def check_segmenter(
 ) -> None:
     """Check a segmenter against the contract segbench's runner relies on.
 
-    Drives ``cls`` the way ``segbench run`` does (docs/plugins.md, "How the
-    runner drives a segmenter") on a small dataset and raises an
+    Drives ``cls`` the way ``segbench run`` does (docs/plugins.md: parameter
+    routing; training, loading and caching) on a small dataset and raises an
     :class:`AssertionError` saying what broke and how to fix it at the first
     problem. It checks that:
 
