@@ -11,7 +11,6 @@ it fits the configured network.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -23,13 +22,12 @@ FORMAT = "segbench-unet/1"
 FILENAME = "model.pt"
 
 
-def save(path: Path, config: dict, state_dict: dict, history: dict | None) -> str:
-    """Write the checkpoint atomically; returns its SHA-256."""
+def save(path: Path, config: dict, state_dict: dict, history: dict | None) -> None:
+    """Write the checkpoint atomically."""
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     torch.save({"format": FORMAT, "config": config, "state_dict": state_dict, "history": history}, tmp)
     tmp.replace(path)
-    return sha256(path)
 
 
 def read(path: Path) -> tuple[dict | None, dict, dict | None]:
@@ -58,10 +56,3 @@ def check_config(path: Path, found: dict, expected: dict) -> None:
                 f"with {key}={expected.get(key)!r}; set the segmenter's parameters to match the weights"
             )
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -2,7 +2,7 @@
 
 Every network in this package is written once for ``dims`` = 2 or 3: the
 layer constructors here pick the ``2d`` or ``3d`` torch class, and
-:func:`pool_factors` decides per level which axes are down-sampled.
+:func:`segbench_unet.options.pool_factors` decides per level which axes are down-sampled.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-#: A down-sampling factor per spatial axis, e.g. ``(1, 2, 2)`` (z kept, y and x halved).
-Factors = tuple[int, ...]
+from .options import Factors, pool_factors, total_factors  # noqa: F401 - the networks use them as layers.*
 
 
 def conv(dims: int, cin: int, cout: int, kernel: int | Sequence[int], **kwargs) -> nn.Module:
@@ -43,50 +42,6 @@ def dropout(dims: int, p: float) -> nn.Module:
 def max_pool(dims: int, factors: Factors, ceil_mode: bool = False) -> nn.Module:
     cls = nn.MaxPool2d if dims == 2 else nn.MaxPool3d
     return cls(kernel_size=factors, stride=factors, ceil_mode=ceil_mode)
-
-
-def pool_factors(depth: int, dims: int, spacing: Sequence[float] | None = None) -> list[Factors]:
-    """Down-sampling factor per level and axis (anisotropic where z is coarser).
-
-    An axis is halved at a level unless its current voxel size is already at
-    least twice the finest one (nnU-Net's rule), so a stack with a z step four
-    times the pixel size keeps z for two levels, then pools all axes.
-
-    Parameters
-    ----------
-    depth : int
-        Number of down-sampling steps.
-    dims : int
-        2 or 3.
-    spacing : sequence of float, optional
-        Voxel size per axis in the image's order (``(dz, dy, dx)``); None: isotropic.
-
-    Returns
-    -------
-    list of tuple of int
-        ``depth`` tuples of ``dims`` factors, each 1 or 2.
-
-    Examples
-    --------
-    >>> pool_factors(3, 3, (2.0, 0.5, 0.5))
-    [(1, 2, 2), (1, 2, 2), (2, 2, 2)]
-    """
-    size = [1.0] * dims if spacing is None else [float(s) for s in spacing[-dims:]]
-    out = []
-    for _ in range(depth):
-        finest = min(size)
-        factors = tuple(2 if s / finest < 2 else 1 for s in size)
-        size = [s * f for s, f in zip(size, factors)]
-        out.append(factors)
-    return out
-
-
-def total_factors(levels: Sequence[Factors], dims: int) -> Factors:
-    """Product of the per-level factors per axis: what image sizes must divide by."""
-    total = [1] * dims
-    for factors in levels:
-        total = [t * f for t, f in zip(total, factors)]
-    return tuple(total)
 
 
 def center_crop(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:

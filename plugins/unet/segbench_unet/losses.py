@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 import torch
 from torch.nn import functional as F
 
-LOSSES = ("ce", "dice", "ce_dice", "focal")
-HEADS = ("softmax", "sigmoid")
+from .options import HEADS, LOSSES  # noqa: F401 - re-exported
+
 #: the focal loss's logarithm is clamped at log(EPS)
 EPS = 1e-6
 

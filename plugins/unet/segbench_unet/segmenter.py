@@ -5,39 +5,31 @@ common parameters, training (``fit``/``load``), the network pass
 (``predict_raw``: class probabilities, or foreground and distance maps) and
 the instance post-processing (``postprocess``: seeded watershed); each
 subclass declares its own architecture parameters and builds its network.
-torch is imported with this module, which the entry point loads lazily.
+torch and the networks are imported on first use (building, training or
+loading a network), so ``segbench list`` does not import torch.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 import segbench
+from segbench import kit
 from segbench.errors import SegbenchError
 
-from . import __version__, checkpoint, data, instances, layers, losses, tiling, training
+from . import __version__, data, instances
+from .options import HEADS, LOSSES, U2NET_CONFIGS, VARIANTS, pool_factors, total_factors
+from .options import valid_input_size, valid_output_size
 from .targets import TARGETS
-from .u2net import CONFIGS as U2NET_SIZES
-from .u2net import U2Net
-from .unet import VARIANTS, UNet, valid_input_size, valid_output_size
-from .vnet import VNet
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-def _choice(name: str, value: Any, options: Sequence[Any]) -> Any:
-    if value not in options:
-        raise ValueError(f"{name}: {value!r} is not one of {', '.join(map(str, options))}")
-    return value
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    from .training import Progress
 
 
 class NetworkSegmenter(segbench.Segmenter):
@@ -54,26 +46,26 @@ class NetworkSegmenter(segbench.Segmenter):
         head: str | None,
         spacing: Sequence[float] | None,
         weights: str | None,
-        device: str | None,
+        device: str,
         depth: int,
     ) -> None:
-        self.target = _choice("target", target, TARGETS)
+        self.target = kit.choice("target", target, TARGETS)
         default_head = "softmax" if target == "classes" else "sigmoid"
-        self.head = _choice("head", default_head if head is None else head, losses.HEADS)
+        self.head = kit.choice("head", default_head if head is None else head, HEADS)
         if target == "distance" and self.head != "sigmoid":
-            raise ValueError("head: target 'distance' needs head 'sigmoid' (its foreground and distance are separate channels)")
+            raise kit.ParameterError("head: target 'distance' needs head 'sigmoid' (its foreground and distance are separate channels)")
         if spacing is not None and (len(spacing) not in (2, 3) or any(float(s) <= 0 for s in spacing)):
-            raise ValueError(f"spacing: need 2 or 3 positive voxel sizes, got {spacing!r}")
+            raise kit.ParameterError(f"spacing: need 2 or 3 positive voxel sizes, got {spacing!r}")
         self._spacing = None if spacing is None else tuple(float(s) for s in spacing)
         self._depth = depth
         self.dims: int | None = None
         self.spacing: tuple[float, ...] | None = None
         self.factors: list[tuple[int, ...]] = []
         if dims is not None:
-            self._use_dims(_choice("dims", dims, (2, 3)))
+            self._use_dims(kit.choice("dims", dims, (2, 3)))
         self.arch = arch
         self.weights = None if weights is None else str(weights)
-        self.device = torch.device(device if device else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = kit.torch_device(device)
         self._net: nn.Module | None = None
         self._weights_sha256: str | None = None
         self._history: dict | None = None
@@ -86,8 +78,8 @@ class NetworkSegmenter(segbench.Segmenter):
             self.dims = ndim
             self.spacing = None if self._spacing is None else self._spacing[-ndim:]
             if self.spacing is not None and len(self.spacing) < ndim:
-                raise ValueError(f"spacing: need {ndim} voxel sizes for {ndim}D images, got {self._spacing!r}")
-            self.factors = layers.pool_factors(self._depth, ndim, self.spacing)
+                raise kit.ParameterError(f"spacing: need {ndim} voxel sizes for {ndim}D images, got {self._spacing!r}")
+            self.factors = pool_factors(self._depth, ndim, self.spacing)
         elif ndim != self.dims:
             raise SegbenchError(f"{self.name}: {what or 'data'} is {ndim}D but the network is {self.dims}D; set dims: {ndim} or leave dims unset (taken from the data)")
 
@@ -102,7 +94,7 @@ class NetworkSegmenter(segbench.Segmenter):
 
     def _output_shape(self, minimum: Sequence[int]) -> tuple[int, ...]:
         """Smallest output patch >= ``minimum`` per axis the network produces exactly."""
-        multiples = layers.total_factors(self.factors, self.dims)
+        multiples = total_factors(self.factors, self.dims)
         return tuple(-(-int(m) // k) * k for m, k in zip(minimum, multiples))
 
     # -- configuration and weights ----------------------------------------------
@@ -123,6 +115,8 @@ class NetworkSegmenter(segbench.Segmenter):
         }
 
     def _load_file(self, path: Path) -> None:
+        from . import checkpoint
+
         found, state, history = checkpoint.read(path)
         if found is not None:
             self._use_dims(int(found.get("dims", 0)), f"the network in {path}")
@@ -135,7 +129,7 @@ class NetworkSegmenter(segbench.Segmenter):
         except RuntimeError as err:
             raise SegbenchError(f"{path}: the weights do not fit this {self.name} ({str(err).splitlines()[0]}); set the parameters the weights were trained with") from None
         self._net = net.to(self.device).eval()
-        self._weights_sha256 = checkpoint.sha256(path)
+        self._weights_sha256 = kit.weights_sha256(path)
         self._history = history
 
     @property
@@ -158,7 +152,7 @@ class NetworkSegmenter(segbench.Segmenter):
         workdir: Path,
         *,
         seed: int = 0,
-        progress: training.Progress | None = None,
+        progress: Progress | None = None,
         epochs: int = 20,
         steps_per_epoch: int = 10,
         batch_size: int = 4,
@@ -206,67 +200,75 @@ class NetworkSegmenter(segbench.Segmenter):
         augment : bool
             Random flips and 90-degree rotations (shifts: patch positions are always random).
         """
-        samples = list(train)
-        if not samples:
-            raise SegbenchError(f"{self.name}: the train split of {getattr(train, 'name', 'the dataset')!r} is empty; give the dataset a split with train images")
+        from . import checkpoint, training
+
+        samples = kit.train_samples(train, self.name)
         for s in samples:
-            if s.labels is None:
-                raise SegbenchError(f"{self.name}: train image {s.name!r} has no label image; training needs ground truth")
             self._use_dims(s.image.ndim, f"train image {s.name!r} of shape {s.image.shape}")
-        loss = _choice("loss", loss, losses.LOSSES)
+        loss = kit.choice("loss", loss, LOSSES)
         patch = [int(patch_size)] * self.dims if np.isscalar(patch_size) else [int(p) for p in patch_size]
         if len(patch) != self.dims or min(patch) < 1:
-            raise ValueError(f"patch_size: need one positive size or {self.dims}, got {patch_size!r}")
+            raise kit.ParameterError(f"patch_size: need one positive size or {self.dims}, got {patch_size!r}")
         smallest = np.min([s.image.shape for s in samples], axis=0)
         out_shape = self._output_shape([min(p, int(s)) for p, s in zip(patch, smallest)])
         margin = self._margin()
-        boundary_width = _positive_int("boundary_width", boundary_width)
+        boundary_width = kit.integer("boundary_width", boundary_width, low=1)
         examples = [data.prepare(s.image, s.labels, self.target, margin, out_shape, boundary_width) for s in samples]
         weights = self._class_weights(class_weights, examples)
         settings = training.Settings(
-            epochs=_positive_int("epochs", epochs), steps_per_epoch=_positive_int("steps_per_epoch", steps_per_epoch),
-            batch_size=_positive_int("batch_size", batch_size), patch_shape=out_shape, margin=margin,
+            epochs=kit.integer("epochs", epochs, low=1), steps_per_epoch=kit.integer("steps_per_epoch", steps_per_epoch, low=1),
+            batch_size=kit.integer("batch_size", batch_size, low=1), patch_shape=out_shape, margin=margin,
             learning_rate=float(learning_rate), loss=loss, head=self.head, target=self.target,
             class_weights=weights, boundary_width=boundary_width, val_fraction=float(val_fraction),
             augment=bool(augment), seed=int(seed),
         )
-        torch.manual_seed(int(seed))
+        _torch().manual_seed(int(seed))
         net = self._build() if self.weights is None else self.net
         history = training.train(net, examples, settings, self.device, progress)
         self._history = {**history.as_dict(), "class_weights": weights, "patch_shape": list(out_shape)}
         state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        self._weights_sha256 = checkpoint.save(Path(workdir) / checkpoint.FILENAME, self.config(), state, self._history)
+        path = Path(workdir) / checkpoint.FILENAME
+        checkpoint.save(path, self.config(), state, self._history)
+        self._weights_sha256 = kit.weights_sha256(path)
         self._net = net.eval()
 
     def _class_weights(self, value, examples: Sequence[data.Example]) -> list[float]:
         n = self.out_channels if self.target == "classes" else 2
         if isinstance(value, str):
-            _choice("class_weights", value, ("balanced", "none"))
+            kit.choice("class_weights", value, ("balanced", "none"))
             if value == "none":
                 return [1.0] * n
-            return training.balanced_weights([e.target for e in examples], self.target)
+            from .training import balanced_weights
+
+            return balanced_weights([e.target for e in examples], self.target)
         weights = [float(w) for w in value]
         if len(weights) != n or min(weights) <= 0:
-            raise ValueError(f"class_weights: need {n} positive weights, 'balanced' or 'none', got {value!r}")
+            raise kit.ParameterError(f"class_weights: need {n} positive weights, 'balanced' or 'none', got {value!r}")
         return weights
 
     def load(self, workdir: Path) -> None:
         """Restore the network ``fit`` wrote into ``workdir``."""
-        self._load_file(Path(workdir) / checkpoint.FILENAME)
+        from .checkpoint import FILENAME
+
+        self._load_file(Path(workdir) / FILENAME)
 
     # -- prediction ----------------------------------------------------------------
 
-    @torch.no_grad()
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        logits = net(x.to(self.device))
-        if self.target == "classes":
-            return losses.probabilities(logits, self.head)
-        return torch.sigmoid(logits)
+        from .losses import probabilities
+
+        torch = _torch()
+        with torch.no_grad():
+            logits = self.net(x.to(self.device))
+            if self.target == "classes":
+                return probabilities(logits, self.head)
+            return torch.sigmoid(logits)
 
     def _network_pass(self, image: np.ndarray) -> np.ndarray:
         """Probabilities ``(C, *shape)`` of a normalised image ``(1, *shape)``."""
-        return tiling.predict_whole(self._forward, image, layers.total_factors(self.factors, self.dims))
+        from .tiling import predict_whole
+
+        return predict_whole(self._forward, image, total_factors(self.factors, self.dims))
 
     def predict_raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """The network's output for one image.
@@ -323,7 +325,7 @@ class NetworkSegmenter(segbench.Segmenter):
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "segbench_unet": __version__,
-            "torch": torch.__version__,
+            "torch": _torch().__version__,
             **self.config(),
             "weights_sha256": self._weights_sha256,
         }
@@ -349,8 +351,8 @@ _COMMON_DOC = """
     weights : str, optional
         A local weights file (a ``model.pt`` written by ``fit``, or a state dict);
         training with it set fine-tunes it.
-    device : str, optional
-        ``cpu``, ``cuda``, ``cuda:1``...; default CUDA when present.
+    device : str, default "auto"
+        ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:1``...
 """
 
 
@@ -392,21 +394,23 @@ class UNetSegmenter(NetworkSegmenter):
         head: str | None = None,
         spacing: Sequence[float] | None = None,
         weights: str | None = None,
-        device: str | None = None,
+        device: str = "auto",
     ):
-        _choice("variant", variant, VARIANTS)
+        kit.choice("variant", variant, VARIANTS)
         if residual and variant == "original":
-            raise ValueError("residual: residual blocks exist in the padded variant only; set variant: padded")
+            raise kit.ParameterError("residual: residual blocks exist in the padded variant only; set variant: padded")
         if not 0 <= float(dropout) < 1:
-            raise ValueError(f"dropout: must be in [0, 1), got {dropout!r}")
+            raise kit.ParameterError(f"dropout: must be in [0, 1), got {dropout!r}")
         arch = {
-            "variant": variant, "depth": _positive_int("depth", depth), "base_channels": _positive_int("base_channels", base_channels),
+            "variant": variant, "depth": kit.integer("depth", depth, low=1), "base_channels": kit.integer("base_channels", base_channels, low=1),
             "residual": bool(residual), "dropout": float(dropout) if variant == "original" else 0.0,
         }
-        self.tile_size = _positive_int("tile_size", tile_size)
+        self.tile_size = kit.integer("tile_size", tile_size, low=1)
         self._setup(arch, dims, target, head, spacing, weights, device, arch["depth"])
 
     def _build(self) -> nn.Module:
+        from .unet import UNet
+
         return UNet(self.dims, 1, self.out_channels, factors=self.factors, **self.arch)
 
     def _margin(self) -> tuple[int, ...]:
@@ -424,9 +428,11 @@ class UNetSegmenter(NetworkSegmenter):
         if self.arch["variant"] == "padded":
             return super()._network_pass(image)
         out_tile = self._output_shape([min(self.tile_size, s) for s in image.shape[1:]])
-        multiples = layers.total_factors(self.factors, self.dims)
+        from .tiling import predict_tiled
+
+        multiples = total_factors(self.factors, self.dims)
         step = [t - t % k for t, k in zip(out_tile, multiples)]
-        return tiling.predict_tiled(self._forward, image, out_tile, step, self._margin())
+        return predict_tiled(self._forward, image, out_tile, step, self._margin())
 
 
 class VNetSegmenter(NetworkSegmenter):
@@ -455,15 +461,17 @@ class VNetSegmenter(NetworkSegmenter):
         head: str | None = None,
         spacing: Sequence[float] | None = None,
         weights: str | None = None,
-        device: str | None = None,
+        device: str = "auto",
     ):
-        kernel_size = _positive_int("kernel_size", kernel_size)
+        kernel_size = kit.integer("kernel_size", kernel_size, low=1)
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {kernel_size}")
-        arch = {"depth": _positive_int("depth", depth), "base_channels": _positive_int("base_channels", base_channels), "kernel_size": kernel_size}
+            raise kit.ParameterError(f"kernel_size: must be odd, got {kernel_size}")
+        arch = {"depth": kit.integer("depth", depth, low=1), "base_channels": kit.integer("base_channels", base_channels, low=1), "kernel_size": kernel_size}
         self._setup(arch, dims, target, head, spacing, weights, device, arch["depth"])
 
     def _build(self) -> nn.Module:
+        from .vnet import VNet
+
         return VNet(self.dims, 1, self.out_channels, factors=self.factors, **self.arch)
 
 
@@ -491,14 +499,23 @@ class U2NetSegmenter(NetworkSegmenter):
         head: str | None = None,
         spacing: Sequence[float] | None = None,
         weights: str | None = None,
-        device: str | None = None,
+        device: str = "auto",
     ):
-        arch = {"size": _choice("size", size, tuple(U2NET_SIZES))}
+        arch = {"size": kit.choice("size", size, tuple(U2NET_CONFIGS))}
         self._setup(arch, dims, target, head, spacing, weights, device, self.OUTER_DEPTH)
 
     def _build(self) -> nn.Module:
+        from .u2net import U2Net
+
         return U2Net(self.dims, 1, self.out_channels, spacing=self.spacing, **self.arch)
 
 
 for _cls in (UNetSegmenter, VNetSegmenter, U2NetSegmenter):
     _cls.__doc__ = _cls.__doc__.rstrip() + "\n" + _COMMON_DOC
+
+
+def _torch():
+    """torch, imported on first use."""
+    import torch
+
+    return torch

@@ -24,20 +24,8 @@ import torch
 from torch import nn
 
 from . import layers
-from .layers import Factors
-
-#: (height L, middle channels, output channels) of encoder stages 1..6 and decoder stages 5..1
-#: (a height of 0 marks RSU-4F); decoder inputs are the concatenation of two outputs.
-CONFIGS: dict[str, dict[str, list[tuple[int, int, int]]]] = {
-    "lite": {
-        "encoder": [(7, 16, 64), (6, 16, 64), (5, 16, 64), (4, 16, 64), (0, 16, 64), (0, 16, 64)],
-        "decoder": [(0, 16, 64), (4, 16, 64), (5, 16, 64), (6, 16, 64), (7, 16, 64)],
-    },
-    "full": {
-        "encoder": [(7, 32, 64), (6, 32, 128), (5, 64, 256), (4, 128, 512), (0, 256, 512), (0, 256, 512)],
-        "decoder": [(0, 256, 512), (4, 128, 256), (5, 64, 128), (6, 32, 64), (7, 16, 64)],
-    },
-}
+from .options import U2NET_CONFIGS as CONFIGS
+from .options import Factors
 
 
 class ConvBNReLU(nn.Module):

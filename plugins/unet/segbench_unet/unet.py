@@ -26,9 +26,7 @@ import torch
 from torch import nn
 
 from . import layers
-from .layers import Factors
-
-VARIANTS = ("original", "padded")
+from .options import VARIANTS, Factors, valid_input_size, valid_output_size  # noqa: F401 - re-exported
 
 
 class ConvBlock(nn.Module):
@@ -139,55 +137,3 @@ class UNet(nn.Module):
             skip = skips[level] if self.padded else layers.center_crop(skips[level], x.shape[2:])
             x = self.up_blocks[level](torch.cat([skip, x], dim=1))
         return self.head(x)
-
-
-def valid_input_size(output: int, factors: Sequence[int]) -> int | None:
-    """Input size that gives ``output`` pixels along one axis of the original
-    U-Net, or None when no input does (some pooled size would be fractional
-    or a skip crop off-centre).
-
-    Parameters
-    ----------
-    output : int
-        Output size along the axis, pixels.
-    factors : sequence of int
-        That axis's pooling factor per level (top first).
-
-    Examples
-    --------
-    >>> valid_input_size(388, [2, 2, 2, 2])   # the paper's 572 x 572 tile
-    572
-    >>> valid_input_size(100, [2, 2, 2, 2]) is None
-    True
-    """
-    size = output
-    decoder_inputs = []
-    for f in factors:  # decoder, top level first: output = input - 4, input = f * level below
-        size += 4
-        if size % f:
-            return None
-        decoder_inputs.append(size)
-        size //= f
-    size += 4  # bottom block
-    for level in reversed(range(len(factors))):
-        size = size * factors[level]
-        if (size - decoder_inputs[level]) % 2:
-            return None  # the skip crop would be off-centre
-        size += 4
-    return size
-
-
-def valid_output_size(minimum: int, factors: Sequence[int]) -> int:
-    """Smallest output size >= ``minimum`` (and >= the product of ``factors``)
-    the original U-Net can produce along one axis."""
-    size = max(int(minimum), 1)
-    while valid_input_size(size, factors) is None or size < _product(factors):
-        size += 1
-    return size
-
-
-def _product(values: Sequence[int]) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from segbench import Dataset
 from segbench.builtin.procedural import Procedural
+
+torch = pytest.importorskip("torch", reason="segbench-unet's tests need torch (pip install -e plugins/unet)")
+pytest.importorskip("segbench_unet", reason="segbench-unet is not installed (pip install -e plugins/unet)")
 
 #: a few steps of a tiny network: enough to check the plumbing, seconds on 2 cores
 TINY_FIT = dict(epochs=2, steps_per_epoch=3, batch_size=2, patch_size=32, seed=0)

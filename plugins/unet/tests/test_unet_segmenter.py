@@ -4,6 +4,7 @@ and every network, variant and dims through fit / load / predict."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from segbench import Dataset
 from segbench.builtin.procedural import Procedural
+from segbench import kit
 from segbench.errors import SegbenchError
 from segbench_unet import checkpoint
 from segbench_unet.segmenter import U2NetSegmenter, UNetSegmenter, VNetSegmenter
@@ -40,7 +42,7 @@ def test_load_restores_the_trained_network_exactly(trained_unet, tiny_data):
     np.testing.assert_array_equal(ra["probabilities"], rb["probabilities"])
     labels = a.postprocess(ra)
     assert labels.shape == image.shape and labels.dtype == np.int32
-    assert a.describe()["weights_sha256"] == checkpoint.sha256(workdir / "model.pt")
+    assert a.describe()["weights_sha256"] == kit.weights_sha256(workdir / "model.pt")
 
 
 def test_same_seed_same_weights_and_progress_per_epoch(tmp_path, tiny_data, tiny_fit):
@@ -73,7 +75,7 @@ def test_weights_file_and_fine_tuning(tmp_path, trained_unet, tiny_data, tiny_fi
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     UNetSegmenter(**params, weights=str(workdir / "model.pt")).fit(tiny_data[0], tuned, **{**tiny_fit, "epochs": 1})
-    assert checkpoint.sha256(tuned / "model.pt") != checkpoint.sha256(workdir / "model.pt")
+    assert kit.weights_sha256(tuned / "model.pt") != kit.weights_sha256(workdir / "model.pt")
 
 
 def test_mismatched_or_missing_weights_are_one_line_errors(tmp_path, trained_unet, tiny_data):
@@ -96,25 +98,26 @@ def test_mismatched_or_missing_weights_are_one_line_errors(tmp_path, trained_une
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: UNetSegmenter(variant="valid"), "variant: 'valid' is not one of original, padded"),
+        (lambda: UNetSegmenter(variant="valid"), "parameter 'variant' must be one of 'original', 'padded', got 'valid'"),
         (lambda: UNetSegmenter(variant="original", residual=True), "residual: residual blocks exist in the padded variant only"),
         (lambda: VNetSegmenter(kernel_size=4), "kernel_size: must be odd"),
-        (lambda: U2NetSegmenter(size="huge"), "size: 'huge' is not one of lite, full"),
+        (lambda: U2NetSegmenter(size="huge"), "parameter 'size' must be one of 'lite', 'full', got 'huge'"),
         (lambda: U2NetSegmenter(target="distance", head="softmax"), "head: target 'distance' needs head 'sigmoid'"),
-        (lambda: UNetSegmenter(dims=4), "dims: 4 is not one of 2, 3"),
+        (lambda: UNetSegmenter(dims=4), "parameter 'dims' must be one of 2, 3, got 4"),
+        (lambda: UNetSegmenter(device="gpu0"), "parameter 'device' must be 'auto' or a torch device"),
     ],
 )
 def test_bad_parameters_name_the_parameter(make, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SegbenchError, match=re.escape(message)):
         make()
 
 
 def test_bad_training_settings_name_the_setting(tmp_path, tiny_data):
-    with pytest.raises(ValueError, match="loss: 'mse' is not one of"):
+    with pytest.raises(SegbenchError, match="parameter 'loss' must be one of 'ce', 'dice', 'ce_dice', 'focal', got 'mse'"):
         UNetSegmenter(depth=1, base_channels=2).fit(tiny_data[0], tmp_path, loss="mse")
-    with pytest.raises(ValueError, match="class_weights: need 3 positive weights"):
+    with pytest.raises(SegbenchError, match="class_weights: need 3 positive weights"):
         UNetSegmenter(depth=1, base_channels=2).fit(tiny_data[0], tmp_path, class_weights=[1.0, 2.0])
-    with pytest.raises(SegbenchError, match="train split of 'empty' is empty"):
+    with pytest.raises(SegbenchError, match="^unet: the train split of 'empty' is empty; give the dataset a split with train images$"):
         UNetSegmenter().fit(Dataset("empty", []), tmp_path)
 
 
