@@ -10,10 +10,11 @@ Everything a plugin author needs is importable from ``segbench`` itself::
         def predict(self, image):
             ...
 
-Parameter routing (the contract in DESIGN.md): parameters named in a segmenter's
-``postprocess`` signature are post-processing parameters, swept over one cached
+Parameter routing: parameters named in a segmenter's ``postprocess``
+signature are post-processing parameters, swept over one cached
 ``predict_raw`` output; all others go to the constructor. Settings under a suite
-entry's ``train:`` key go to ``fit`` as keyword arguments.
+entry's ``train:`` key (a dataset's ``fit:`` key for a generator) go to ``fit``
+as keyword arguments. Training, fitting and loading: docs/training.md.
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ class Segmenter:
 
     Optional methods, used when present (see DESIGN.md):
 
-    - ``fit(self, train: Dataset, workdir: Path, **train_settings)``: train on a
-      train split and leave under ``workdir`` everything needed to predict. The
-      core calls it once per (train-split content, segmenter config) and caches
-      the result; it passes ``seed`` and ``progress`` (a callable
-      ``progress(epoch, total, loss)``) when ``fit`` accepts them.
-    - ``load(self, workdir: Path)``: restore what ``fit`` left in ``workdir``;
-      called in every worker that predicts with a trained model (without it,
-      the worker calls ``fit`` again: the legacy path).
+    - ``fit(self, train: Dataset, workdir: Path, **train_settings)`` and
+      ``load(self, workdir: Path)``, together: ``fit`` trains on a train split
+      and leaves under ``workdir`` everything needed to predict; the core calls
+      it once per (train-split content, config, plugin version, seed) and
+      caches the result, passing ``seed`` and ``progress`` (a callable
+      ``progress(epoch, total, loss)``) when ``fit`` accepts them. ``load``
+      restores what ``fit`` left, in every worker that predicts with the model.
+      A class with ``fit`` but no ``load`` cannot be trained by a suite.
     - ``predict_raw(self, image) -> Any`` and
       ``postprocess(self, raw, **threshold_params) -> ndarray``: split the
       expensive network pass from cheap post-processing.
@@ -68,6 +69,19 @@ class Segmenter:
     #: on their own machine instead (suites are shared: they never choose a
     #: program to run). A suite that names one gets one line saying so.
     refused_params: ClassVar[Mapping[str, str]] = {}
+    #: Spatial dimensionalities it handles: 2 for ``(Y, X)`` images, 3 for
+    #: ``(Z, Y, X)`` volumes. A suite skips a dataset it cannot run (one line
+    #: for the whole dataset, not a failure per image): see :meth:`skip`.
+    dimensions: ClassVar[tuple[int, ...]] = (2, 3)
+
+    @classmethod
+    def skip(cls, ndim: int, params: Mapping[str, Any]) -> str | None:
+        """Why this segmenter, with constructor ``params``, cannot run on a
+        dataset of ``ndim``-D images, or None when it can. Asked once per
+        (config, dataset) while a suite is planned, like benchopt's
+        ``Solver.skip``; the default reads :attr:`dimensions`. Override it for
+        reasons that depend on the params (e.g. a network built for 2D)."""
+        return _dimension_reason(cls.dimensions, ndim)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Segment one image.
@@ -108,6 +122,7 @@ class Segmenter:
 
     @classmethod
     def can_fit(cls) -> bool:
+        """True when the class has ``fit`` (a suite also needs ``load``: :meth:`can_load`)."""
         return callable(getattr(cls, "fit", None))
 
     @classmethod
@@ -130,9 +145,7 @@ class Segmenter:
     @classmethod
     def train_params(cls) -> tuple[str, ...] | None:
         """Names ``fit`` accepts after ``(train, workdir)``; None for ``**kwargs``."""
-        if not cls.can_fit():
-            return ()
-        return parameter_names(cls.fit, skip=3)  # type: ignore[attr-defined]
+        return _fit_params(cls)
 
 
 class Generator:
@@ -161,14 +174,43 @@ class Generator:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Spatial dimensionalities of the annotated images ``fit`` learns from
+    #: (2: ``(Y, X)``, 3: ``(Z, Y, X)``); see :meth:`skip`.
+    dimensions: ClassVar[tuple[int, ...]] = (2, 3)
 
     def generate(self, n: int, seed: int) -> Iterator[Sample]:
         """Yield ``n`` samples; the same seed gives bit-identical samples."""
         raise NotImplementedError(f"{type(self).__name__} must implement generate()")
 
     @classmethod
+    def skip(cls, ndim: int, params: Mapping[str, Any]) -> str | None:
+        """Why this generator, with constructor ``params``, cannot learn from
+        ``ndim``-D images, or None; the default reads :attr:`dimensions`."""
+        return _dimension_reason(cls.dimensions, ndim)
+
+    @classmethod
     def constructor_params(cls) -> tuple[str, ...] | None:
         return parameter_names(cls.__init__, skip=1)
+
+    @classmethod
+    def train_params(cls) -> tuple[str, ...] | None:
+        """Names ``fit`` accepts after ``(dataset, workdir)``; None for ``**kwargs``."""
+        return _fit_params(cls)
+
+
+def _fit_params(cls: type) -> tuple[str, ...] | None:
+    """Names ``cls.fit`` accepts after ``(self, train, workdir)`` (``()`` without
+    ``fit``; None when it takes ``**kwargs``)."""
+    fit = getattr(cls, "fit", None)
+    return parameter_names(fit, skip=3) if callable(fit) else ()
+
+
+def _dimension_reason(dimensions: tuple[int, ...], ndim: int) -> str | None:
+    """The default :meth:`Segmenter.skip`: None when ``ndim`` is in ``dimensions``."""
+    if ndim in dimensions:
+        return None
+    handled = " and ".join(f"{d}D" for d in sorted(dimensions)) or "no"
+    return f"it handles {handled} images only"
 
 
 class Metric:

@@ -26,7 +26,6 @@ plugin::
   sleep), for the runner's failure handling.
 - ``trainable-threshold``: learns its threshold from the train split in ``fit``,
   leaves it as ``threshold.json`` in the workdir, restores it in ``load``.
-- ``legacy-trainable``: the same without ``load`` (workers call ``fit`` again).
 - ``finds-nothing``: trains (``epochs`` are only recorded) and then finds no
   object at all: a model that learned nothing.
 
@@ -177,22 +176,6 @@ class TrainableThreshold(Segmenter):
         return labels.astype(np.int32)
 
 
-class LegacyTrainable(TrainableThreshold):
-    """A trainable segmenter without ``load`` (the legacy path: workers call
-    ``fit`` again, and ``fit`` reuses what it left in the workdir)."""
-
-    name = "legacy-trainable"
-    load = None  # type: ignore[assignment]
-
-    def fit(self, train: Dataset, workdir: Path, margin: float = 0.0, seed: int = 0) -> None:
-        cached = Path(workdir) / "threshold.json"
-        if cached.is_file():
-            _log_call(self.call_log, f"refit {self.tag}")
-            self.threshold = json.loads(cached.read_text())["threshold"]
-            return
-        super().fit(train, workdir, margin=margin, seed=seed)
-
-
 class FindsNothing(Segmenter):
     """A trained model that finds nothing (a test reference): ``fit`` leaves a
     file, ``load`` reads it, ``predict`` returns an empty label image."""
@@ -223,7 +206,7 @@ def _wait_for_call(call_log: str | None, text: str, seconds: float = 60.0) -> No
 
 @hookimpl
 def segbench_register_segmenters():
-    return [BlobThreshold, Misbehaving, TrainableThreshold, LegacyTrainable, FindsNothing]
+    return [BlobThreshold, Misbehaving, TrainableThreshold, FindsNothing]
 
 
 # ---------------------------------------------------------------------------

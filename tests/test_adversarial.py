@@ -258,10 +258,10 @@ def test_a_results_folder_cannot_make_the_report_read_files_outside_it(tmp_path,
 
 
 def test_a_suite_cannot_send_work_to_another_machine_s_scheduler(tmp_path, registry):
-    from segbench.run.executors import is_local_address, make_executor
+    from segbench.run.executors import check_address, is_local_address
 
     with pytest.raises(SegbenchError, match=r"10\.1\.2\.3:8786 is not on this machine.*confirm with --address"):
-        make_executor("dask", 2, "tcp://10.1.2.3:8786")
+        check_address("tcp://10.1.2.3:8786", confirmed=False)
     assert is_local_address("tcp://127.0.0.1:8786") and is_local_address("localhost:8786")
     assert not is_local_address("tls://scheduler.example.org:8786")
     text = suite_text(tmp_path / "out", segmenters="  - name: otsu-watershed\n").replace(

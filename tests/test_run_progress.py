@@ -7,10 +7,8 @@ import textwrap
 
 from rich.console import Console
 
-from segbench.run.jobs import TrainJob
-from segbench.run.models import TrainingProgress
+from segbench.run.training import Training, TrainingProgress
 from segbench.run.progress import RunProgress, bars
-from segbench.suite.model import SegmenterConfig
 
 SCRIPT = """\
 import sys
@@ -75,8 +73,8 @@ def test_plain_lines_follow_a_training_every_tenth_of_its_epochs(tmp_path, monke
 
 
 def job(label="net"):
-    config = SegmenterConfig(label, "net", {}, {"epochs": 10}, ({},), None)
-    return TrainJob("blobs", config, object, (), None, f"/work/{label}", 0)
+    return Training("segmenter", "net", label, object, {}, {"epochs": 10}, "blobs", (), None, "", 0,
+                    ("dist", "1"), "k", f"/work/{label}")
 
 
 def shown(terminal=True):

@@ -16,7 +16,8 @@ import pytest
 
 from segbench import testing
 from segbench.plugins import load_registry
-from segbench.run.runner import claim_output, plan_suite, run_suite
+from segbench.run.output import claim_output
+from segbench.run.runner import plan_suite, run_suite
 from segbench.suite import load_suite
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -145,17 +146,8 @@ def test_unfinished_training_is_trained_again(tmp_path, registry):
     assert log.read_text().count("fit") == 1
 
 
-def test_legacy_segmenter_without_load_gets_fit_in_each_worker(tmp_path, registry):
-    log = tmp_path / "calls.log"
-    path = make_suite(tmp_path, f"- name: legacy-trainable\n  params: {{call_log: {log}}}\n  train: {{}}\n")
-    summary = run_suite(load_suite(path, registry), registry)
-    assert summary.ok and summary.n_done == 4
-    calls = [c.split()[0] for c in log.read_text().splitlines()]
-    assert calls.count("fit") == 1 and calls.count("refit") == 1 and "load" not in calls
-
-
 def test_progress_reports_reach_the_workdir(tmp_path):
-    from segbench.run.models import ProgressFile, read_progress
+    from segbench.run.training import ProgressFile, read_progress
 
     report = ProgressFile(tmp_path / "w")
     assert read_progress(tmp_path / "w") is None

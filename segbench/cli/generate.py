@@ -7,7 +7,8 @@ written with :func:`segbench.io.write_dataset`, so ``segbench evaluate`` and
 suites read the folder back. ``dataset.json`` records the generator, its
 distribution and version, every parameter (defaults included), the seed and
 the segbench version. With ``--fit DIR`` the generator is first fitted to the
-labelled images of ``DIR`` (:func:`fit_generator`); ``dataset.json`` then also
+labelled images of ``DIR`` (:func:`fit_generator`, the suites' training
+entry); ``dataset.json`` then also
 holds what the fit recorded, and ``--print-params`` prints the fitted
 parameters instead of generating.
 """
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     fitted = None
     if args.fit is not None:
         try:
-            fitted = fit_generator(generator, info.name, args.fit, args.seed)
+            generator, fitted = fit_generator(info, params, args.fit, args.seed)
         except SegbenchError as err:
             return _fail(str(err), code=1)
         if args.print_params:
@@ -194,11 +195,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit_generator(generator, name: str, folder: Path, seed: int) -> dict[str, Any]:
-    """Fit ``generator`` to the labelled images of ``folder`` (progress on stderr).
+def fit_generator(info, params: dict[str, Any], folder: Path, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Fit the generator ``info`` (a registry entry) with constructor ``params``
+    to the labelled images of ``folder``, through the suites' own training
+    entry (:func:`segbench.run.training.train`: same key, checks and record),
+    in a temporary workdir; progress on stderr.
 
-    Returns what the fit recorded: ``{"from": folder, "files": {name: JSON
-    content}}`` for the JSON files it left in its (temporary) workdir.
+    Returns the fitted generator and what the fit recorded: ``{"from":
+    folder, "files": {name: JSON content}}`` for the JSON files it left.
 
     Raises
     ------
@@ -208,20 +212,23 @@ def fit_generator(generator, name: str, folder: Path, seed: int) -> dict[str, An
     """
     import tempfile
 
-    from ..api import Dataset
-    from ..realism import load_labelled
+    from ..run.data import read_train_folder
+    from ..run.training import TRAIN_RECORD, plan_training, train
 
-    if not callable(getattr(generator, "fit", None)):
-        raise SegbenchError(f"generator {name!r} cannot be fitted (it has no fit method)")
-    dataset = Dataset(folder.name, load_labelled(folder))
-    what = f"fitting {name} on {len(dataset)} images of {printable(folder)}"
-    with tempfile.TemporaryDirectory(prefix="segbench-fit-") as workdir, _fit_progress(what) as progress:
-        try:
-            generator.fit(dataset, Path(workdir), seed=seed, progress=progress)
-        except ValueError as err:
-            raise SegbenchError(f"generator {name!r}: fitting on {folder} failed: {err}") from None
-        files = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(workdir).glob("*.json"))}
-    return {"from": str(folder), "files": files}
+    if not callable(getattr(info.cls, "fit", None)):
+        raise SegbenchError(f"generator {info.name!r} cannot be fitted (it has no fit method)")
+    dataset = read_train_folder(folder)
+    what = f"fitting {info.name} on {len(dataset.train)} images of {printable(folder)}"
+    with tempfile.TemporaryDirectory(prefix="segbench-fit-") as output:
+        training = plan_training("generator", info, info.name, params, {}, dataset, output, seed, f"--fit {folder}")
+        with _fit_progress(what) as progress:
+            try:
+                generator, _ = train(training, progress)
+            except ValueError as err:
+                raise SegbenchError(f"generator {info.name!r}: fitting on {folder} failed: {err}") from None
+        files = {p.name: json.loads(p.read_text(encoding="utf-8"))
+                 for p in sorted(Path(training.workdir).glob("*.json")) if p.name != TRAIN_RECORD}
+    return generator, {"from": str(folder), "files": files}
 
 
 def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ examples:
   segbench models results/fluorescent
   segbench models results/fluorescent --json models.json
 
-Each training of a suite leaves its model in OUTPUT/train/DATASET/SEGMENTER-CONFIG-HASH/
+Each training of a suite leaves its model in OUTPUT/train/DATASET/SEGMENTER-KEY/
 with a segbench-training.json record. Point another suite at that folder to reuse the
 model without training: e.g. cellpose `pretrained_model: PATH/cellpose.pth`, stardist
 `model_dir: PATH/stardist` (each plugin's README says which file or folder).
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..run.models import list_models
+    from ..run.training import list_models
 
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     folder = Path(args.results)

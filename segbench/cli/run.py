@@ -152,17 +152,17 @@ def _count(n: int, noun: str) -> str:
 def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
     from ..report import build_leaderboards
-    from ..run.runner import claim_output, group_failures, run_suite
-    from ..run.executors import check_address
-    from ..run.runner import suite_record
+    from ..run.output import suite_record
+    from ..run.progress import group_failures
+    from ..run.runner import run_suite
     from .report import print_agreement, print_boards
 
-    library_log = suite.output / LOGS_DIR / LIBRARY_LOG
+    def quiet_libraries(output):  # once the output folder is claimed, its log takes what libraries print
+        return library_output_to(output / LOGS_DIR / LIBRARY_LOG, err)
+
     try:
-        check_address(suite.executor.address, suite.executor.address_confirmed)  # before writing anything
-        claim_output(suite.output)  # before the library log is written into it
-        with _sigterm_as_interrupt(), library_output_to(library_log, err):
-            summary = run_suite(suite, registry, console=err, csv=args.csv)
+        with _sigterm_as_interrupt():
+            summary = run_suite(suite, registry, console=err, csv=args.csv, around=quiet_libraries)
     except SegbenchError as exc:
         err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return 2

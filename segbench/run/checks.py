@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..results import LIBRARY_LOG, LOGS_DIR, Col
-from .jobs import TrainJob
+from .training import Training
 
 #: the rule, in one place: a trained model is silent on a dataset when even its
 #: best post-processing variant predicts fewer objects than this fraction of
@@ -18,7 +18,7 @@ from .jobs import TrainJob
 MIN_FOUND_FRACTION = 0.05
 
 
-def silent_models(results: pd.DataFrame, trainings: dict[tuple[str, str], TrainJob]) -> list[str]:
+def silent_models(results: pd.DataFrame, trainings: dict[tuple[str, str], Training]) -> list[str]:
     """One warning per (test dataset, trained model) that breaks the rule of
     :data:`MIN_FOUND_FRACTION`; ``trainings`` are the plan's, keyed by
     ``(train dataset, config id)``."""
@@ -40,9 +40,9 @@ def silent_models(results: pd.DataFrame, trainings: dict[tuple[str, str], TrainJ
     return warnings
 
 
-def _silent_warning(dataset: str, job: TrainJob, n_true: int, n_pred: int, n_images: int) -> str:
+def _silent_warning(dataset: str, job: Training, n_true: int, n_pred: int, n_images: int) -> str:
     """The warning's one line: what was seen, the likely cause, what to try."""
-    settings = job.config.train or {}
+    settings = job.settings
     epochs = settings.get("epochs")
     trained = f"{len(job.train_refs)} train images of {job.dataset}"
     if isinstance(epochs, int):
@@ -53,7 +53,7 @@ def _silent_warning(dataset: str, job: TrainJob, n_true: int, n_pred: int, n_ima
         cause = "too short a training for this few images"
         fix = "a longer training (more epochs) or more train images"
     return (
-        f"{dataset}: {job.config.label}, trained ({trained}), found {n_pred} objects for {n_true} "
+        f"{dataset}: {job.label}, trained ({trained}), found {n_pred} objects for {n_true} "
         f"true ones on {n_images} test images (under {MIN_FOUND_FRACTION:.0%}): a model that "
         f"learned nothing; the likely cause is {cause}; try {fix}, "
         f"and see {LOGS_DIR}/{LIBRARY_LOG} for the library's own messages"

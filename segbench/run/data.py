@@ -12,24 +12,47 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..api import Dataset, Sample
 from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..suite import DatasetSpec, derive_seed, stable_hash
-from .jobs import SampleRef, split_dataset
 from .store import atomic_write_text, safe_rmtree
 
-__all__ = ["PreparedDataset", "prepare_dataset"]
+__all__ = ["SampleRef", "split_dataset", "PreparedDataset", "prepare_dataset", "dataset_folder", "read_train_folder"]
 
 COMPLETE_MARKER = ".segbench-complete"
 #: masks of a folder dataset checked to be label images, spread evenly over its images
 MASKS_CHECKED = 5
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """Where one sample lives on disk (see :class:`segbench.io.FilePair`)."""
+
+    name: str
+    image_path: str
+    #: a label image file, or a folder of one binary mask per object
+    mask_path: str | None
+    #: read the image as grey when its colour channels are equal
+    grey: bool = False
+
+    def load(self, spacing: tuple[float, ...] | None = None) -> Sample:
+        """Read the sample (InputError naming the file when it is bad)."""
+        from ..io import read_sample
+
+        return read_sample(self.image_path, self.mask_path, self.name, spacing, self.grey)
+
+
+def split_dataset(name: str, refs, spacing: tuple[float, ...] | None) -> Dataset:
+    """A :class:`segbench.Dataset` that reads the samples of ``refs`` lazily."""
+    return Dataset(name, names=[r.name for r in refs], loaders=[lambda r=r: r.load(spacing) for r in refs],
+                   spacing=spacing)
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,8 @@ class PreparedDataset:
     hashes: dict[str, str]
     #: problems met while reading (unpaired files, ...); the rest still runs
     problems: tuple[str, ...] = ()
+    #: spatial dimensions of its images (2 or 3; 0 when no image could be read)
+    ndim: int = 0
 
     @property
     def train_hash(self) -> str:
@@ -56,8 +81,7 @@ def prepare_dataset(
     output: Path,
     registry: Registry,
     progress: Callable[[int, int], None] | None = None,
-    fit_on: PreparedDataset | None = None,
-    fit_progress: Callable[[int, int, float | None], None] | None = None,
+    fitted: tuple[Path, dict] | None = None,
 ) -> PreparedDataset:
     """Generate (or find) the dataset's files and split them.
 
@@ -65,11 +89,9 @@ def prepare_dataset(
     ----------
     progress : callable(done, total), optional
         Called as generated samples are written.
-    fit_on : PreparedDataset, optional
-        For a spec with ``fit_on``: that dataset, whose train split the
-        generator learns from first (once; cached like a segmenter's training).
-    fit_progress : callable(epoch, total, loss), optional
-        Given to the generator's ``fit``.
+    fitted : (workdir, record), optional
+        For a spec with ``fit_on``: what the generator's fit left
+        (:func:`segbench.run.training.train`); the generator loads it first.
 
     Raises
     ------
@@ -87,7 +109,6 @@ def prepare_dataset(
         problems += _mask_doubts(folder, refs)
     else:
         try:
-            fitted = _fitted_generator(spec, fit_on, suite_seed, output, registry, fit_progress) if fit_on else None
             refs, problems, hashes = _materialised(spec, suite_seed, output, registry, progress, fitted)
         except OSError as exc:  # a read-only data/ folder, a full disk
             where = f"{exc.filename}: " if exc.filename else ""
@@ -95,9 +116,20 @@ def prepare_dataset(
                 f"datasets.{spec.name}: cannot write its files under {dataset_folder(spec, output)} "
                 f"({where}{exc.strerror or exc}); make that folder writable or free space, then run again"
             ) from None
-    spacing = _dataset_spacing(refs)
+    spacing, ndim = _geometry(refs)
     train, test = _split(spec, refs, suite_seed)
-    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems))
+    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems), ndim)
+
+
+def read_train_folder(folder: Path) -> PreparedDataset:
+    """A dataset folder whose every image is a train image (``segbench generate
+    --fit DIR``); SegbenchError when it holds no image/mask pair."""
+    spec = DatasetSpec(folder.name, "path", str(folder), {}, None)
+    if not folder.is_dir():
+        raise SegbenchError(f"{folder}: no such folder; give a dataset folder (images/ and masks/)")
+    refs, problems, hashes = _read_folder(spec, folder, "learn from")
+    spacing, ndim = _geometry(refs)
+    return PreparedDataset(spec.name, tuple(refs), (), spacing, hashes, tuple(problems), ndim)
 
 
 def dataset_folder(spec: DatasetSpec, output: Path) -> Path:
@@ -106,15 +138,16 @@ def dataset_folder(spec: DatasetSpec, output: Path) -> Path:
     return Path(spec.target) if spec.source == "path" else output / "data" / spec.name
 
 
-def _read_folder(spec: DatasetSpec, folder: Path) -> tuple[list[SampleRef], list[str], dict[str, str]]:
-    """Sample references, problems met, and each sample's content hash."""
+def _read_folder(spec: DatasetSpec, folder: Path, what: str = "evaluate") -> tuple[list[SampleRef], list[str], dict[str, str]]:
+    """Sample references, problems met, and each sample's content hash; a
+    folder with nothing to ``what`` is a SegbenchError naming the dataset."""
     from ..io import content_hash
 
     # a folder's params are find_pairs options; a generated copy's are the generator's
     refs, problems = _sample_refs(folder, spec.params if spec.source == "path" else {})
     if not refs:
         detail = "; ".join(problems) or "no image/mask pairs found"
-        raise SegbenchError(f"datasets.{spec.name}: nothing to evaluate in {folder} ({detail})")
+        raise SegbenchError(f"datasets.{spec.name}: nothing to {what} in {folder} ({detail})")
     hashes = {r.name: content_hash([p for p in (r.image_path, r.mask_path) if p]) for r in refs}
     return refs, problems, hashes
 
@@ -207,17 +240,20 @@ def generator_warnings() -> Iterator[list[str]]:
     messages.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
 
 
-def _dataset_spacing(refs: list[SampleRef]) -> tuple[float, ...] | None:
-    """The voxel size of the first readable image (None when none carries one);
-    an unreadable file is left for its own cell to report."""
+def _geometry(refs: list[SampleRef]) -> tuple[tuple[float, ...] | None, int]:
+    """The voxel size (None when the file does not say) and the spatial
+    dimensions (2 or 3) of the first readable sample; ``(None, 0)`` when none
+    can be read (an unreadable file is left for its own cell to report)."""
     from ..io import read_spacing
 
     for ref in refs:
         try:
-            return read_spacing(ref.image_path)
+            sample = ref.load()
+            spacing = read_spacing(ref.image_path)
         except InputError:
             continue
-    return None
+        return spacing, (sample.labels if sample.labels is not None else sample.image).ndim
+    return None, 0
 
 
 def _split(spec: DatasetSpec, refs: list[SampleRef], seed: int) -> tuple[tuple, tuple]:
@@ -244,42 +280,6 @@ def _sample_refs(folder: Path, options: dict) -> tuple[list[SampleRef], list[str
     pairs, problems = find_pairs(folder, **options)
     refs = [SampleRef(p.name, str(p.image), str(p.mask) if p.mask else None, p.grey) for p in pairs]
     return refs, [str(p) for p in problems]
-
-
-def _fitted_generator(spec, train_ds, suite_seed, output, registry, progress) -> tuple[Path, dict]:
-    """Fit the spec's generator on ``train_ds``'s train split, once (in this
-    process); returns the workdir and the training record."""
-    from .models import read_training_record, training_workdir, write_training_record
-
-    info = registry.get("generator", spec.target)
-    params = {k: v for k, v in spec.params.items() if k != "n_images"}
-    config_id = stable_hash({"generator": spec.target, "params": params, "fit": spec.fit})[:12]
-    # a new plugin version (new estimator code) fits again, as a segmenter's training does
-    model_id = stable_hash([config_id, info.distribution, info.version])[:12]
-    workdir = training_workdir(output, train_ds.name, spec.target, model_id, train_ds.train_hash)
-    record = read_training_record(workdir)
-    if record is not None:
-        return workdir, record
-    if workdir.exists():  # an interrupted fit
-        safe_rmtree(workdir, output)
-    workdir.mkdir(parents=True)
-    refs = train_ds.train
-    dataset = split_dataset(f"{train_ds.name}:train", refs, train_ds.spacing)
-    seed = derive_seed(suite_seed, "fit", spec.name, config_id)
-    try:
-        generator = info.cls(**params)
-        start = time.perf_counter()
-        generator.fit(dataset, workdir, seed=seed, progress=progress, **spec.fit)
-    except (TypeError, ValueError, SegbenchError) as exc:  # InputError is a SegbenchError
-        raise SegbenchError(f"datasets.{spec.name}.fit_on: generator {spec.target!r} could not learn from "
-                            f"{train_ds.name!r}: {' '.join(str(exc).split())}") from None
-    record = write_training_record(
-        workdir, time.perf_counter() - start,
-        train_dataset=train_ds.name, train_hash=train_ds.train_hash, n_train_images=len(refs),
-        generator=spec.target, label=spec.name, config_id=config_id, params=params,
-        train_settings=spec.fit, seed=seed, plugin_distribution=info.distribution, plugin_version=info.version,
-    )
-    return workdir, record
 
 
 def _generated_folder(spec, suite_seed, output, registry, progress, fitted=None) -> Path:

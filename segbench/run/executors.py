@@ -263,15 +263,14 @@ class DaskExecutor(Executor):
         return outcomes
 
 
-def make_executor(kind: str, workers: int = 1, address: str | None = None, tls=None, confirmed: bool = False) -> Executor:
-    """The executor a suite asks for. A Dask ``address`` that is not on this
-    machine is refused unless ``confirmed`` (the user gave it on the command line)."""
+def make_executor(kind: str, workers: int = 1, address: str | None = None, tls=None) -> Executor:
+    """The executor a suite asks for (a Dask ``address`` is checked by
+    :func:`check_address` before a run writes anything)."""
     if kind == "local":
         return LocalExecutor(1)
     if kind == "processes":
         return ProcessExecutor(workers)
     if kind == "dask":
-        check_address(address, confirmed)
         return DaskExecutor(workers, address, tls)
     raise SegbenchError(f"executor.kind: unknown executor {kind!r}; use local, processes or dask")
 

@@ -1,9 +1,9 @@
-"""Jobs and the functions that run them inside a worker.
+"""Predictions, and the function a worker runs for any job.
 
 Jobs are small picklable records: they carry file paths, not arrays, and the
 segmenter class by reference, so they travel to a process pool or a Dask worker
-unchanged. A worker keeps the most recently used model in memory, so
-consecutive predictions with one segmenter config build (and load) it once.
+unchanged. A prediction's model comes from :func:`segbench.run.training.model_for`
+(one kept per worker); a training is :class:`segbench.run.training.Training`.
 """
 
 from __future__ import annotations
@@ -20,64 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ..api import Dataset, Sample, Segmenter
+from ..api import Segmenter
 from ..errors import InputError, SegbenchError
 from ..results import Col, prediction_relpath
 from ..suite import SegmenterConfig, stable_hash
-from .models import ProgressFile, read_training_record, write_training_record
-from .store import safe_rmtree
+from .data import SampleRef
+from .training import Training, model_for, train
 
-__all__ = [
-    "SampleRef", "TrainJob", "PredictJob", "CellFailure", "split_dataset",
-    "run_job", "run_training", "run_prediction",
-]
-
-
-@dataclass(frozen=True)
-class SampleRef:
-    """Where one sample lives on disk (see :class:`segbench.io.FilePair`)."""
-
-    name: str
-    image_path: str
-    #: a label image file, or a folder of one binary mask per object
-    mask_path: str | None
-    #: read the image as grey when its colour channels are equal
-    grey: bool = False
-
-    def load(self, spacing: tuple[float, ...] | None = None) -> Sample:
-        """Read the sample (InputError naming the file when it is bad)."""
-        from ..io import read_sample
-
-        return read_sample(self.image_path, self.mask_path, self.name, spacing, self.grey)
-
-
-def split_dataset(name: str, refs, spacing: tuple[float, ...] | None) -> Dataset:
-    """A :class:`segbench.Dataset` that reads the samples of ``refs`` lazily."""
-    return Dataset(name, names=[r.name for r in refs], loaders=[lambda r=r: r.load(spacing) for r in refs],
-                   spacing=spacing)
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    """Train one segmenter config on one dataset's train split, once.
-
-    ``dataset`` is the train dataset; ``train_hash`` the content hash of its
-    train split; ``provenance`` the plugin's distribution and version (for the
-    training record).
-    """
-
-    dataset: str
-    config: SegmenterConfig
-    cls: type
-    train_refs: tuple[SampleRef, ...]
-    spacing: tuple[float, ...] | None
-    workdir: str
-    seed: int
-    train_hash: str = ""
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def train_dataset(self) -> Dataset:
-        return split_dataset(self.dataset + ":train", self.train_refs, self.spacing)
+__all__ = ["PredictJob", "CellFailure", "run_job", "run_prediction"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +41,7 @@ class PredictJob:
     key: str
     config: SegmenterConfig
     cls: type
-    train: TrainJob | None
+    train: Training | None
     thresholds: tuple[float, ...]
     criterion: str
     spacing: tuple[float, ...] | None
@@ -104,76 +54,6 @@ class PredictJob:
 class CellFailure(SegbenchError):
     """A cell failed; its message is the one line shown in the summary."""
 
-
-# ---------------------------------------------------------------------------
-# model construction (cached per worker process)
-
-_MODEL_CACHE: dict[str, Any] = {}
-
-
-def _build(cls: type[Segmenter], config: SegmenterConfig, spacing) -> Segmenter:
-    params = dict(config.params)
-    accepted = cls.constructor_params()
-    if spacing is not None and "spacing" not in params and (accepted is None or "spacing" in accepted):
-        params["spacing"] = tuple(spacing)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise CellFailure(f"segmenter {config.label!r}: bad parameters: {exc}") from None
-
-
-def _fit(model: Segmenter, job: TrainJob, progress=None) -> float:
-    """Call ``fit`` with the suite's ``train:`` settings, plus ``seed`` and
-    ``progress`` where ``fit`` accepts them; returns the seconds it took."""
-    settings = dict(job.config.train or {})
-    accepted = type(model).train_params()
-    if "seed" not in settings and (accepted is None or "seed" in accepted):
-        settings["seed"] = job.seed
-    if progress is not None and (accepted is None or "progress" in accepted):
-        settings["progress"] = progress
-    workdir = Path(job.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    model.fit(job.train_dataset(), workdir, **settings)  # type: ignore[attr-defined]
-    return time.perf_counter() - start
-
-
-def _model_for(cls, config: SegmenterConfig, train: TrainJob | None, spacing) -> Segmenter:
-    """The model for a prediction: built, then restored with ``load(workdir)``
-    from what its training left (a plugin without ``load`` gets ``fit`` again:
-    the legacy path). One model is kept per worker process."""
-    cache_key = json.dumps([cls.__module__, cls.__qualname__, config.config_id, train.workdir if train else None, spacing])
-    cached = _MODEL_CACHE.get(cache_key)
-    if cached is not None:
-        return cached
-    _MODEL_CACHE.clear()  # keep one model per worker: they can be large
-    model = _build(cls, config, spacing)
-    if train is not None:
-        if type(model).can_load():
-            model.load(Path(train.workdir))  # type: ignore[attr-defined]
-        else:
-            _fit(model, train)
-    _MODEL_CACHE[cache_key] = model
-    return model
-
-
-def run_training(job: TrainJob) -> dict[str, Any]:
-    """Train one config: clear its workdir, call ``fit`` once, and write the
-    training record (:data:`segbench.run.models.TRAIN_RECORD`). Returns the record.
-
-    The record is written last, so a workdir without one is an unfinished
-    training (a killed run) and is trained again from scratch."""
-    workdir = Path(job.workdir)
-    if workdir.exists():  # leftovers of an interrupted training; under OUTPUT/train/DATASET/
-        safe_rmtree(workdir, workdir.parents[2])
-    model = _build(job.cls, job.config, job.spacing)
-    seconds = _fit(model, job, progress=ProgressFile(workdir))
-    return write_training_record(
-        workdir, seconds,
-        train_dataset=job.dataset, train_hash=job.train_hash, n_train_images=len(job.train_refs),
-        segmenter=job.config.name, label=job.config.label, config_id=job.config.config_id,
-        params=job.config.params, train_settings=job.config.train, seed=job.seed, **job.provenance,
-    )
 
 # ---------------------------------------------------------------------------
 # prediction
@@ -243,13 +123,11 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         raise CellFailure(f"{job.sample.image_path}: no ground-truth mask to score against")
     config = job.config
     try:
-        model = _model_for(job.cls, config, job.train, job.spacing)
-    except InputError as exc:  # the segmenter's own file (weights), not the dataset's
+        model, record = model_for(job.cls, config.params, job.spacing, job.train)
+    except SegbenchError as exc:  # its parameters, its own files (weights): not the dataset's
         raise CellFailure(f"segmenter {config.label!r}: {exc}") from None
-    except SegbenchError:
-        raise
     except Exception as exc:  # noqa: BLE001
-        raise CellFailure(f"segmenter {config.label!r} failed to load/train: {type(exc).__name__}: {exc}") from exc
+        raise CellFailure(f"segmenter {config.label!r} failed to load: {type(exc).__name__}: {exc}") from exc
     what = f"segmenter {config.label!r}"
     outputs: list[tuple[dict[str, Any], np.ndarray, float]] = []
     try:
@@ -277,7 +155,7 @@ def run_prediction(job: PredictJob) -> list[dict[str, Any]]:
         raise CellFailure(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
     describe = _describe(model)
-    training = _training_columns(job.train)
+    training = _training_columns(job.train, record)
     rows: list[dict[str, Any]] = []
     for variant, labels, post_seconds in outputs:
         labels = _check_labels(labels, sample.labels.shape, config.label)
@@ -319,13 +197,12 @@ def _save_prediction(job: PredictJob, variant: dict[str, Any], labels: np.ndarra
     return relpath
 
 
-def _training_columns(train: TrainJob | None) -> dict[str, Any]:
+def _training_columns(train: Training | None, record: dict[str, Any] | None) -> dict[str, Any]:
     """``train_dataset`` ("" for an untrained segmenter) and ``train_seconds``
     (NaN when unknown) of the model that made a prediction."""
     if train is None:
         return {Col.TRAIN_DATASET: "", Col.TRAIN_SECONDS: float("nan")}
-    record = read_training_record(train.workdir) or {}
-    return {Col.TRAIN_DATASET: train.dataset, Col.TRAIN_SECONDS: float(record.get("seconds", float("nan")))}
+    return {Col.TRAIN_DATASET: train.dataset, Col.TRAIN_SECONDS: float((record or {}).get("seconds", float("nan")))}
 
 
 def _describe(model: Segmenter) -> dict[str, Any]:
@@ -335,7 +212,7 @@ def _describe(model: Segmenter) -> dict[str, Any]:
         return {"describe_error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_job(job: TrainJob | PredictJob):
+def run_job(job: Training | PredictJob):
     """Run either kind of job, so one executor stream can carry trainings and the
-    predictions that need none side by side."""
-    return run_training(job) if isinstance(job, TrainJob) else run_prediction(job)
+    predictions that need none side by side; a training returns its record."""
+    return train(job)[1] if isinstance(job, Training) else run_prediction(job)

@@ -7,6 +7,7 @@ line per tenth of its epochs, its end with its seconds, and the predictions'
 count every tenth of them. Time left is estimated only from what was
 measured: a training's from its own epoch times; the predictions' from their
 recent pace, and none while every remaining prediction waits on a training.
+At the end, :func:`group_failures` shows each distinct failure once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextCol
 from rich.text import Text
 
 from ..errors import printable
-from .jobs import TrainJob
-from .models import TrainingProgress
+from .training import Training, TrainingProgress
 
-__all__ = ["RunProgress", "bars", "STEPS"]
+__all__ = ["RunProgress", "bars", "group_failures", "STEPS"]
 
 #: plain lines come at every 1/STEPS of the predictions and of a training's epochs
 STEPS = 10
@@ -65,7 +65,7 @@ def bars(console: Console) -> Progress:
 class _Training:
     """A running training: its line, when it started and the last epoch seen."""
 
-    job: TrainJob
+    job: Training
     line: int
     start: float
     epoch: int = 0
@@ -74,7 +74,7 @@ class _Training:
 
     @property
     def name(self) -> str:
-        return printable(f"{self.job.config.label} on {self.job.dataset}")
+        return printable(f"{self.job.label} on {self.job.dataset}")
 
     def time_left(self, now: float) -> float | None:
         """From the seconds its epochs took so far; None before the first."""
@@ -104,17 +104,17 @@ class RunProgress:
 
     # trainings
 
-    def running_trainings(self) -> list[TrainJob]:
+    def running_trainings(self) -> list[Training]:
         return [training.job for training in self.running.values()]
 
-    def training_started(self, job: TrainJob) -> None:
-        line = self.progress.add_task(escape(f"  {job.config.label} on {job.dataset}"), total=None)
+    def training_started(self, job: Training) -> None:
+        line = self.progress.add_task(escape(f"  {job.label} on {job.dataset}"), total=None)
         training = _Training(job, line, time.monotonic())
         self.running[job.workdir] = training
         self.queued_trainings -= 1
         self._say(f"training {training.name}: started")
 
-    def training_report(self, job: TrainJob, report: TrainingProgress | None) -> None:
+    def training_report(self, job: Training, report: TrainingProgress | None) -> None:
         """A training's latest progress report (None: none yet)."""
         training = self.running[job.workdir]
         now = time.monotonic()
@@ -127,7 +127,7 @@ class RunProgress:
             training.epoch, training.total, training.seen = report.epoch, report.total, now
             loss = f" loss {report.loss:.4g}" if report.loss is not None else ""
             self.progress.update(training.line, completed=report.epoch, total=report.total,
-                                 description=escape(f"  {job.config.label} on {job.dataset} "
+                                 description=escape(f"  {job.label} on {job.dataset} "
                                                     f"epoch {report.epoch}/{report.total}{loss}"))
         self.progress.update(training.line, estimate=training.time_left(now))
         self.progress.update(self.train_task, estimate=self._trainings_left(now))
@@ -140,7 +140,7 @@ class RunProgress:
             return None
         return max(left)
 
-    def training_finished(self, job: TrainJob, record: dict | None, skipped: int) -> None:
+    def training_finished(self, job: Training, record: dict | None, skipped: int) -> None:
         """A training ended: with its ``record``, or failed (None) and its
         ``skipped`` predictions count as done."""
         training = self.running.pop(job.workdir)
@@ -176,3 +176,21 @@ class RunProgress:
         predictions that could start now)."""
         waits = not ready and not self.in_flight and self.predicted < self.n_predictions
         self.progress.update(self.predict_task, waits=waits)
+
+
+def group_failures(failures: list, show: int = 3) -> list[str]:
+    """One line per distinct message of ``failures`` (each with ``where`` and
+    ``message``: :class:`segbench.run.plan.Failure`), naming up to ``show`` of
+    the places it hit."""
+    groups: dict[str, list[str]] = {}
+    for failure in failures:
+        groups.setdefault(failure.message, []).append(failure.where)
+    lines = []
+    for message, wheres in groups.items():
+        wheres = [w for w in wheres if w]
+        if len(wheres) <= 1:
+            lines.append(f"{wheres[0]}: {message}" if wheres else message)
+        else:
+            named = ", ".join(wheres[:show]) + (f", ... ({len(wheres)} cells)" if len(wheres) > show else "")
+            lines.append(f"{named}: {message}")
+    return lines

@@ -10,7 +10,7 @@ Modules: ``model`` (the validated suite as data), ``validate`` (checks and
 loading), ``yamlfile`` (YAML with line numbers), ``grid`` (sweeps), ``hashing`` (stable hashes and derived seeds).
 """
 
-from .hashing import derive_seed, stable_hash
+from .hashing import config_id, derive_seed, stable_hash
 from .model import (
     EXECUTOR_KINDS,
     DatasetSpec,
@@ -35,6 +35,7 @@ __all__ = [
     "SuiteLoadError",
     "EXECUTOR_KINDS",
     "load_suite",
+    "config_id",
     "derive_seed",
     "stable_hash",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..metrics import CRITERIA, DEFAULT_THRESHOLDS  # noqa: F401 - CRITERIA: suite.validate imports it from here
 from .grid import format_value
-from .hashing import stable_hash
+from .hashing import config_id
 
 TOP_KEYS = {"name", "description", "seed", "output", "datasets", "segmenters", "metrics", "executor", "save_predictions"}
 #: with save_predictions: auto, a dataset's predicted label images are kept up to this many test images
@@ -111,7 +111,7 @@ class SegmenterConfig:
     @property
     def config_id(self) -> str:
         """Stable id of the model (constructor params + train settings)."""
-        return stable_hash({"name": self.name, "params": self.params, "train": self.train})[:12]
+        return config_id(self.name, self.params, self.train)
 
     def variant_label(self, variant: dict[str, Any]) -> str:
         """Display name: the label plus every swept/set value that tells rows apart."""

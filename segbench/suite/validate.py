@@ -435,11 +435,14 @@ def _check_fit_on(check: _Checker, specs: list[DatasetSpec], registry: Registry,
             check.add(path + ("fit_on",), f"dataset {spec.fit_on!r} is itself fitted; fit on annotated images", True)
         if not callable(getattr(cls, "fit", None)):
             check.add(path + ("fit_on",), f"generator {spec.target!r} cannot learn from images (it has no fit method)", True)
+        elif not callable(getattr(cls, "load", None)):
+            check.add(path + ("fit_on",), f"generator {spec.target!r} cannot be fitted by a suite: it has fit but no "
+                      "load(workdir) to restore what it learnt; add load to the plugin, or remove fit_on:", True)
         else:
             for reserved in RESERVED_TRAIN_SETTINGS:
                 if reserved in spec.fit:
                     check.add(path + ("fit", reserved), f"{reserved!r} is passed by segbench itself; remove it", True)
-            _unknown_params(check, path + ("fit",), spec.fit, parameter_names(cls.fit, skip=3),
+            _unknown_params(check, path + ("fit",), spec.fit, cls.train_params(),
                             f"generator {spec.target!r}", "fit setting")
         if len(check.problems) == n_before:
             kept.append(spec)
@@ -607,6 +610,10 @@ def _check_segmenter_params(check, cls, params, train, path) -> None:
         return
     if not cls.can_fit():
         check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained (it has no fit method); remove train:", True)
+        return
+    if not cls.can_load():
+        check.add(path + ("train",), f"segmenter {cls.name!r} cannot be trained by a suite: it has fit but no "
+                  "load(workdir) to restore the model in each worker; add load to the plugin, or remove train:", True)
         return
     for reserved in RESERVED_TRAIN_SETTINGS:
         if reserved in train:
