@@ -48,9 +48,9 @@ from scipy import stats
 
 from .errors import did_you_mean
 from .io import strict_json
-from .results import Col, RankKey, parse_metric_key
 from .leaderboard import build_leaderboards, short_labels, stored_thresholds
 from .paired import (
+    N_BOOT,
     bootstrap_weights,
     decisive_pairs,
     half_weights,
@@ -58,6 +58,7 @@ from .paired import (
     pooled_values,
     shown,
 )
+from .results import Col, RankKey, parse_metric_key
 
 __all__ = [
     "LEVELS",
@@ -365,7 +366,7 @@ def _rows(x, y) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 def rankings(
-    results: pd.DataFrame, metric: str = "f1@0.5", level: str = "variant", n_boot: int = 1000, seed: int = 0
+    results: pd.DataFrame, metric: str = "f1@0.5", level: str = "variant", n_boot: int = N_BOOT, seed: int = 0
 ) -> dict[str, Ranking]:
     """Each dataset's :class:`Ranking` of its in-domain variants.
 
@@ -435,11 +436,16 @@ def _in_domain(results: pd.DataFrame) -> pd.DataFrame:
     variant id on one dataset, only the first entry's rows."""
     frame = results.copy()
     trained_on = _train_dataset(frame)
-    frame = frame[(trained_on == "") | (trained_on == frame[Col.DATASET])]
-    frame[_ID] = frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)
+    frame = _with_variant_id(frame[(trained_on == "") | (trained_on == frame[Col.DATASET])])
     # Two suite entries with one config on one dataset (e.g. train_on: itself): keep the first.
     first = frame.groupby([Col.DATASET, _ID], sort=False)[Col.VARIANT].transform("first")
     return frame[frame[Col.VARIANT] == first]
+
+
+def _with_variant_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the column ``_ID``: what identifies a variant across
+    datasets, its model config and its post-processing params."""
+    return frame.assign(**{_ID: frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)})
 
 
 def _leaderboard_places(frame: pd.DataFrame, key: RankKey, ids: list[str]) -> np.ndarray:
@@ -586,7 +592,7 @@ def agreement(
     metric: str = "f1@0.5",
     level: str = "variant",
     reference: str | None = None,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> Agreement:
     """Rank agreement between the datasets of a results table, and the transfer matrix.
@@ -659,8 +665,7 @@ def transfer_matrix(results: pd.DataFrame, metric: str = "f1@0.5") -> list[Trans
     frame = frame[frame[Col.TRAIN_DATASET] != ""]
     if frame.empty:
         return []
-    frame[_ID] = frame[Col.CONFIG_ID].astype(str) + "|" + frame[Col.PARAMS].astype(str)
-    frame = frame.drop_duplicates([Col.DATASET, Col.TRAIN_DATASET, _ID, Col.IMAGE, Col.THRESHOLD])
+    frame = _with_variant_id(frame).drop_duplicates([Col.DATASET, Col.TRAIN_DATASET, _ID, Col.IMAGE, Col.THRESHOLD])
     rows = _rows_at(frame, key)
     names = _display_names(rows)
     order = {d: i for i, d in enumerate(pd.unique(results[Col.DATASET]))}

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .metrics import pool, summarize
-from .results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
 from .paired import (
     LEVEL,
+    N_BOOT,
     TIE_DIGITS,
     bootstrap_weights,
     decisive_pairs,
@@ -35,6 +35,7 @@ from .paired import (
     pooled_values,
     rank_intervals,
 )
+from .results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
 
 __all__ = [
     "Leaderboard",
@@ -47,8 +48,6 @@ __all__ = [
     "stored_thresholds",
 ]
 
-#: bootstrap replicates behind every interval of a leaderboard
-N_BOOT = 1000
 #: the metrics pooled at every stored threshold
 THRESHOLD_METRICS = tuple(m for m in METRICS.values() if m.at_threshold)
 SUMMARY_METRICS = tuple(m for m in METRICS.values() if not m.at_threshold)

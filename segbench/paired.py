@@ -30,6 +30,7 @@ from .results import Col, RankKey
 
 __all__ = [
     "LEVEL",
+    "N_BOOT",
     "TIE_DIGITS",
     "bootstrap_weights",
     "decisive_pairs",
@@ -47,6 +48,8 @@ __all__ = [
 TIE_DIGITS = 3
 #: coverage of every interval (rank intervals, decisive differences, CIs)
 LEVEL = 0.95
+#: bootstrap replicates behind every interval (leaderboards, agreement)
+N_BOOT = 1000
 
 
 def shown(values: np.ndarray) -> np.ndarray:
