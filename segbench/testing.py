@@ -49,6 +49,7 @@ from scipy import ndimage as ndi
 from .api import Dataset, Sample, Segmenter, normalize
 from .io import atomic_write_text
 from .plugins import hookimpl
+from .run.training import build
 from .suite.grid import grid
 from .suite.model import RESERVED_TRAIN_SETTINGS
 
@@ -272,13 +273,13 @@ def check_segmenter(
 
     - every parameter is one the constructor or ``postprocess`` takes, and
       every ``fit`` setting one ``fit`` takes (not ``progress``, which segbench
-      passes itself);
+      passes itself); the class does not skip the dataset (``skip``) and,
+      when trained, has ``load``;
     - when ``fit`` is given: ``fit(dataset, workdir, seed=0, progress=...,
       **fit)`` runs (``seed`` and ``progress`` only where ``fit`` accepts them;
       ``progress`` must be called as ``progress(epoch, total, loss)`` with
       ``0 <= epoch <= total``), and a *new* instance restored with
-      ``load(workdir)`` (or, without ``load``, given ``fit`` again with the
-      same workdir) predicts exactly what the trained instance predicts;
+      ``load(workdir)`` predicts exactly what the trained instance predicts;
     - every prediction is an integer numpy label image of the image's shape,
       no label negative and background (0) present;
     - ``predict(image)``, where the class defines both it and the raw split,
@@ -315,23 +316,42 @@ def check_segmenter(
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     check_segmenter(TrainableThreshold, workdir=folder, fit={"margin": 0.0})
     """
-    name = getattr(cls, "name", "") or getattr(cls, "__name__", repr(cls))
     _require(isinstance(cls, type) and issubclass(cls, Segmenter), f"{cls!r} is not a subclass of segbench.Segmenter; "
              "derive the class from segbench.Segmenter")
     _require(isinstance(cls.name, str) and cls.name, f"{cls.__qualname__} has no name; set the class attribute `name`")
+    name = cls.name
     dataset = tiny_dataset() if dataset is None else dataset
-    _require(len(dataset) > 0, "the dataset is empty; give check_segmenter at least one annotated image")
-    ctor, post = _route(cls, dict(params or {}), dataset.spacing)
     samples = list(dataset)
-    if fit is None:
-        model, restore = _build(cls, ctor), None
-        for sample in samples:
-            _check_labels(name, "the prediction", _predict(model, sample.image, post), sample)
-    else:
-        model, restore = _train_and_restore(cls, ctor, post, dict(fit), Path(workdir), dataset)
+    _require(samples, f"{name}: the dataset is empty; give check_segmenter at least one annotated image")
+    ctor, post = _route(cls, dict(params or {}))
+    ndim = (samples[0].labels if samples[0].labels is not None else samples[0].image).ndim
+    reason = cls.skip(ndim, ctor)
+    _require(not reason, f"{name} skips {ndim}D datasets ({reason}); give check_segmenter a dataset it "
+             "handles (dataset=...)")
+    trained = None if fit is None else _train(cls, ctor, post, dict(fit), Path(workdir), dataset)
+
+    def new_model() -> Segmenter:
+        """A model as a predicting worker makes it: built, then loaded when trained."""
+        model = _call(name, f"the constructor with {ctor!r}", build, cls, ctor, dataset.spacing)
+        if trained is not None:
+            _call(name, "load(workdir) on a new instance", model.load, Path(workdir))
+        return model
+
+    model = new_model()
+    for sample in samples:
+        labels = _predict(model, sample.image, post)
+        _check_labels(name, "the prediction", labels, sample)
+        if trained is not None:
+            before = trained[sample.name]
+            _require(
+                np.array_equal(before, labels),
+                f"{name}: a new instance restored with load(workdir) predicts differently from the instance fit "
+                f"trained (image {sample.name!r}: {_difference(before, labels)}); save in workdir everything "
+                "predict uses (weights, thresholds, normalisation) in fit and restore all of it in load",
+            )
     _check_predict_matches_raw_split(name, model, samples[0])
     if sweep:
-        _check_sweep(cls, ctor, post, sweep, samples, restore)
+        _check_sweep(cls, post, sweep, samples, new_model)
     describe = _call(name, "describe()", model.describe)
     _require(isinstance(describe, dict), f"{name}: describe() returned {type(describe).__name__}; return a dict "
              "(versions, weights hash, settings), {} when there is nothing to say")
@@ -357,10 +377,10 @@ def _call(name: str, what: str, function: Callable, *args: Any, **kwargs: Any) -
         raise AssertionError(f"{name}: {what} raised {type(exc).__name__}: {exc}") from exc
 
 
-def _route(cls: type[Segmenter], params: dict[str, Any], spacing) -> tuple[dict, dict]:
-    """Split ``params`` into constructor and ``postprocess`` parameters as the
-    runner does (a name in ``postprocess``'s signature is a post-processing
-    parameter), adding ``spacing`` for a constructor that takes it."""
+def _route(cls: type[Segmenter], params: dict[str, Any]) -> tuple[dict, dict]:
+    """Split ``params`` into constructor and ``postprocess`` parameters as a
+    suite does (a name in ``postprocess``'s signature is a post-processing
+    parameter), after checking each is taken by one of them."""
     post_names = cls.postprocess_params()
     accepted = cls.constructor_params()
     unknown = [k for k in params if k not in post_names and accepted is not None and k not in accepted]
@@ -368,13 +388,7 @@ def _route(cls: type[Segmenter], params: dict[str, Any], spacing) -> tuple[dict,
              f"({list(accepted or ())}) nor postprocess ({list(post_names)}); declare them, or fix the name")
     ctor = {k: v for k, v in params.items() if k not in post_names}
     post = {k: v for k, v in params.items() if k in post_names}
-    if spacing is not None and "spacing" not in ctor and (accepted is None or "spacing" in accepted):
-        ctor["spacing"] = tuple(spacing)
     return ctor, post
-
-
-def _build(cls: type[Segmenter], ctor: dict[str, Any]) -> Segmenter:
-    return _call(cls.name, f"the constructor {cls.__qualname__}(**{ctor!r})", cls, **ctor)
 
 
 def _predict(model: Segmenter, image: np.ndarray, post: dict[str, Any]) -> Any:
@@ -401,13 +415,15 @@ def _checked_progress(name: str) -> Callable[..., None]:
     return progress
 
 
-def _train_and_restore(cls, ctor, post, settings, workdir, dataset):
-    """Train a model in ``workdir`` as the runner does, restore a second one
-    from it, and check both predict alike. Returns the restored model and how
-    to restore another (``restore(model)``)."""
+def _train(cls, ctor, post, settings, workdir, dataset) -> dict[str, np.ndarray]:
+    """Train a model in ``workdir`` as the runner does (``fit`` with ``seed``
+    and ``progress`` where it takes them); returns its prediction of every
+    sample, by name, checked."""
     name = cls.name
     _require(cls.can_fit(), f"{name}: fit settings were given but the class has no fit method; "
              "implement fit(self, train, workdir, **settings) or pass fit=None")
+    _require(cls.can_load(), f"{name}: it has fit but no load(workdir); segbench trains a model once and "
+             "restores it with load in every worker that predicts: add load")
     for reserved in RESERVED_TRAIN_SETTINGS:
         _require(reserved not in settings, f"{name}: {reserved!r} is passed by segbench itself; "
                  "remove it from the fit settings")
@@ -423,35 +439,18 @@ def _train_and_restore(cls, ctor, post, settings, workdir, dataset):
         settings.setdefault("seed", 0)
     if accepted is None or "progress" in accepted:
         settings["progress"] = _checked_progress(name)
-
-    def restore(model: Segmenter) -> Segmenter:
-        if cls.can_load():
-            _call(name, "load(workdir) on a new instance", model.load, workdir)
-        else:  # the legacy path: fit again, finding its own model in the workdir
-            _call(name, "fit on a new instance, with the same workdir (no load method)",
-                  model.fit, dataset, workdir, **settings)
-        return model
-
-    trained = _build(cls, ctor)
+    model = _call(name, f"the constructor with {ctor!r}", build, cls, ctor, dataset.spacing)
     try:
-        trained.fit(dataset, workdir, **settings)
+        model.fit(dataset, workdir, **settings)
     except AssertionError:
         raise  # a bad progress report
     except Exception as exc:  # noqa: BLE001
         raise AssertionError(f"{name}: fit(train, workdir, **{settings!r}) raised {type(exc).__name__}: {exc}") from exc
-    restored = restore(_build(cls, ctor))
-    how = "load(workdir)" if cls.can_load() else "fit again with the same workdir"
+    predictions = {}
     for sample in dataset:
-        before = _predict(trained, sample.image, post)
-        after = _predict(restored, sample.image, post)
-        _check_labels(name, "the trained instance's prediction", before, sample)
-        _require(
-            np.array_equal(before, after),
-            f"{name}: a new instance restored with {how} predicts differently from the instance fit trained "
-            f"(image {sample.name!r}: {_difference(before, after)}); save in workdir everything predict uses "
-            "(weights, thresholds, normalisation) in fit and restore all of it in load",
-        )
-    return restored, restore
+        predictions[sample.name] = _predict(model, sample.image, post)
+        _check_labels(name, "the trained instance's prediction", predictions[sample.name], sample)
+    return predictions
 
 
 def _difference(a: np.ndarray, b: np.ndarray) -> str:
@@ -493,9 +492,9 @@ def _check_predict_matches_raw_split(name: str, model: Segmenter, sample: Sample
     )
 
 
-def _check_sweep(cls, ctor, post, sweep, samples, restore) -> None:
+def _check_sweep(cls, post, sweep, samples, new_model) -> None:
     """One ``predict_raw`` per image, then every variant's ``postprocess`` on
-    it in turn, gives what a segmenter built for that variant alone gives."""
+    it in turn, gives what a model made for that variant alone gives."""
     name = cls.name
     names = cls.postprocess_params()
     _require(cls.has_raw_split(), f"{name}: a sweep needs predict_raw and postprocess (only post-processing "
@@ -506,13 +505,13 @@ def _check_sweep(cls, ctor, post, sweep, samples, restore) -> None:
         _require(isinstance(values, list) and values, f"{name}: sweep {key!r} must be a non-empty list of "
                  f"values, got {values!r}")
     variants = [{**post, **point} for point in grid(sweep)]
-    model = _build(cls, ctor) if restore is None else restore(_build(cls, ctor))
+    model = new_model()
     swept = []
     for sample in samples:
         raw = _call(name, "predict_raw(image)", model.predict_raw, sample.image)
         swept.append([_call(name, f"postprocess(raw, **{v!r})", model.postprocess, raw, **v) for v in variants])
     for i, variant in enumerate(variants):
-        alone = _build(cls, ctor) if restore is None else restore(_build(cls, ctor))
+        alone = new_model()
         for sample, labels in zip(samples, swept):
             expected = _predict(alone, sample.image, variant)
             _check_labels(name, f"the prediction with {variant}", labels[i], sample)

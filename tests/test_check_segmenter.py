@@ -12,7 +12,6 @@ import segbench
 from segbench.testing import (
     BlobThreshold,
     FindsNothing,
-    LegacyTrainable,
     Misbehaving,
     TrainableThreshold,
     check_segmenter,
@@ -27,7 +26,7 @@ from segbench.testing import (
         (BlobThreshold, {"threshold": 0.3}, None, None),
         (TrainableThreshold, {"tag": "x"}, {"margin": 0.05}, None),
         (TrainableThreshold, None, {}, None),
-        (LegacyTrainable, None, {"margin": 0.0, "seed": 3}, None),
+        (TrainableThreshold, None, {"margin": 0.0, "seed": 3}, None),
         (FindsNothing, None, {"epochs": 2}, None),
     ],
 )
@@ -115,6 +114,16 @@ class FailingFit(TrainableThreshold):
         raise RuntimeError("out of memory")
 
 
+class FitWithoutLoad(TrainableThreshold):
+    name = "fit-without-load"
+    load = None
+
+
+class ThreeDOnly(BlobThreshold):
+    name = "three-d-only"
+    dimensions = (3,)
+
+
 class NeedsSpacing(BlobThreshold):
     """Takes ``spacing``; refuses to run without the dataset's."""
 
@@ -150,7 +159,9 @@ class NeedsSpacing(BlobThreshold):
         (BadProgress, {}, {"fit": {}}, r"bad-progress: fit called progress\(0.5, 4, 0.1\); call progress\(epoch, total, loss\)"),
         (FailingFit, {}, {"fit": {"epochs": 2}},
          r"failing-fit: fit\(train, workdir, \*\*\{'epochs': 2\}\) raised RuntimeError: out of memory"),
-        (NeedsSpacing, {}, {}, r"needs-spacing: the constructor NeedsSpacing\(\*\*\{\}\) raised ValueError"),
+        (NeedsSpacing, {}, {}, r"needs-spacing: the constructor with \{\} raised ValueError"),
+        (FitWithoutLoad, {}, {"fit": {}}, r"fit-without-load: it has fit but no load\(workdir\); .* add load"),
+        (ThreeDOnly, {}, {}, r"three-d-only skips 2D datasets \(it handles 3D images only\); give check_segmenter a dataset"),
         # mistakes in the check's own arguments, each named
         (BlobThreshold, {"sigmaa": 1}, {},
          r"parameter\(s\) \['sigmaa'\] are taken by neither the constructor .* nor postprocess \(\['threshold'\]\)"),
