@@ -6,13 +6,13 @@ torch and torchvision are imported on first use, so listing plugins stays fast.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 import segbench
+from segbench import kit
 from segbench.errors import SegbenchError
 
 
@@ -61,8 +61,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
     tile_overlap : int, default 64
         Least overlap of neighbouring tiles, pixels (at most half a tile less
         one pixel is used); give at least an object's diameter.
-    device : str, optional
-        ``cpu``, ``cuda``, ``cuda:1``...; default CUDA when present, else CPU.
+    device : str, default "auto"
+        ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:1``...
 
     Examples
     --------
@@ -89,14 +89,13 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         max_detections: int = 200,
         tile_size: int = 512,
         tile_overlap: int = 64,
-        device: str | None = None,
+        device: str = "auto",
     ):
         from . import network, weights as weights_mod
 
-        if backbone not in network.BACKBONES:
-            raise ValueError(f"backbone: unknown {backbone!r}; choose one of {', '.join(network.BACKBONES)}")
+        kit.choice("backbone", backbone, tuple(network.BACKBONES))
         if weights == weights_mod.COCO and backbone != "resnet50":
-            raise ValueError(
+            raise kit.ParameterError(
                 f"weights: DEFAULT is torchvision's COCO ResNet-50-FPN model; set backbone: resnet50 "
                 f"(got {backbone!r}) or pass a local file"
             )
@@ -106,7 +105,7 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         else:
             anchors = tuple(float(a) for a in anchor_sizes)
             if len(anchors) != n_levels or not all(a > 0 for a in anchors):
-                raise ValueError(
+                raise kit.ParameterError(
                     f"anchor_sizes: {backbone} needs {n_levels} positive sizes (one per FPN level), "
                     f"got {list(anchor_sizes)!r}"
                 )
@@ -115,22 +114,16 @@ class MaskRCNNSegmenter(segbench.Segmenter):
             ("box_batch_size_per_image", box_batch_size_per_image, 1),
             ("max_detections", max_detections, 1),
             ("tile_overlap", tile_overlap, 0),
+            ("tile_size", tile_size, 32),
         ):
-            if int(value) != value or int(value) < low:
-                raise ValueError(f"{key}: must be an integer >= {low}, got {value!r}")
-        for key, value in (
-            ("candidate_score_threshold", candidate_score_threshold),
-            ("candidate_nms_threshold", candidate_nms_threshold),
-        ):
-            if not 0 <= float(value) <= 1:
-                raise ValueError(f"{key}: must be in [0, 1], got {value!r}")
-        if int(tile_size) != tile_size or int(tile_size) < 32:
-            raise ValueError(f"tile_size: must be an integer >= 32 pixels, got {tile_size!r}")
+            kit.integer(key, value, low=low)
+        kit.number("candidate_score_threshold", candidate_score_threshold, 0, 1)
+        kit.number("candidate_nms_threshold", candidate_nms_threshold, 0, 1)
         self.backbone = backbone
         self.weights = None if weights is None else str(weights)
         self.tile_size = int(tile_size)
         self.tile_overlap = int(tile_overlap)
-        self.device = weights_mod.resolve_device(device)
+        self.device = kit.torch_device(device)
         self._arch = network.Architecture(
             backbone=backbone,
             anchor_sizes=anchors,
@@ -160,7 +153,7 @@ class MaskRCNNSegmenter(segbench.Segmenter):
             state, sha = weights_mod.coco_state_dict(), "torchvision:" + weights_mod.COCO
         else:
             state = weights_mod.load_file(self.weights)
-            sha = weights_mod.file_sha256(Path(self.weights).expanduser())
+            sha = kit.weights_sha256(self.weights)
         arch = dataclasses.replace(self._arch, **network.infer_from_state_dict(state))
         model = network.build(arch)
         try:
@@ -248,31 +241,20 @@ class MaskRCNNSegmenter(segbench.Segmenter):
         from . import data, network, training, weights as weights_mod
 
         for key, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("crop_size", crop_size, 32)):
-            if int(value) != value or int(value) < low:
-                raise ValueError(f"{key}: must be an integer >= {low}, got {value!r}")
-        for key, value in (("learning_rate", learning_rate), ("grad_clip", grad_clip)):
-            if not (float(value) > 0 and math.isfinite(float(value))):
-                raise ValueError(f"{key}: must be a positive number, got {value!r}")
-        if not float(weight_decay) >= 0:
-            raise ValueError(f"weight_decay: must be >= 0, got {weight_decay!r}")
-        if not 0 <= float(warmup_fraction) < 1:
-            raise ValueError(f"warmup_fraction: must be in [0, 1), got {warmup_fraction!r}")
+            kit.integer(key, value, low=low)
+        kit.number("learning_rate", learning_rate, low=0, low_open=True)
+        kit.number("grad_clip", grad_clip, low=0, low_open=True)
+        kit.number("weight_decay", weight_decay, low=0)
+        if kit.number("warmup_fraction", warmup_fraction, 0, 1) == 1:
+            raise kit.ParameterError(f"parameter 'warmup_fraction' must be a number in [0, 1), got {warmup_fraction!r}")
         settings = training.TrainSettings(
             epochs=int(epochs), batch_size=int(batch_size), crop_size=int(crop_size),
             learning_rate=float(learning_rate), weight_decay=float(weight_decay),
             warmup_fraction=float(warmup_fraction), grad_clip=float(grad_clip),
         )
-        images, labels = [], []
-        for sample in train:
-            if sample.labels is None:
-                raise SegbenchError(f"maskrcnn: train image {sample.name!r} has no labels; train on annotated images")
-            images.append(data.normalized(sample.image))
-            labels.append(data.check_2d(sample.labels, f"labels of {sample.name!r}"))
-        if not images:
-            raise SegbenchError(
-                f"maskrcnn: the train split of {getattr(train, 'name', 'the dataset')!r} is empty; "
-                "give the dataset a split with train images"
-            )
+        samples = kit.train_samples(train, self.name, ndim=2)
+        images = [data.normalized(sample.image) for sample in samples]
+        labels = [data.check_2d(sample.labels, f"labels of {sample.name!r}") for sample in samples]
         torch.manual_seed(int(seed))
         model, arch, start_sha = self._start()
         if arch.num_classes != 2:
@@ -373,8 +355,7 @@ class MaskRCNNSegmenter(segbench.Segmenter):
             ("mask_threshold", mask_threshold),
             ("nms_threshold", nms_threshold),
         ):
-            if not 0 <= float(value) <= 1:
-                raise ValueError(f"{key}: must be in [0, 1], got {value!r}")
+            kit.number(key, value, 0, 1)
         return inference.labels_from_detections(
             raw, float(score_threshold), float(mask_threshold), float(nms_threshold)
         )

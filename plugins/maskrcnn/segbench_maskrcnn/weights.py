@@ -3,7 +3,6 @@ state-dict file, or torchvision's COCO weights (downloaded by torchvision)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import urllib.error
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import torch
 
+from segbench import kit
 from segbench.errors import SegbenchError
 
 from .network import Architecture
@@ -19,24 +19,6 @@ WEIGHTS_FILE = "maskrcnn.pt"
 CONFIG_FILE = "maskrcnn.json"
 #: ``weights:`` value naming torchvision's COCO weights (``MaskRCNN_ResNet50_FPN_Weights.DEFAULT``).
 COCO = "DEFAULT"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``device`` as given, else CUDA when present, else CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device: {device!r} is not a torch device ({err})") from None
 
 
 def load_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -85,11 +67,11 @@ def save(workdir: Path, state: dict[str, torch.Tensor], config: dict[str, Any]) 
     Returns
     -------
     str
-        The SHA-256 of the weights file.
+        The weights file's :func:`segbench.kit.weights_sha256`.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     torch.save(state, workdir / WEIGHTS_FILE)
-    sha = file_sha256(workdir / WEIGHTS_FILE)
+    sha = kit.weights_sha256(workdir / WEIGHTS_FILE)
     (workdir / CONFIG_FILE).write_text(json.dumps({**config, "weights_sha256": sha}, indent=2))
     return sha
 

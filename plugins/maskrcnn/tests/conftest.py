@@ -9,6 +9,11 @@ import pytest
 import segbench
 from segbench.builtin.procedural import Procedural
 
+pytest.importorskip("torch", reason="segbench-maskrcnn's tests need torch (pip install -e plugins/maskrcnn)")
+pytest.importorskip("segbench_maskrcnn", reason="segbench-maskrcnn is not installed (pip install -e plugins/maskrcnn)")
+# torchvision through the plugin, which registers the operators a CPU-only torchvision may lack
+pytest.importorskip("segbench_maskrcnn.network", reason="segbench-maskrcnn's tests need torchvision")
+
 #: Small, well separated nuclei: diameter about 11 px.
 GENERATOR_2D = dict(shape=(64, 64), n_objects=6, radius=5.5, touching_fraction=0.0)
 #: A network small enough to build and run in about a second.

@@ -76,7 +76,7 @@ def test_coco_weights_offline_say_how_to_pass_a_file(monkeypatch):
     message = str(err.value)
     assert "\n" not in message and "weights: PATH" in message
     assert "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco" in message
-    with pytest.raises(ValueError, match="backbone: resnet50"):
+    with pytest.raises(SegbenchError, match="backbone: resnet50"):
         MaskRCNNSegmenter(backbone="resnet18", weights="DEFAULT")
 
 
@@ -88,22 +88,23 @@ def test_3d_images_are_refused_in_one_line(tiny_trained):
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(backbone="vgg"), "backbone: unknown 'vgg'"),
+    (dict(backbone="vgg"), "parameter 'backbone' must be one of 'resnet50', 'resnet34', 'resnet18', 'mobilenet_v3', got 'vgg'"),
     (dict(anchor_sizes=[8, 16]), "anchor_sizes: resnet18 needs 5"),
-    (dict(tile_size=16), "tile_size"),
-    (dict(proposals=0), "proposals"),
-    (dict(candidate_nms_threshold=1.5), "candidate_nms_threshold"),
+    (dict(tile_size=16), r"parameter 'tile_size' must be an integer in \[32, inf\), got 16"),
+    (dict(proposals=0), "parameter 'proposals' must be an integer"),
+    (dict(candidate_nms_threshold=1.5), r"parameter 'candidate_nms_threshold' must be a number in \[0, 1\], got 1.5"),
+    (dict(device="gpu0"), "parameter 'device' must be 'auto' or a torch device"),
 ])
 def test_bad_parameters_name_themselves(params, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SegbenchError, match=message):
         MaskRCNNSegmenter(**params)
 
 
 def test_bad_training_settings_and_empty_splits(tmp_path, tiny_model, samples):
     seg = MaskRCNNSegmenter(**tiny_model, device="cpu")
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(SegbenchError, match="parameter 'learning_rate' must be a number"):
         seg.fit(segbench.Dataset("x", samples(1, seed=0)), tmp_path, learning_rate=0)
-    with pytest.raises(SegbenchError, match="train split of 'empty' is empty"):
+    with pytest.raises(SegbenchError, match="^maskrcnn: the train split of 'empty' is empty; give the dataset a split with train images$"):
         seg.fit(segbench.Dataset("empty", []), tmp_path)
     with pytest.raises(SegbenchError, match="holds no trained model"):
         seg.load(tmp_path / "nothing")
@@ -115,7 +116,7 @@ def test_postprocess_rejects_out_of_range_thresholds(tiny_trained):
            "windows": np.zeros((0, 4), np.int32), "mask_offsets": np.zeros(1, np.int64),
            "mask_values": np.zeros(0, np.float16), "shape": np.array([8, 8])}
     assert seg.postprocess(raw).shape == (8, 8)
-    with pytest.raises(ValueError, match="score_threshold"):
+    with pytest.raises(SegbenchError, match="parameter 'score_threshold' must be a number in"):
         seg.postprocess(raw, score_threshold=2)
 
 
