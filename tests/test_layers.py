@@ -31,8 +31,8 @@ LAYERS = [
     "segbench",     # the package's own names
     "builtin",      # the built-in plugins (procedural, otsu-watershed, dsb2018-sample)
     "suite",        # YAML schema, validation, matrix expansion
-    "testing",      # test segmenters and checks for plugin authors
     "run",          # suite -> jobs -> executors -> result store
+    "testing",      # test segmenters and check_segmenter (which builds models as the runner does)
     "realism",      # how far generated images are from real ones
     "paired",       # paired resampling of a dataset's images
     "leaderboard",  # ranked, pooled scores per dataset
