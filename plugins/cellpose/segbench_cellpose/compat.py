@@ -25,6 +25,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any, Sequence
 
+from segbench.kit import ParameterError
+
 #: The diameter (pixels) cellpose 4 rescales objects to; fixed in its eval.
 CP4_DIAMETER = 30.0
 
@@ -74,7 +76,7 @@ def model_kwargs(
     if major >= 4:
         return {} if use_bfloat16 is None else {"use_bfloat16": use_bfloat16}
     if use_bfloat16 is not None:
-        raise ValueError(
+        raise ParameterError(
             "use_bfloat16 is a cellpose 4 option; the installed cellpose 3 runs in float32, "
             "remove use_bfloat16"
         )
@@ -110,7 +112,7 @@ def eval_kwargs(
     """
     if major >= 4:
         if channels is not None:
-            raise ValueError(
+            raise ParameterError(
                 "channels is not used by cellpose 4 (it takes the first three channels of "
                 "each image); remove channels"
             )

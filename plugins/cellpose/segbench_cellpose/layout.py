@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from segbench.kit import ParameterError
+
 #: Most channels a cellpose 3 image has (R, G, B); a longer last axis is Z, X or Y.
 MAX_CHANNELS = 3
 
@@ -79,7 +81,7 @@ def anisotropy_from_spacing(spacing: Sequence[float] | None) -> float | None:
         return None
     values = [float(v) for v in spacing]
     if len(values) not in (2, 3) or not all(v > 0 and math.isfinite(v) for v in values):
-        raise ValueError(
+        raise ParameterError(
             f"spacing: expected 2 or 3 positive voxel sizes (dz, dy, dx), got {tuple(spacing)}"
         )
     if len(values) == 2:

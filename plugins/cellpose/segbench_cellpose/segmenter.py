@@ -8,16 +8,17 @@ cellpose and torch are imported on first use, so listing plugins stays fast.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 import segbench
+from segbench import kit
 from segbench.errors import SegbenchError
 
-from . import compat, masks, training, weights
+from . import compat, masks, training
+from . import weights as weights_mod
 from .layout import anisotropy_from_spacing, cellpose_axes, image_axes
 
 #: cellpose's normalisation options (``normalize`` may be a mapping of these).
@@ -37,17 +38,16 @@ NORMALIZE_DEFAULTS: dict[str, Any] = {
 class CellposeSegmenter(segbench.Segmenter):
     """Cellpose: flows and cell probability from a CPnet, masks from their dynamics.
 
-    Weights come from exactly one of: ``model`` (a built-in cellpose model,
-    fetched by cellpose when online), ``pretrained_model`` (a local file), or
-    training (``fit``, a suite's ``train:`` block) from scratch. Giving ``model``
-    or ``pretrained_model`` together with training fine-tunes those weights.
+    Weights come from ``weights`` (a local file, or a built-in cellpose model
+    fetched by cellpose when online) or from training (``fit``, a suite's
+    ``train:`` block) from scratch; ``weights`` together with training
+    fine-tunes those weights.
 
     Parameters
     ----------
-    model : str, optional
-        Built-in model name, e.g. ``cyto3`` or ``nuclei``.
-    pretrained_model : str, optional
-        Path of a cellpose weights file, loaded as it is.
+    weights : str, optional
+        Path of a cellpose weights file (loaded as it is), or a built-in model
+        name such as ``cyto3`` or ``nuclei``.
     diameter : float, optional
         Typical object diameter in pixels; images are resized so objects have
         the network's training diameter. Default: the diameter measured on the
@@ -78,14 +78,16 @@ class CellposeSegmenter(segbench.Segmenter):
         Tile size in pixels.
     batch_size : int, default 8
         Tiles per network call.
-    device : str, optional
-        ``cpu``, ``cuda``, ``cuda:1``...; default CUDA when present, else CPU.
+    device : str, default "auto"
+        ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:1``...
     use_bfloat16 : bool, optional
         Cellpose 4 only: bfloat16 (its default) or float32 weights.
+    model, pretrained_model : str, optional
+        Renamed to ``weights``; refused.
 
     Examples
     --------
-    >>> seg = CellposeSegmenter(pretrained_model="weights/my_model", diameter=17)  # doctest: +SKIP
+    >>> seg = CellposeSegmenter(weights="weights/my_model", diameter=17)  # doctest: +SKIP
     >>> labels = seg.postprocess(seg.predict_raw(image), cellprob_threshold=-1.0)  # doctest: +SKIP
     """
 
@@ -96,8 +98,7 @@ class CellposeSegmenter(segbench.Segmenter):
 
     def __init__(
         self,
-        model: str | None = None,
-        pretrained_model: str | None = None,
+        weights: str | None = None,
         diameter: float | None = None,
         channels: Sequence[int] | None = None,
         normalize: bool | Mapping[str, Any] = True,
@@ -108,30 +109,30 @@ class CellposeSegmenter(segbench.Segmenter):
         tile_overlap: float = 0.1,
         bsize: int = 224,
         batch_size: int = 8,
-        device: str | None = None,
+        device: str = "auto",
         use_bfloat16: bool | None = None,
+        *,
+        model: str | None = None,
+        pretrained_model: str | None = None,
     ):
-        if model is not None and pretrained_model is not None:
-            raise ValueError("model and pretrained_model: give one of them, not both")
-        if model is not None:
-            weights.check_builtin_name(model)
-        if diameter is not None and not (float(diameter) > 0 and math.isfinite(float(diameter))):
-            raise ValueError(f"diameter: must be a positive number of pixels, got {diameter!r}")
+        kit.renamed(self.name, "weights", model=model, pretrained_model=pretrained_model)
+        if diameter is not None:
+            kit.number("diameter", diameter, low=0, low_open=True)
         if channels is not None:
             channels = _check_channels(channels)
-        if anisotropy is not None and not float(anisotropy) > 0:
-            raise ValueError(f"anisotropy: must be > 0, got {anisotropy!r}")
+        if anisotropy is not None:
+            kit.number("anisotropy", anisotropy, low=0, low_open=True)
         if not 0 <= float(tile_overlap) < 0.5:
-            raise ValueError(f"tile_overlap: must be in [0, 0.5), got {tile_overlap!r}")
+            raise kit.ParameterError(f"parameter 'tile_overlap' must be a number in [0, 0.5), got {tile_overlap!r}")
         if int(bsize) < 32 or int(bsize) % 16:
-            raise ValueError(f"bsize: must be a multiple of 16, at least 32, got {bsize!r}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size: must be >= 1, got {batch_size!r}")
+            raise kit.ParameterError(f"parameter 'bsize' must be a multiple of 16, at least 32, got {bsize!r}")
+        kit.integer("batch_size", batch_size, low=1)
         self._major = compat.major_version()
         self._model_kwargs = compat.model_kwargs(self._major, use_bfloat16=use_bfloat16)
         compat.eval_kwargs(self._major, channels=channels, scaling=1.0, diameter=None)  # validates
-        self.model_name = model
-        self.pretrained_model = None if pretrained_model is None else str(pretrained_model)
+        self.weights = None if weights is None else str(weights)
+        #: the built-in model ``weights`` names (None: a file, or no weights)
+        self.builtin = None if self.weights is None else weights_mod.builtin_or_none(self.weights)
         self.diameter = None if diameter is None else float(diameter)
         self.channels = channels
         self.normalize = _normalize_params(normalize)
@@ -142,7 +143,7 @@ class CellposeSegmenter(segbench.Segmenter):
         self.tile_overlap = float(tile_overlap)
         self.bsize = int(bsize)
         self.batch_size = int(batch_size)
-        self.device = weights.resolve_device(device)
+        self.device = kit.torch_device(device)
         self._model = None
         self._training: training.TrainedModel | None = None
         self._weights_path: Path | None = None
@@ -157,28 +158,28 @@ class CellposeSegmenter(segbench.Segmenter):
         return self._model
 
     def _load_start_weights(self):
-        if self.model_name is not None:
-            model = weights.load_builtin(self.model_name, self.device, **self._model_kwargs)
+        if self.builtin is not None:
+            model = weights_mod.load_builtin(self.builtin, self.device, **self._model_kwargs)
             return model, Path(model.pretrained_model)
-        if self.pretrained_model is not None:
-            path = weights.existing_file(self.pretrained_model)
-            return weights.load_file(path, self.device, **self._model_kwargs), path
+        if self.weights is not None:
+            path = weights_mod.existing_file(self.weights)
+            return weights_mod.load_file(path, self.device, **self._model_kwargs), path
         raise SegbenchError(
-            "cellpose: no weights; set model (a built-in such as cyto3), "
-            "pretrained_model (a local file), or add a train: block to train one"
+            "cellpose: no weights; set weights (a local file, or a built-in model such as cyto3), "
+            "or add a train: block to train one"
         )
 
     def _start_identity(self) -> str:
-        if self.model_name is not None:
-            return f"builtin:{self.model_name}"
-        if self.pretrained_model is not None:
-            return f"file:{weights.file_sha256(weights.existing_file(self.pretrained_model))}"
+        if self.builtin is not None:
+            return f"builtin:{self.builtin}"
+        if self.weights is not None:
+            return f"file:{kit.weights_sha256(weights_mod.existing_file(self.weights))}"
         return "scratch"
 
     def _start_model(self, diameter: float):
         """A fresh copy of the starting network for training (never the one in use)."""
-        if self.model_name is None and self.pretrained_model is None:
-            return weights.new_network(diameter, self.device)
+        if self.weights is None:
+            return weights_mod.new_network(diameter, self.device)
         model, _ = self._load_start_weights()
         return model
 
@@ -203,8 +204,8 @@ class CellposeSegmenter(segbench.Segmenter):
         """Train on ``train`` with cellpose's ``train_seg``, into ``workdir``.
 
         Starts from scratch (a standard CPnet, trained at the train split's
-        object diameter) unless ``model`` or ``pretrained_model`` was given, in
-        which case those weights are fine-tuned. Always trains (segbench's core
+        object diameter) unless ``weights`` was given, in which case those
+        weights are fine-tuned. Always trains (segbench's core
         decides when a training can be reused); afterwards the trained weights
         and the measured diameter are used for prediction, and :meth:`load`
         restores them in another process.
@@ -250,12 +251,7 @@ class CellposeSegmenter(segbench.Segmenter):
             nimg_per_epoch=None if nimg_per_epoch is None else int(nimg_per_epoch), seed=int(seed),
             threads=None if threads is None else int(threads),
         )
-        samples = list(train)
-        if not samples:
-            raise SegbenchError(
-                f"train: the train split of {getattr(train, 'name', 'the dataset')!r} is empty; "
-                "give the dataset a split with train images"
-            )
+        samples = kit.train_samples(train, self.name)
         training.train(
             samples, Path(workdir), settings, start=self._start_identity(),
             start_model=self._start_model, channels=self.channels, normalize=self.normalize,
@@ -272,7 +268,7 @@ class CellposeSegmenter(segbench.Segmenter):
         InputError
             ``workdir`` holds no finished training.
         SegbenchError
-            The starting weights (``model`` / ``pretrained_model``) are not those
+            The starting weights (``weights``) are not those
             the training started from, e.g. the file changed since.
         """
         workdir = Path(workdir)
@@ -287,7 +283,7 @@ class CellposeSegmenter(segbench.Segmenter):
             self._model, self._weights_path = None, None  # the starting weights, loaded on first use
         else:
             self._weights_path = workdir / trained.weights
-            self._model = weights.load_file(self._weights_path, self.device, **self._model_kwargs)
+            self._model = weights_mod.load_file(self._weights_path, self.device, **self._model_kwargs)
         self._training = trained
 
     # -- prediction --------------------------------------------------------------
@@ -394,14 +390,11 @@ class CellposeSegmenter(segbench.Segmenter):
         ndarray of int32
             Labels 1..N, 0 = background, the image's spatial shape.
         """
-        if not math.isfinite(float(cellprob_threshold)):
-            raise ValueError(f"cellprob_threshold: must be a finite number, got {cellprob_threshold!r}")
-        if not float(flow_threshold) >= 0:
-            raise ValueError(f"flow_threshold: must be >= 0, got {flow_threshold!r}")
-        if not 0 < float(max_size_fraction) <= 1:
-            raise ValueError(f"max_size_fraction: must be in (0, 1], got {max_size_fraction!r}")
-        if niter is not None and int(niter) < 1:
-            raise ValueError(f"niter: must be >= 1, got {niter!r}")
+        kit.number("cellprob_threshold", cellprob_threshold)
+        kit.number("flow_threshold", flow_threshold, low=0)
+        kit.number("max_size_fraction", max_size_fraction, 0, 1, low_open=True)
+        if niter is not None:
+            kit.integer("niter", niter, low=1)
         return masks.flows_to_labels(
             raw,
             cellprob_threshold=float(cellprob_threshold),
@@ -422,9 +415,8 @@ class CellposeSegmenter(segbench.Segmenter):
             "cellpose": compat.cellpose_version(),
             "torch": torch.__version__,
             "device": str(self.device),
-            "model": self.model_name,
-            "pretrained_model": self.pretrained_model,
-            "weights_sha256": weights.file_sha256(self._weights_path) if self._weights_path else None,
+            "weights": self.weights,
+            "weights_sha256": kit.weights_sha256(self._weights_path) if self._weights_path else None,
             "diameter": self.effective_diameter,
             "diameter_source": (
                 "given" if self.diameter is not None
@@ -452,7 +444,7 @@ class CellposeSegmenter(segbench.Segmenter):
 def _check_channels(channels: Sequence[int]) -> list[int]:
     values = list(channels)
     if len(values) != 2 or not all(isinstance(c, (int, np.integer)) and 0 <= c <= 3 for c in values):
-        raise ValueError(
+        raise kit.ParameterError(
             f"channels: expected [channel to segment, nuclear channel] with values 0..3 "
             f"(0 = grayscale/none, 1..3 = R, G, B), got {channels!r}"
         )
@@ -466,16 +458,16 @@ def _normalize_params(normalize: bool | Mapping[str, Any]) -> dict[str, Any]:
         params["normalize"] = normalize
         return params
     if not isinstance(normalize, Mapping):
-        raise ValueError(f"normalize: expected true, false or a mapping, got {normalize!r}")
+        raise kit.ParameterError(f"normalize: expected true, false or a mapping, got {normalize!r}")
     unknown = sorted(set(normalize) - set(NORMALIZE_DEFAULTS))
     if unknown:
-        raise ValueError(
+        raise kit.ParameterError(
             f"normalize: unknown option(s) {unknown}; cellpose's are {sorted(NORMALIZE_DEFAULTS)}"
         )
     params.update(normalize)
     if params["percentile"] is not None:
         low, high = (float(v) for v in params["percentile"])
         if not 0 <= low < high <= 100:
-            raise ValueError(f"normalize.percentile: need 0 <= low < high <= 100, got {params['percentile']}")
+            raise kit.ParameterError(f"normalize.percentile: need 0 <= low < high <= 100, got {params['percentile']}")
         params["percentile"] = [low, high]
     return params

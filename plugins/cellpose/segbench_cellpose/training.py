@@ -30,6 +30,7 @@ import numpy as np
 
 from segbench.api import Sample
 from segbench.errors import InputError, SegbenchError
+from segbench.kit import ParameterError
 
 from . import compat
 from .layout import cellpose_axes, image_axes
@@ -81,7 +82,7 @@ class TrainSettings:
         }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"train.{name}: must be {hints[name]}, got {getattr(self, name)!r}")
+                raise ParameterError(f"train.{name}: must be {hints[name]}, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,9 @@ def train(
         What was written to ``cellpose.json``.
     """
     if settings.epochs == 0 and start == "scratch":
-        raise ValueError(
+        raise ParameterError(
             "train.epochs: 0 only measures the diameter for given weights; "
-            "training from scratch needs epochs >= 1 (or set model / pretrained_model)"
+            "training from scratch needs epochs >= 1 (or set weights)"
         )
     for sample in samples:
         check_train_sample(sample)

@@ -9,26 +9,14 @@ Built-in weights are fetched by cellpose itself into its model folder,
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from pathlib import Path
 from typing import Any
 
 from segbench.errors import InputError, SegbenchError
+from segbench.kit import ParameterError
 
 from . import compat
-
-
-def resolve_device(device: str | None):
-    """A ``torch.device``: the given one, else CUDA when present, else the CPU."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device: {device!r} is not a torch device ({exc})") from None
 
 
 def builtin_names() -> list[str]:
@@ -38,13 +26,21 @@ def builtin_names() -> list[str]:
     return list(dict.fromkeys(models.MODEL_NAMES))
 
 
+def builtin_or_none(weights: str) -> str | None:
+    """``weights`` when it names a built-in model and no file of that name exists, else None
+    (a path, checked when the weights are loaded)."""
+    if Path(weights).expanduser().is_file():
+        return None
+    return weights if weights in builtin_names() else None
+
+
 def check_builtin_name(name: str) -> None:
-    """:class:`ValueError` naming the choices unless ``name`` is a built-in model."""
+    """:class:`segbench.kit.ParameterError` naming the choices unless ``name`` is a built-in model."""
     names = builtin_names()
     if name not in names:
-        raise ValueError(
-            f"model: {name!r} is not a built-in cellpose model (built-in: {', '.join(names)}); "
-            "for a weights file use pretrained_model: path/to/weights"
+        raise ParameterError(
+            f"weights: {name!r} is not a built-in cellpose model (built-in: {', '.join(names)}) "
+            "nor a weights file; give a built-in name or the path of a cellpose weights file"
         )
 
 
@@ -60,7 +56,7 @@ def load_builtin(name: str, device, **model_kwargs: Any):
 
     Raises
     ------
-    ValueError
+    segbench.kit.ParameterError
         ``name`` is not a built-in model.
     SegbenchError
         The weights are not in the model folder and cannot be fetched (offline).
@@ -84,7 +80,7 @@ def offline_message(name: str, exc: BaseException) -> str:
     return (
         f"cellpose: could not fetch the weights of built-in model {name!r} from {source} "
         f"into {model_folder()} ({reason}); run once online to cache them there, "
-        "pass a local file with `pretrained_model: path/to/weights`, "
+        "pass a local file with `weights: path/to/weights`, "
         "or train a model with a `train:` block"
     )
 
@@ -122,7 +118,7 @@ def existing_file(path: str | Path) -> Path:
     if not path.is_file():
         raise InputError(
             path, "no such cellpose weights file",
-            "give pretrained_model the path of a file saved by cellpose training or by `train:`",
+            "give weights the path of a file saved by cellpose training or by `train:`, or a built-in model name",
         )
     return path
 
@@ -142,17 +138,9 @@ def new_network(diam_mean: float, device):
     if major >= 4:
         raise SegbenchError(
             "cellpose: cellpose 4 cannot train from scratch (only fine-tune Cellpose-SAM); "
-            "set model: cpsam to fine-tune it, or install cellpose 3.1.1 to train a CPnet"
+            "set weights: cpsam to fine-tune it, or install cellpose 3.1.1 to train a CPnet"
         )
     return models.CellposeModel(
         device=device, pretrained_model=False, **compat.model_kwargs(major, diam_mean=diam_mean)
     )
 
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

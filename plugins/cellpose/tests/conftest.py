@@ -15,6 +15,9 @@ import pytest
 import segbench
 from segbench.builtin.procedural import Procedural
 
+pytest.importorskip("cellpose", reason="segbench-cellpose's tests need cellpose and torch (pip install -e plugins/cellpose)")
+pytest.importorskip("segbench_cellpose", reason="segbench-cellpose is not installed (pip install -e plugins/cellpose)")
+
 #: Small, well separated nuclei: diameter about 11 px.
 GENERATOR_2D = dict(shape=(64, 64), n_objects=8, radius=5.5, touching_fraction=0.0)
 #: Settings that train a standard CPnet for a couple of steps in seconds.

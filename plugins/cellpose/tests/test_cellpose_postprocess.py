@@ -9,6 +9,7 @@ import pytest
 import torch
 from cellpose import dynamics, models
 
+from segbench.errors import SegbenchError
 from segbench.metrics import match
 from segbench_cellpose import CellposeSegmenter
 from segbench_cellpose.masks import check_raw, renumber
@@ -116,9 +117,9 @@ def test_bad_raw_and_bad_thresholds_are_named(segmenter, touching):
         segmenter.postprocess({"dP": raw["dP"], "cellprob": raw["cellprob"]})
     with pytest.raises(ValueError, match="raw: dP shape"):
         check_raw({**raw, "cellprob": raw["cellprob"][:10]})
-    with pytest.raises(ValueError, match="flow_threshold: must be >= 0"):
+    with pytest.raises(SegbenchError, match=r"parameter 'flow_threshold' must be a number in \[0, inf\), got -0.1"):
         segmenter.postprocess(raw, flow_threshold=-0.1)
-    with pytest.raises(ValueError, match="cellprob_threshold: must be a finite number"):
+    with pytest.raises(SegbenchError, match="parameter 'cellprob_threshold' must be a number"):
         segmenter.postprocess(raw, cellprob_threshold=float("nan"))
     assert check_raw(raw) == "2D"
 

@@ -12,10 +12,10 @@ import pytest
 from cellpose import utils
 
 import segbench
+from segbench import kit
 from segbench.errors import InputError, SegbenchError
 from segbench_cellpose import CellposeSegmenter
 from segbench_cellpose.training import MODEL_FILE, WEIGHTS_FILE, training_planes
-from segbench_cellpose.weights import file_sha256
 
 
 def test_fit_leaves_weights_and_diameter_that_load_restores(trained, train_2d, test_image):
@@ -35,7 +35,7 @@ def test_fit_leaves_weights_and_diameter_that_load_restores(trained, train_2d, t
     assert raw["scaling"] == 1.0
     loaded = CellposeSegmenter(bsize=80)
     loaded.load(workdir)
-    as_file = CellposeSegmenter(pretrained_model=str(workdir / WEIGHTS_FILE), bsize=80)
+    as_file = CellposeSegmenter(weights=str(workdir / WEIGHTS_FILE), bsize=80)
     for other in (loaded, as_file):
         again = other.predict_raw(test_image)
         for key in ("dP", "cellprob", "scaling"):
@@ -59,7 +59,7 @@ def test_training_is_seeded_and_reports_each_epoch(trained, train_2d, tiny_train
     calls = []
     CellposeSegmenter().fit(train_2d, tmp_path, **tiny_training, progress=lambda *args: calls.append(args))
     # reporting progress does not change the training: same weights as the fixture's, trained without it
-    assert file_sha256(tmp_path / WEIGHTS_FILE) == file_sha256(workdir / WEIGHTS_FILE)
+    assert kit.weights_sha256(tmp_path / WEIGHTS_FILE) == kit.weights_sha256(workdir / WEIGHTS_FILE)
     (losses,) = epoch_losses
     assert calls == [(1, 2, losses[0]), (2, 2, losses[1])]  # train_seg's own per-epoch losses, exactly
     assert json.loads((tmp_path / MODEL_FILE).read_text())["final_loss"] == losses[1]
@@ -74,7 +74,7 @@ def test_load_refuses_missing_or_other_trainings(trained, tmp_path):
     shutil.copytree(workdir, other)
     with pytest.raises(SegbenchError, match=f"cellpose: {other} was trained from scratch, but this entry's "
                        "starting weights are builtin:cyto3; delete"):
-        CellposeSegmenter(model="cyto3").load(other)
+        CellposeSegmenter(weights="cyto3").load(other)
     (other / WEIGHTS_FILE).unlink()
     with pytest.raises(InputError, match="weights: trained weights missing"):
         CellposeSegmenter().load(other)
@@ -88,7 +88,7 @@ def test_raw_pass_is_cellpose_eval(trained, test_image):
     np.testing.assert_array_equal(raw["cellprob"], flows[2])
     assert raw["dP"].shape == (2, *test_image.shape) and raw["dP"].dtype == np.float32
 
-    scaled = CellposeSegmenter(pretrained_model=str(workdir / WEIGHTS_FILE), diameter=8.0, bsize=80)
+    scaled = CellposeSegmenter(weights=str(workdir / WEIGHTS_FILE), diameter=8.0, bsize=80)
     raw = scaled.predict_raw(test_image)
     _, flows, _ = scaled.model.eval(test_image, channels=[0, 0], diameter=8.0, bsize=80, compute_masks=False)
     np.testing.assert_array_equal(raw["dP"], flows[1])
@@ -117,7 +117,7 @@ def test_threshold_sweep_runs_the_network_once(trained, test_image):
 def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
     segmenter, workdir = trained
     weights = str(workdir / WEIGHTS_FILE)
-    seg3d = CellposeSegmenter(pretrained_model=weights, spacing=small_volume.spacing, bsize=80)
+    seg3d = CellposeSegmenter(weights=weights, spacing=small_volume.spacing, bsize=80)
     assert seg3d.anisotropy == 2.0  # dz / dx = 1.0 / 0.5
     raw = seg3d.predict_raw(small_volume.image)
     assert raw["dP"].shape == (3, *small_volume.image.shape) and raw["cellprob"].shape == small_volume.image.shape
@@ -129,7 +129,7 @@ def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
     labels = seg3d.postprocess(raw, cellprob_threshold=-1.0)
     assert labels.shape == small_volume.image.shape and labels.dtype == np.int32
 
-    planes = CellposeSegmenter(pretrained_model=weights, do_3D=False, bsize=80)
+    planes = CellposeSegmenter(weights=weights, do_3D=False, bsize=80)
     raw = planes.predict_raw(small_volume.image)
     assert raw["dP"].shape == (2, *small_volume.image.shape)
     _, flows, _ = planes.model.eval(
@@ -142,23 +142,23 @@ def test_3d_stack_with_anisotropy_from_spacing(trained, small_volume):
 def test_fine_tuning_and_diameter_only(trained, train_2d, test_image, tmp_path):
     _, workdir = trained
     weights = workdir / WEIGHTS_FILE
-    calibrated = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
+    calibrated = CellposeSegmenter(weights=str(weights), bsize=80)
     calibrated.fit(train_2d, tmp_path / "calibrate", epochs=0, min_train_masks=1)
     assert sorted(p.name for p in (tmp_path / "calibrate").iterdir()) == [MODEL_FILE]  # no weights of its own
     model = json.loads((tmp_path / "calibrate" / MODEL_FILE).read_text())
-    assert model["weights"] is None and model["start"] == f"file:{file_sha256(weights)}"
+    assert model["weights"] is None and model["start"] == f"file:{kit.weights_sha256(weights)}"
     assert calibrated.describe()["diameter_source"] == "train split"
     assert calibrated.effective_diameter == model["diameter"]
-    loaded = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
+    loaded = CellposeSegmenter(weights=str(weights), bsize=80)
     loaded.load(tmp_path / "calibrate")
     assert loaded.describe() == calibrated.describe()
     np.testing.assert_array_equal(loaded.predict_raw(test_image)["dP"], calibrated.predict_raw(test_image)["dP"])
 
-    tuned = CellposeSegmenter(pretrained_model=str(weights), bsize=80)
+    tuned = CellposeSegmenter(weights=str(weights), bsize=80)
     tuned.fit(train_2d, tmp_path / "tune", epochs=1, crop_size=32, batch_size=4, min_train_masks=1)
-    assert file_sha256(tmp_path / "tune" / WEIGHTS_FILE) != file_sha256(weights)
-    assert tuned.describe()["training"]["start"] == f"file:{file_sha256(weights)}"
-    assert tuned.describe()["weights_sha256"] == file_sha256(tmp_path / "tune" / WEIGHTS_FILE)
+    assert kit.weights_sha256(tmp_path / "tune" / WEIGHTS_FILE) != kit.weights_sha256(weights)
+    assert tuned.describe()["training"]["start"] == f"file:{kit.weights_sha256(weights)}"
+    assert tuned.describe()["weights_sha256"] == kit.weights_sha256(tmp_path / "tune" / WEIGHTS_FILE)
 
 
 def test_training_planes_of_a_stack(volume):
@@ -179,16 +179,16 @@ def test_bad_training_inputs_are_named(train_2d, make_samples, tmp_path):
     segmenter = CellposeSegmenter()
     with pytest.raises(SegbenchError, match=r"no training image has at least min_train_masks=100 objects \(most: \d+\)"):
         segmenter.fit(train_2d, tmp_path, epochs=1, min_train_masks=100)
-    with pytest.raises(ValueError, match="training from scratch needs epochs >= 1"):
+    with pytest.raises(SegbenchError, match="training from scratch needs epochs >= 1"):
         segmenter.fit(train_2d, tmp_path, epochs=0, min_train_masks=1)
-    with pytest.raises(ValueError, match=r"train.crop_size: must be a multiple of 16"):
+    with pytest.raises(SegbenchError, match=r"train.crop_size: must be a multiple of 16"):
         segmenter.fit(train_2d, tmp_path, crop_size=40)
     sample = make_samples(1, seed=9)[0]
     broken = segbench.Dataset("b", [segbench.Sample("x", sample.image, sample.labels[:10])])
-    with pytest.raises(SegbenchError, match="train sample 'x': labels of shape \\(10, 64\\) do not match"):
+    with pytest.raises(SegbenchError, match=r"^cellpose: the train split of 'b': image 'x' has shape \(64, 64\) but its labels \(10, 64\)"):
         segmenter.fit(broken, tmp_path, epochs=1)
     unlabelled = segbench.Dataset("u", [segbench.Sample("y", sample.image, None)])
-    with pytest.raises(SegbenchError, match="train sample 'y': labels of shape None do not match image axes YX"):
+    with pytest.raises(SegbenchError, match="^cellpose: the train split of 'u': image 'y' has no labels"):
         segmenter.fit(unlabelled, tmp_path, epochs=1)
     with pytest.raises(SegbenchError, match="train split of 'e' is empty"):
         segmenter.fit(segbench.Dataset("e", []), tmp_path)
@@ -200,7 +200,7 @@ def test_describe_is_json_and_names_weights(trained):
     info = segmenter.describe()
     json.dumps(info)
     assert info["cellpose"].startswith("3.1.1") and info["torch"].startswith("2.")
-    assert info["weights_sha256"] == file_sha256(workdir / WEIGHTS_FILE)
+    assert info["weights_sha256"] == kit.weights_sha256(workdir / WEIGHTS_FILE)
     assert info["training"]["final_loss"] == json.loads((workdir / MODEL_FILE).read_text())["final_loss"]
     assert info["diameter"] == pytest.approx(float(segmenter.model.diam_labels))
     assert info["diameter_source"] == "train split" and info["scaling"] == 1.0
@@ -240,6 +240,6 @@ def test_pinned_threads_train_the_same_weights_whatever_torch_was_set_to(trained
         assert torch.get_num_threads() == 2  # restored after the training
     finally:
         torch.set_num_threads(before)
-    assert file_sha256(tmp_path / WEIGHTS_FILE) == file_sha256(workdir / WEIGHTS_FILE)
+    assert kit.weights_sha256(tmp_path / WEIGHTS_FILE) == kit.weights_sha256(workdir / WEIGHTS_FILE)
     assert json.loads((tmp_path / MODEL_FILE).read_text())["threads"] == 1
     assert json.loads((workdir / MODEL_FILE).read_text())["threads"] == 1

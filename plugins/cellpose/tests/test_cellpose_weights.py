@@ -12,9 +12,9 @@ import pytest
 import torch
 from cellpose import models
 
+from segbench import kit
 from segbench.errors import InputError, SegbenchError
 from segbench_cellpose import CellposeSegmenter
-from segbench_cellpose.weights import file_sha256
 
 
 def unreachable(url, dst, progress=True):
@@ -30,7 +30,7 @@ def test_model_folder_is_the_test_cache_not_home():
 
 def test_builtin_model_offline_fails_with_one_clear_line(monkeypatch, test_image):
     monkeypatch.setattr("cellpose.utils.download_url_to_file", unreachable)
-    segmenter = CellposeSegmenter(model="nuclei")  # construction fetches nothing
+    segmenter = CellposeSegmenter(weights="nuclei")  # construction fetches nothing
     with pytest.raises(SegbenchError) as info:
         segmenter.predict_raw(test_image)
     message = str(info.value)
@@ -40,7 +40,7 @@ def test_builtin_model_offline_fails_with_one_clear_line(monkeypatch, test_image
         f"into {models.MODEL_DIR} (URLError: <urlopen error [Errno -3] Temporary failure in name resolution>); "
     )
     assert message.endswith(
-        "pass a local file with `pretrained_model: path/to/weights`, or train a model with a `train:` block"
+        "pass a local file with `weights: path/to/weights`, or train a model with a `train:` block"
     )
     assert list(Path(models.MODEL_DIR).glob("nuclei*")) == []  # nothing half-written
 
@@ -51,54 +51,54 @@ def test_builtin_model_in_the_model_folder_loads_offline(monkeypatch, tmp_path, 
     shutil.copy(weights, tmp_path / "cyto3")  # as if fetched earlier
     monkeypatch.setattr(models, "MODEL_DIR", tmp_path)
     monkeypatch.setattr("cellpose.utils.download_url_to_file", unreachable)
-    segmenter = CellposeSegmenter(model="cyto3", bsize=80)
+    segmenter = CellposeSegmenter(weights="cyto3", bsize=80)
     raw = segmenter.predict_raw(test_image)
     assert raw["dP"].shape == (2, *test_image.shape)
     info = segmenter.describe()
-    assert info["model"] == "cyto3" and info["weights_sha256"] == file_sha256(weights)
+    assert info["weights"] == "cyto3" and info["weights_sha256"] == kit.weights_sha256(tmp_path / "cyto3")
     assert info["diam_mean"] == 30.0  # built-in cyto models are run at cellpose's 30 px
 
 
 def test_local_files_missing_broken_or_cellpose4(tmp_path, test_image):
     missing = tmp_path / "nope"
-    with pytest.raises(InputError, match=f"^{missing}: no such cellpose weights file; give pretrained_model"):
-        CellposeSegmenter(pretrained_model=str(missing)).predict_raw(test_image)
+    with pytest.raises(InputError, match=f"^{missing}: no such cellpose weights file; give weights the path .*, or a built-in model name$"):
+        CellposeSegmenter(weights=str(missing)).predict_raw(test_image)
     garbage = tmp_path / "garbage"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match=f"^{garbage}: could not be read as cellpose 3.1.1.3 weights"):
-        CellposeSegmenter(pretrained_model=str(garbage)).predict_raw(test_image)
+        CellposeSegmenter(weights=str(garbage)).predict_raw(test_image)
     sam = tmp_path / "cpsam"
     torch.save({"W2": torch.zeros(1), "output.2.weight": torch.zeros(3)}, sam)
     with pytest.raises(InputError, match=r"is a Cellpose 4 \(Cellpose-SAM\) model; install cellpose>=4"):
-        CellposeSegmenter(pretrained_model=str(sam)).predict_raw(test_image)
+        CellposeSegmenter(weights=str(sam)).predict_raw(test_image)
 
 
 def test_no_weights_without_training(test_image):
-    with pytest.raises(SegbenchError, match="^cellpose: no weights; set model .* or add a train: block"):
+    with pytest.raises(SegbenchError, match="^cellpose: no weights; set weights .* or add a train: block"):
         CellposeSegmenter().predict_raw(test_image)
 
 
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"model": "cyto9"}, r"model: 'cyto9' is not a built-in cellpose model \(built-in: cyto3, nuclei,"),
-        ({"model": "cyto3", "pretrained_model": "x"}, "give one of them, not both"),
-        ({"diameter": 0}, "diameter: must be a positive number of pixels"),
+        ({"model": "cyto3"}, "^cellpose: parameter 'model' was renamed to weights; write weights: 'cyto3'$"),
+        ({"pretrained_model": "x"}, "^cellpose: parameter 'pretrained_model' was renamed to weights; write weights: 'x'$"),
+        ({"diameter": 0}, r"parameter 'diameter' must be a number in \(0, inf\), got 0"),
         ({"channels": [0, 5]}, r"channels: expected \[channel to segment, nuclear channel\]"),
         ({"channels": [1]}, r"channels: expected"),
         ({"normalize": {"percentile": [99, 1]}}, "normalize.percentile: need 0 <= low < high <= 100"),
         ({"normalize": {"tile_norm": 100}}, r"normalize: unknown option\(s\) \['tile_norm'\]"),
         ({"normalize": "yes"}, "normalize: expected true, false or a mapping"),
-        ({"bsize": 100}, "bsize: must be a multiple of 16"),
-        ({"tile_overlap": 0.5}, r"tile_overlap: must be in \[0, 0.5\)"),
+        ({"bsize": 100}, "parameter 'bsize' must be a multiple of 16"),
+        ({"tile_overlap": 0.5}, r"parameter 'tile_overlap' must be a number in \[0, 0.5\)"),
         ({"spacing": (1.0, -0.5, 0.5)}, "spacing: expected 2 or 3 positive voxel sizes"),
-        ({"anisotropy": 0}, "anisotropy: must be > 0"),
-        ({"device": "gpu7"}, "device: 'gpu7' is not a torch device"),
+        ({"anisotropy": 0}, r"parameter 'anisotropy' must be a number in \(0, inf\)"),
+        ({"device": "gpu7"}, "parameter 'device' must be 'auto' or a torch device .*, got 'gpu7'"),
         ({"use_bfloat16": True}, "use_bfloat16 is a cellpose 4 option"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SegbenchError, match=message):
         CellposeSegmenter(**params)
 
 
