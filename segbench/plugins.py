@@ -49,10 +49,11 @@ class Subcommands(Protocol):
 class HookSpecs:
     """The hooks a segbench plugin may implement.
 
-    Each is an optional module-level function of the plugin module, marked
-    ``@segbench.hookimpl`` and named exactly as here; it may declare fewer
-    parameters than the spec, never others. Every installed plugin's hooks are
-    called; their results are combined.
+    Each is an optional function of the plugin (the module, or the object,
+    an entry point names), marked ``@segbench.hookimpl`` and named exactly as
+    here; it may declare fewer parameters than the spec, never others. Every
+    installed plugin's hooks are called; their results are combined.
+    :func:`segbench.kit.plugin` writes the register hooks from classes.
     """
 
     @hookspec
