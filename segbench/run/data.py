@@ -69,10 +69,14 @@ class PreparedDataset:
     problems: tuple[str, ...] = ()
     #: spatial dimensions of its images (2 or 3; 0 when no image could be read)
     ndim: int = 0
+    #: content hash of the train split (what a training learns from)
+    train_hash: str = ""
 
-    @property
-    def train_hash(self) -> str:
-        return stable_hash([self.hashes[r.name] for r in self.train])
+    @classmethod
+    def of(cls, name, train, test, spacing, hashes, problems, ndim) -> PreparedDataset:
+        """The dataset, with :attr:`train_hash` computed from ``hashes``."""
+        return cls(name, tuple(train), tuple(test), spacing, hashes, tuple(problems), ndim,
+                   stable_hash([hashes[r.name] for r in train]))
 
 
 def prepare_dataset(
@@ -118,7 +122,7 @@ def prepare_dataset(
             ) from None
     spacing, ndim = _geometry(refs)
     train, test = _split(spec, refs, suite_seed)
-    return PreparedDataset(spec.name, train, test, spacing, hashes, tuple(problems), ndim)
+    return PreparedDataset.of(spec.name, train, test, spacing, hashes, problems, ndim)
 
 
 def read_train_folder(folder: Path) -> PreparedDataset:
@@ -129,7 +133,7 @@ def read_train_folder(folder: Path) -> PreparedDataset:
         raise SegbenchError(f"{folder}: no such folder; give a dataset folder (images/ and masks/)")
     refs, problems, hashes = _read_folder(spec, folder, "learn from")
     spacing, ndim = _geometry(refs)
-    return PreparedDataset(spec.name, tuple(refs), (), spacing, hashes, tuple(problems), ndim)
+    return PreparedDataset.of(spec.name, refs, (), spacing, hashes, problems, ndim)
 
 
 def dataset_folder(spec: DatasetSpec, output: Path) -> Path:

@@ -2,10 +2,10 @@
 
 All three expose :meth:`Executor.submit` and :meth:`Executor.wait`, which
 returns ``(job, result, error)`` for jobs as they finish (in completion order),
-so the runner can store each result the moment it exists and choose the next
-job from what has finished (a training unlocks its predictions).
-:attr:`Executor.slots` is how many jobs it runs at once; the runner keeps that
-many in flight and no more, so it decides the order in which they start.
+and :meth:`Executor.stream`, which keeps :attr:`Executor.slots` jobs in flight
+and no more, each chosen by the caller when a slot frees (a training unlocks
+its predictions: :mod:`segbench.run.schedule`), yielding outcomes as they
+finish so each result is stored the moment it exists.
 
 - ``local``: in this process, one job at a time (simplest to debug).
 - ``processes``: a pool of N worker processes (``spawn``, so no library state
@@ -21,7 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import SegbenchError
 
@@ -67,13 +67,22 @@ class Executor:
         or until ``timeout`` seconds passed (then possibly an empty list)."""
         raise NotImplementedError
 
-    def run(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Outcome]:
-        """Run every job, ``slots`` at a time; yield outcomes as they finish."""
-        queue = list(jobs)[::-1]
-        while queue or self.in_flight:
-            while queue and self.in_flight < self.slots:
-                self.submit(fn, queue.pop())
-            yield from self.wait()
+    def stream(
+        self, fn: Callable[[Any], Any], next_job: Callable[[int], Any], timeout: Callable[[], float | None]
+    ) -> Iterator[list[Outcome]]:
+        """Keep :attr:`slots` jobs in flight, each the next ``next_job(slots)``
+        gives (None: none can start now), running ``fn(job)``; after each wait
+        (at most ``timeout()`` seconds) yield the outcomes that finished (maybe
+        none). Ends when nothing is in flight and ``next_job`` has nothing."""
+        while True:
+            while self.in_flight < self.slots:
+                job = next_job(self.slots)
+                if job is None:
+                    break
+                self.submit(fn, job)
+            if not self.in_flight:
+                return
+            yield self.wait(timeout=timeout())
 
 
 class LocalExecutor(Executor):

@@ -9,18 +9,35 @@ it writes (a second run into it stops with one line), and leaves
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import json
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 from .. import __version__
 from ..errors import SegbenchError
-from ..results import LOCK_FILE, OUTPUT_MARKER
+from ..results import LOCK_FILE, OUTPUT_MARKER, SUITE_RECORD
 from ..suite import Suite
 from .data import dataset_folder
+from .executors import check_address
 from .store import atomic_write_text
 
-__all__ = ["claim_output", "output_lock", "suite_record"]
+__all__ = ["open_output", "claim_output", "output_lock", "suite_record"]
+
+
+@contextmanager
+def open_output(suite: Suite, around: Callable[[Path], ContextManager] | None = None):
+    """The block a run writes in: before anything is written, a Dask scheduler
+    on another machine is refused unless the user confirmed it; then the
+    output folder is claimed (:func:`claim_output`) and locked
+    (:func:`output_lock`), ``around(output)`` is entered when given (``segbench
+    run`` sends library output to a log file there), and ``suite.json`` is
+    written."""
+    check_address(suite.executor.address, suite.executor.address_confirmed)
+    claim_output(suite.output)
+    with output_lock(suite.output), (around or (lambda _: nullcontext()))(suite.output):
+        atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
+        yield
 
 
 def suite_record(suite: Suite) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def _plan_dataset(plan: Plan, registry: Registry, ds: PreparedDataset, store, th
             key = _cell_key(suite, ds, ref.name, config, info, thresholds, training)
             job = PredictJob(ds.name, ref, key, config, info.cls, training, thresholds, suite.metrics.criterion,
                              ds.spacing, provenance, metric_classes, keep)
-            table, damage = store.load(ds.name, key) if store.has(ds.name, key) else (None, None)
+            table, damage = store.load(ds.name, key)
             if damage is not None:  # not trusted: computed again, and replaced when it is
                 plan.warnings.append(f"{store.cell_path(ds.name, key)}: {damage}; computed again")
             if table is not None:

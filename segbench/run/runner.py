@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import platform
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,11 +24,11 @@ from rich.console import Console
 
 from .. import __version__
 from ..plugins import Registry
-from ..results import RUN_HISTORY, RUN_RECORD, SUITE_RECORD
+from ..results import RUN_HISTORY, RUN_RECORD
 from ..suite import Suite
 from .checks import silent_models
-from .executors import check_address, make_executor
-from .output import claim_output, output_lock, suite_record
+from .executors import make_executor
+from .output import open_output
 from .plan import Failure, plan_suite
 from .progress import bars
 from .schedule import execute
@@ -89,17 +88,12 @@ def run_suite(
     """Run every pending cell of the suite; returns the summary (also written to
     ``<output>/run.json``). Failures are collected per cell, never fatal.
 
-    Before anything is written, a Dask scheduler on another machine is refused
-    unless the user confirmed it, and the output folder is claimed and locked.
-    ``around(output)``, when given, is a context manager the run then happens
-    in (``segbench run`` sends library output to a log file there).
+    The run writes inside :func:`~segbench.run.output.open_output` (with
+    ``around``, e.g. ``segbench run``'s log of what libraries print).
     """
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     start = time.perf_counter()
-    check_address(suite.executor.address, suite.executor.address_confirmed)
-    claim_output(suite.output)
-    with output_lock(suite.output), (around or (lambda _: nullcontext()))(suite.output):
-        atomic_write_text(suite.output / SUITE_RECORD, json.dumps(suite_record(suite), indent=2))
+    with open_output(suite, around):
         summary = RunSummary(suite.name, suite.output)
         summary.warnings = [str(p) for p in suite.problems] + list(suite.skipped)
         try:

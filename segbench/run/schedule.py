@@ -100,19 +100,16 @@ def execute(pending: list[PredictJob], executor, progress, store, summary, fresh
             ) from None
         summary.n_done += 1
 
-    while True:
-        while executor.in_flight < executor.slots:
-            job = schedule.next_job(executor.slots)
-            if job is None:
-                break
-            if isinstance(job, Training):
-                shown.training_started(job)
-            else:
-                shown.prediction_started()
-            executor.submit(run_job, job)
-        if not executor.in_flight:
-            break
-        for outcome in executor.wait(timeout=PROGRESS_POLL_SECONDS if shown.running else None):
+    def start(slots: int) -> Training | PredictJob | None:
+        job = schedule.next_job(slots)
+        if isinstance(job, Training):
+            shown.training_started(job)
+        elif job is not None:
+            shown.prediction_started()
+        return job
+
+    for outcomes in executor.stream(run_job, start, lambda: PROGRESS_POLL_SECONDS if shown.running else None):
+        for outcome in outcomes:
             record(*outcome)
         for job in shown.running_trainings():
             shown.training_report(job, read_progress(job.workdir))

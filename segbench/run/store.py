@@ -123,13 +123,12 @@ class ResultStore:
     def cell_path(self, dataset: str, key: str) -> Path:
         return self.cells / dataset / f"{key}.parquet"
 
-    def has(self, dataset: str, key: str) -> bool:
-        return self.cell_path(dataset, key).is_file()
-
     def load(self, dataset: str, key: str) -> tuple[pa.Table | None, str | None]:
-        """The stored rows of a cell and None, or None and why they cannot be
-        trusted: unreadable, holding another cell's rows, or not matching the
-        checksum written with them."""
+        """The stored rows of a cell and None; ``(None, None)`` when it is not
+        stored; or None and why they cannot be trusted: unreadable, holding
+        another cell's rows, or not matching the checksum written with them."""
+        if not self.cell_path(dataset, key).is_file():
+            return None, None
         try:
             table = pq.read_table(self.cell_path(dataset, key))
             damage = _distrust(table, key)
@@ -160,7 +159,7 @@ class ResultStore:
         for dataset, key in keys:
             if (dataset, key) in loaded:
                 tables.append(loaded[(dataset, key)])
-            elif self.has(dataset, key):
+            else:
                 table, _ = self.load(dataset, key)  # a damaged cell was reported when the run was planned
                 if table is not None:
                     tables.append(table)
