@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import segbench
+from segbench import kit
 from segbench.errors import InputError, SegbenchError
 
 from ._runtime import devices, library_versions
@@ -21,20 +22,20 @@ from .weights import check_model_folder, load_model_folder, load_pretrained, wei
 class StarDistSegmenter(segbench.Segmenter):
     """StarDist: star-convex polygons (2D) or polyhedra (3D) predicted by a U-Net, then NMS.
 
-    Weights come one of three ways: a registered pretrained ``model`` (downloaded
-    into ``$KERAS_HOME`` when online), a ``model_dir`` StarDist trained into, or
-    :meth:`fit` on the suite's train split (a ``train:`` key in the suite; another
-    process restores that training with :meth:`load`).
+    Weights come from ``weights`` (a model folder StarDist trained into, or a
+    registered pretrained name, downloaded into ``$KERAS_HOME`` when online) or
+    from :meth:`fit` on the suite's train split (a ``train:`` key in the suite;
+    another process restores that training with :meth:`load`); ``weights``
+    together with a ``train:`` key fine-tunes those weights.
 
     Parameters
     ----------
-    model : str, optional
-        A pretrained name or alias StarDist registers, e.g. ``'2D_versatile_fluo'``,
-        ``'2D_paper_dsb2018'``, ``'3D_demo'``. Checked when the model is first
-        used, so constructing a segmenter never starts TensorFlow.
-    model_dir : str or Path, optional
-        A model folder: ``config.json`` plus weights (``weights_best.h5``); its
-        ``thresholds.json`` gives the default thresholds.
+    weights : str or Path, optional
+        A model folder (``config.json`` plus weights, ``weights_best.h5``; its
+        ``thresholds.json`` gives the default thresholds), or a pretrained name
+        or alias StarDist registers, e.g. ``'2D_versatile_fluo'``,
+        ``'2D_paper_dsb2018'``, ``'3D_demo'`` (checked when the model is first
+        used, so constructing a segmenter never starts TensorFlow).
     pmin, pmax : float
         Percentiles (0-100) of the per-image normalisation
         ``(x - p_min) / (p_max - p_min)`` (CSBDeep's, per channel for ``YXC``).
@@ -49,10 +50,12 @@ class StarDistSegmenter(segbench.Segmenter):
     spacing : sequence of float, optional
         Pixel/voxel size ``(dy, dx)`` or ``(dz, dy, dx)`` (the runner passes the
         dataset's). Sets the anisotropy of a 3D model trained by :meth:`fit`.
+    model, model_dir : str, optional
+        Renamed to ``weights``; refused.
 
     Examples
     --------
-    >>> seg = StarDistSegmenter(model="2D_versatile_fluo", pmin=1, pmax=99.8)
+    >>> seg = StarDistSegmenter(weights="2D_versatile_fluo", pmin=1, pmax=99.8)
     >>> StarDistSegmenter.postprocess_params()
     ('prob_thresh', 'nms_thresh')
     """
@@ -62,27 +65,34 @@ class StarDistSegmenter(segbench.Segmenter):
 
     def __init__(
         self,
-        model: str | None = None,
-        model_dir: str | Path | None = None,
+        weights: str | Path | None = None,
         pmin: float = 1.0,
         pmax: float = 99.8,
         n_tiles: int | Sequence[int] | None = None,
         scale: float | Sequence[float] | None = None,
         spacing: Sequence[float] | None = None,
+        *,
+        model: str | None = None,
+        model_dir: str | Path | None = None,
     ):
-        if model is not None and model_dir is not None:
-            raise SegbenchError("stardist: give either model (a pretrained name) or model_dir (a folder), not both")
-        if model is not None and not (isinstance(model, str) and model):
-            raise SegbenchError(f"stardist: model must be a pretrained name such as '2D_versatile_fluo', got {model!r}")
+        kit.renamed(self.name, "weights", model=model, model_dir=model_dir)
+        if weights is not None and not (isinstance(weights, (str, Path)) and str(weights)):
+            raise kit.ParameterError(
+                f"parameter 'weights' must be a StarDist model folder or a pretrained name such as "
+                f"'2D_versatile_fluo', got {weights!r}"
+            )
         for key, value in (("pmin", pmin), ("pmax", pmax)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise SegbenchError(f"stardist: {key} must be a percentile in [0, 100], got {value!r}")
+            kit.number(key, value, 0, 100)
         if not pmin < pmax:
-            raise SegbenchError(f"stardist: pmin ({pmin}) must be below pmax ({pmax})")
-        self.model_name = model
-        self.model_dir = None if model_dir is None else Path(model_dir)
-        if self.model_dir is not None:
-            check_model_folder(self.model_dir)
+            raise kit.ParameterError(f"stardist: pmin ({pmin}) must be below pmax ({pmax})")
+        #: a model folder (Path), or a pretrained name (str); None: trained by fit
+        self.weights: Path | str | None = None
+        if weights is not None:
+            folder = Path(weights).expanduser()
+            looks_like_path = isinstance(weights, Path) or any(sep in str(weights) for sep in "/\\")
+            self.weights = folder if folder.exists() or looks_like_path else str(weights)
+        if isinstance(self.weights, Path):
+            check_model_folder(self.weights)
         self.pmin = float(pmin)
         self.pmax = float(pmax)
         self.n_tiles = _positive_tuple("n_tiles", n_tiles, integer=True)
@@ -113,9 +123,12 @@ class StarDistSegmenter(segbench.Segmenter):
         seed: int = TrainSettings.seed,
         progress: Progress | None = None,
     ) -> None:
-        """Train from scratch on ``train`` into ``workdir/stardist``, then :meth:`load` it.
+        """Train on ``train`` into ``workdir/stardist``, then :meth:`load` it.
 
-        Always trains (segbench's core decides when a training can be reused).
+        Trains from scratch, or fine-tunes ``weights`` when given: the network
+        then keeps their architecture (their ``n_rays``, ``grid`` and U-Net
+        configuration; the settings here set the training). Always trains
+        (segbench's core decides when a training can be reused).
         The model used afterwards is the one loaded from the folder (the weights
         of the best validation loss and the tuned thresholds), exactly what
         :meth:`load` gives in any other process.
@@ -137,7 +150,6 @@ class StarDistSegmenter(segbench.Segmenter):
             ``progress(epoch, total, loss)`` after each epoch (1 to ``epochs``), with
             the epoch's training loss as Keras reports it.
         """
-        self._refuse_given_weights()
         settings = TrainSettings(
             n_rays=n_rays,
             grid=grid,
@@ -153,7 +165,8 @@ class StarDistSegmenter(segbench.Segmenter):
             config=dict(config or {}),
             seed=seed,
         )
-        train_model(train, Path(workdir), settings, self.pmin, self.pmax, self.spacing, progress)
+        start = None if self.weights is None else self._given_model()
+        train_model(train, Path(workdir), settings, self.pmin, self.pmax, self.spacing, progress, start=start)
         self.load(workdir)
 
     def load(self, workdir: Path) -> None:
@@ -163,10 +176,7 @@ class StarDistSegmenter(segbench.Segmenter):
         ------
         InputError
             ``workdir`` holds no trained model, or StarDist cannot load it.
-        SegbenchError
-            The segmenter was given ``model`` or ``model_dir``.
         """
-        self._refuse_given_weights()
         folder = Path(workdir) / MODEL_NAME
         if not (folder / "config.json").is_file():
             raise InputError(workdir, f"no StarDist model ({MODEL_NAME}/config.json): no training finished here",
@@ -175,13 +185,13 @@ class StarDistSegmenter(segbench.Segmenter):
         self._network = load_model_folder(folder)
         self._source = f"trained:{folder.resolve()}"
 
-    def _refuse_given_weights(self) -> None:
-        """fit and load are for an entry with a train: key, which trains from scratch."""
-        if self.model_name is not None or self.model_dir is not None:
-            raise SegbenchError(
-                "stardist: this entry has a train: key and also model/model_dir; training starts "
-                "from scratch, so remove model/model_dir (or the train: key to use those weights)"
-            )
+    def _given_model(self) -> Any:
+        """The model ``weights`` names, loaded (and its source recorded)."""
+        if isinstance(self.weights, Path):
+            self._source = f"folder:{self.weights.resolve()}"
+            return load_model_folder(self.weights)
+        self._source = f"pretrained:{self.weights}"
+        return load_pretrained(self.weights)
 
     @property
     def stardist_model(self) -> Any:
@@ -193,17 +203,12 @@ class StarDistSegmenter(segbench.Segmenter):
             When no weights are configured, or pretrained weights cannot be fetched.
         """
         if self._network is None:
-            if self.model_name is not None:
-                self._network = load_pretrained(self.model_name)
-                self._source = f"pretrained:{self.model_name}"
-            elif self.model_dir is not None:
-                self._network = load_model_folder(self.model_dir)
-                self._source = f"model_dir:{self.model_dir.resolve()}"
-            else:
+            if self.weights is None:
                 raise SegbenchError(
-                    "stardist: no weights; set model (a pretrained name such as 2D_versatile_fluo), "
-                    "model_dir (a StarDist model folder), or give the suite entry a train: key"
+                    "stardist: no weights; set weights (a StarDist model folder, or a pretrained name "
+                    "such as 2D_versatile_fluo), or give the suite entry a train: key"
                 )
+            self._network = self._given_model()
         return self._network
 
     @property
@@ -296,7 +301,7 @@ class StarDistSegmenter(segbench.Segmenter):
             "scale": None if self.scale is None else list(self.scale),
             "spacing": None if self.spacing is None else list(self.spacing),
         }
-        if self._network is None and self.model_name is None and self.model_dir is None:
+        if self._network is None and self.weights is None:
             info["source"] = "untrained (fit has not run)"
             return info
         model = self.stardist_model
@@ -331,14 +336,12 @@ def _positive_tuple(name: str, value: Any, integer: bool) -> tuple | None:
         for v in values
     )
     if not ok:
-        raise SegbenchError(f"stardist: {name} must be a positive {kind} or a list of them, got {value!r}")
+        raise kit.ParameterError(f"parameter {name!r} must be a positive {kind} or a list of them, got {value!r}")
     return tuple(int(v) if integer else float(v) for v in values)
 
 
 def _unit_interval(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
-        raise SegbenchError(f"stardist: {name} must be a number in [0, 1], got {value!r}")
-    return float(value)
+    return kit.number(name, value, 0, 1)
 
 
 def _unpack_raw(raw: Any, n_dim: int, n_rays: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], np.ndarray]:

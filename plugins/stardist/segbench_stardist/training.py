@@ -11,6 +11,7 @@ and keeps its own record beside it.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import shutil
 import time
@@ -21,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from segbench import kit
 from segbench.api import Dataset
 from segbench.errors import SegbenchError
 
@@ -186,16 +188,9 @@ def collect_training_data(train: Dataset, pmin: float, pmax: float) -> TrainingD
     """
     from stardist import fill_label_holes
 
-    if len(train) < 2:
-        raise SegbenchError(
-            f"stardist: dataset {train.name!r} has {len(train)} training image(s); training needs "
-            "at least 2 (one is held out for validation)"
-        )
     data = TrainingData([], [], [])
-    for sample in train:
+    for sample in kit.train_samples(train, "stardist", minimum=2):  # one is held out for validation
         where = f"stardist: training sample {sample.name!r} of dataset {train.name!r}"
-        if sample.labels is None:
-            raise SegbenchError(f"{where} has no labels; training needs ground truth for every train image")
         image, labels = np.asarray(sample.image), np.asarray(sample.labels)
         if labels.ndim not in (2, 3) or image.shape != labels.shape:
             raise SegbenchError(
@@ -345,8 +340,10 @@ def train(
     pmax: float,
     spacing: Sequence[float] | None,
     progress: Progress | None = None,
+    start: Any = None,
 ) -> None:
-    """Train a StarDist model from scratch on ``train`` into ``workdir/stardist``.
+    """Train a StarDist model on ``train`` into ``workdir/stardist``: from scratch,
+    or fine-tuning ``start``.
 
     Parameters
     ----------
@@ -363,18 +360,55 @@ def train(
         ``progress(epoch, total, loss)`` after each epoch, with Keras' training
         loss of that epoch (the weighted sum of StarDist's probability and
         distance losses).
+    start : StarDist2D or StarDist3D, optional
+        A model to fine-tune: the new model has its configuration (rays, grid,
+        U-Net, anisotropy) with this training's settings, and starts from its
+        weights. ``settings.n_rays``, ``grid`` and ``config`` are not used.
     """
     start_tensorflow()
     data = collect_training_data(train, pmin, pmax)
-    anisotropy = anisotropy_for(data, spacing if spacing is not None else train.spacing)
-    config = build_config(data, settings, anisotropy)
+    if start is None:
+        anisotropy = anisotropy_for(data, spacing if spacing is not None else train.spacing)
+        config = build_config(data, settings, anisotropy)
+    else:
+        config = fine_tune_config(start.config, data, settings)
     folder = Path(workdir) / MODEL_NAME
     if folder.exists():
         shutil.rmtree(folder)
-    _train(data, config, folder, settings, progress)
+    _train(data, config, folder, settings, progress, None if start is None else start.keras_model.get_weights())
 
 
-def _train(data: TrainingData, config: Any, folder: Path, settings: TrainSettings, progress: Progress | None) -> None:
+def fine_tune_config(config: Any, data: TrainingData, settings: TrainSettings) -> Any:
+    """A copy of a trained model's ``config`` with this training's settings.
+
+    Raises
+    ------
+    SegbenchError
+        The model is not for single-channel images of the data's dimensionality.
+    """
+    if config.n_dim != data.n_dim or config.n_channel_in != 1:
+        raise SegbenchError(
+            f"stardist: the weights are a {config.n_dim}D model for {config.n_channel_in}-channel images; "
+            f"fine-tuning here needs a {data.n_dim}D single-channel model"
+        )
+    config = copy.deepcopy(config)
+    updates = dict(
+        train_patch_size=_patch_size(data, settings, config),
+        train_epochs=settings.epochs,
+        train_steps_per_epoch=settings.steps_per_epoch,
+        train_learning_rate=float(settings.learning_rate),
+        train_tensorboard=settings.tensorboard,
+    )
+    if settings.batch_size is not None:
+        updates["train_batch_size"] = settings.batch_size
+    config.update_parameters(False, **updates)
+    return config
+
+
+def _train(
+    data: TrainingData, config: Any, folder: Path, settings: TrainSettings, progress: Progress | None,
+    start_weights: list[np.ndarray] | None = None,
+) -> None:
     import keras
     from stardist.models import StarDist2D, StarDist3D
 
@@ -394,6 +428,8 @@ def _train(data: TrainingData, config: Any, folder: Path, settings: TrainSetting
         except (ValueError, TypeError) as err:
             message = " ".join(str(err).split())
             raise SegbenchError(f"stardist train.config: StarDist rejects this configuration ({message})") from None
+        if start_weights is not None:
+            model.keras_model.set_weights(start_weights)
         if progress is not None:
             model.prepare_for_training()  # what train() does first; then its callbacks exist
             model.callbacks.append(_progress_callback(progress, settings.epochs))

@@ -30,12 +30,12 @@ def check_model_folder(path: Path) -> int:
         or unreadable.
     """
     if not path.is_dir():
-        raise InputError(path, "model_dir is not a folder", "give the folder holding config.json and weights_best.h5")
+        raise InputError(path, "weights: not a folder", "give the folder holding config.json and weights_best.h5")
     config_file = path / "config.json"
     if not config_file.is_file():
-        raise InputError(path, "no config.json in model_dir", "give the folder StarDist trained into (config.json + weights_best.h5)")
+        raise InputError(path, "weights: no config.json in the folder", "give the folder StarDist trained into (config.json + weights_best.h5)")
     if not any(next(path.glob(p), None) for p in WEIGHT_PATTERNS):
-        raise InputError(path, "no weights (*.h5) in model_dir", "copy weights_best.h5 next to config.json")
+        raise InputError(path, "weights: no weights (*.h5) in the folder", "copy weights_best.h5 next to config.json")
     try:
         n_dim = json.loads(config_file.read_text())["n_dim"]
     except (ValueError, KeyError, TypeError) as err:
@@ -89,7 +89,7 @@ def load_pretrained(name: str) -> Any:
         known = ", ".join(sorted(models))
         raise SegbenchError(
             f"stardist: unknown pretrained model {name!r}; registered: {known} "
-            "(or set model_dir to a StarDist model folder)"
+            "(or set weights to a StarDist model folder)"
         )
     cls = models[name]
     from csbdeep.models.pretrained import get_model_details
@@ -97,7 +97,7 @@ def load_pretrained(name: str) -> Any:
     key, _, details = get_model_details(cls, name)
     fix = (
         f"download {details['url']} where there is network, unzip it, and set "
-        f"model_dir to the unzipped folder (config.json + weights_best.h5)"
+        f"weights to the unzipped folder (config.json + weights_best.h5)"
     )
     with quiet(f"from_pretrained({name!r})"):
         try:

@@ -12,6 +12,9 @@ import pytest
 from segbench import Dataset
 from segbench.builtin.procedural import Procedural
 
+pytest.importorskip("stardist", reason="segbench-stardist's tests need stardist and tensorflow (pip install -e plugins/stardist)")
+pytest.importorskip("segbench_stardist", reason="segbench-stardist is not installed (pip install -e plugins/stardist)")
+
 TINY_NET = {"unet_n_depth": 2, "unet_n_filter_base": 8, "net_conv_after_unet": 16}
 
 #: fit() settings of the tiny 2D model (about 400 training steps)

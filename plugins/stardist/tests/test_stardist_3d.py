@@ -36,7 +36,7 @@ def test_3d_prediction_equals_predict_instances(trained_3d, data_3d):
 
 def test_3d_model_reloads_from_its_folder(trained_3d, data_3d):
     segmenter, workdir = trained_3d
-    reloaded = StarDistSegmenter(model_dir=workdir / "stardist")
+    reloaded = StarDistSegmenter(weights=workdir / "stardist")
     volume = data_3d[1][0].image
     raw = reloaded.predict_raw(volume)
     np.testing.assert_array_equal(raw["prob"], segmenter.predict_raw(volume)["prob"])

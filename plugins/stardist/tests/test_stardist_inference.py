@@ -75,7 +75,7 @@ def test_scale_and_tiles_match_stardist(trained_2d, data_2d, options):
     from segbench_stardist import StarDistSegmenter
 
     _, workdir = trained_2d
-    segmenter = StarDistSegmenter(model_dir=workdir / "stardist", **options)
+    segmenter = StarDistSegmenter(weights=workdir / "stardist", **options)
     model = segmenter.stardist_model
     image = data_2d[1][0].image
     labels = segmenter.predict(image)
@@ -100,9 +100,9 @@ def test_uint16_float_and_constant_images(trained_2d, data_2d):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"prob_thresh": 1.5}, r"prob_thresh must be a number in \[0, 1\], got 1.5"),
-        ({"nms_thresh": -0.1}, r"nms_thresh must be a number in \[0, 1\], got -0.1"),
-        ({"prob_thresh": True}, "prob_thresh must be a number"),
+        ({"prob_thresh": 1.5}, r"^parameter 'prob_thresh' must be a number in \[0, 1\], got 1.5$"),
+        ({"nms_thresh": -0.1}, r"^parameter 'nms_thresh' must be a number in \[0, 1\], got -0.1$"),
+        ({"prob_thresh": True}, r"^parameter 'prob_thresh' must be a number in \[0, 1\], got True$"),
     ],
 )
 def test_bad_thresholds(trained_2d, data_2d, kwargs, message):

@@ -63,12 +63,12 @@ def test_load_restores_the_trained_model_exactly(trained_2d, data_2d):
 
 def test_model_folder_reloads_to_identical_predictions(trained_2d, data_2d):
     segmenter, workdir = trained_2d
-    reloaded = StarDistSegmenter(model_dir=workdir / "stardist")
+    reloaded = StarDistSegmenter(weights=workdir / "stardist")
     image = data_2d[1][0].image
     np.testing.assert_array_equal(reloaded.predict(image), segmenter.predict(image))
     assert reloaded.thresholds == segmenter.thresholds  # from its thresholds.json
     assert reloaded.describe()["weights_sha256"] == segmenter.describe()["weights_sha256"]
-    assert reloaded.describe()["source"].startswith("model_dir:")
+    assert reloaded.describe()["source"].startswith("folder:")
 
 
 def test_training_replaces_an_earlier_model(trained_2d, data_2d, tiny_2d_settings, tmp_path, monkeypatch):
@@ -87,13 +87,17 @@ def test_load_needs_a_finished_training(tmp_path):
         StarDistSegmenter().load(tmp_path)
 
 
-def test_fit_and_load_refuse_pretrained_or_folder_weights(trained_2d, data_2d, tmp_path):
+def test_weights_and_training_fine_tune_those_weights(trained_2d, data_2d, tmp_path):
     _, workdir = trained_2d
-    for params in ({"model": "2D_versatile_fluo"}, {"model_dir": workdir / "stardist"}):
-        with pytest.raises(SegbenchError, match="remove model/model_dir"):
-            StarDistSegmenter(**params).fit(data_2d[0], tmp_path)
-        with pytest.raises(SegbenchError, match="remove model/model_dir"):
-            StarDistSegmenter(**params).load(workdir)
+    given = StarDistSegmenter(weights=workdir / "stardist")
+    before = given.stardist_model.keras_model.get_weights()
+    tuned = StarDistSegmenter(weights=workdir / "stardist")
+    tuned.fit(data_2d[0], tmp_path, epochs=1, steps_per_epoch=2, optimize_thresholds=False, seed=1)
+    after = tuned.stardist_model.keras_model.get_weights()
+    assert tuned.stardist_model.config.n_rays == given.stardist_model.config.n_rays == 16  # the weights' rays
+    assert [a.shape for a in after] == [b.shape for b in before]
+    assert any(not np.array_equal(a, b) for a, b in zip(after, before))  # trained from them, not replaced
+    assert tuned.describe()["source"] == f"trained:{(tmp_path / 'stardist').resolve()}"
 
 
 def test_split_is_seeded_and_keeps_one_of_each():
@@ -140,10 +144,11 @@ def _dataset(*samples):
 @pytest.mark.parametrize(
     "samples, message",
     [
-        ([Sample("a", np.zeros((64, 64)), np.zeros((64, 64), int))], "has 1 training image"),
+        ([Sample("a", np.zeros((64, 64)), np.zeros((64, 64), int))],
+         r"^stardist: the train split of 'd' has 1 image\(s\); stardist needs at least 2; give the dataset"),
         (
             [Sample("a", np.zeros((64, 64)), None), Sample("b", np.zeros((64, 64)), np.zeros((64, 64), int))],
-            "sample 'a' of dataset 'd' has no labels",
+            "^stardist: the train split of 'd': image 'a' has no labels",
         ),
         (
             [Sample("a", np.zeros((64, 64, 3)), np.zeros((64, 64), int)), Sample("b", np.zeros((64, 64)), np.zeros((64, 64), int))],

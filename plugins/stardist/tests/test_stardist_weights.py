@@ -32,7 +32,7 @@ def offline(monkeypatch):
 
 
 def test_offline_pretrained_fails_with_one_clear_line(offline):
-    segmenter = StarDistSegmenter(model="2D_versatile_fluo")  # no download yet
+    segmenter = StarDistSegmenter(weights="2D_versatile_fluo")  # no download yet
     with pytest.raises(SegbenchError) as info:
         segmenter.predict(np.zeros((32, 32), np.uint16))
     message = str(info.value)
@@ -40,13 +40,13 @@ def test_offline_pretrained_fails_with_one_clear_line(offline):
     assert message == (
         "stardist: could not fetch the pretrained weights '2D_versatile_fluo' (URL fetch failure on "
         f"{URL}: None -- [Errno -2] Name or service not known); download {URL} where there is "
-        "network, unzip it, and set model_dir to the unzipped folder (config.json + weights_best.h5)"
+        "network, unzip it, and set weights to the unzipped folder (config.json + weights_best.h5)"
     )
 
 
 def test_downloads_go_to_keras_home_not_the_home_directory(offline):
     with pytest.raises(SegbenchError, match="could not fetch"):
-        StarDistSegmenter(model="3D_demo").predict(np.zeros((8, 32, 32)))
+        StarDistSegmenter(weights="3D_demo").predict(np.zeros((8, 32, 32)))
     assert (Path(os.environ["KERAS_HOME"]) / "models" / "StarDist3D" / "3D_demo").is_dir()
     assert not (Path.home() / ".keras" / "models" / "StarDist3D" / "3D_demo").exists()
 
@@ -60,35 +60,35 @@ def test_pretrained_name_loads_through_from_pretrained(trained_2d, data_2d, tmp_
     shutil.copytree(workdir / "stardist", folder)
     requested = []
     monkeypatch.setattr(pretrained, "get_file", lambda **kw: requested.append(kw) or str(folder))
-    segmenter = StarDistSegmenter(model="2D_demo")
+    segmenter = StarDistSegmenter(weights="2D_demo")
     image = data_2d[1][0].image
-    np.testing.assert_array_equal(segmenter.predict(image), StarDistSegmenter(model_dir=folder).predict(image))
+    np.testing.assert_array_equal(segmenter.predict(image), StarDistSegmenter(weights=folder).predict(image))
     assert requested[0]["fname"] == "2D_demo.zip" and requested[0]["cache_subdir"] == "models/StarDist2D/2D_demo"
     assert segmenter.describe()["source"] == "pretrained:2D_demo"
-    assert segmenter.thresholds == StarDistSegmenter(model_dir=folder).thresholds
+    assert segmenter.thresholds == StarDistSegmenter(weights=folder).thresholds
 
 
 def test_unknown_pretrained_name_lists_the_registered_ones():
     with pytest.raises(SegbenchError, match=r"unknown pretrained model '2D_versatile'; registered: .*2D_versatile_fluo.*3D_demo"):
-        StarDistSegmenter(model="2D_versatile").predict(np.zeros((32, 32)))
+        StarDistSegmenter(weights="2D_versatile").predict(np.zeros((32, 32)))
 
 
 def test_model_dir_problems_name_the_folder(tmp_path, trained_2d):
-    with pytest.raises(InputError, match=f"{tmp_path / 'missing'}: model_dir is not a folder"):
-        StarDistSegmenter(model_dir=tmp_path / "missing")
+    with pytest.raises(InputError, match=f"{tmp_path / 'missing'}: weights: not a folder"):
+        StarDistSegmenter(weights=tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no config.json in model_dir"):
-        StarDistSegmenter(model_dir=tmp_path / "empty")
+    with pytest.raises(InputError, match="weights: no config.json in the folder"):
+        StarDistSegmenter(weights=tmp_path / "empty")
     _, workdir = trained_2d
     no_weights = tmp_path / "no-weights"
     no_weights.mkdir()
     shutil.copy(workdir / "stardist" / "config.json", no_weights)
-    with pytest.raises(InputError, match=r"no weights \(\*.h5\) in model_dir"):
-        StarDistSegmenter(model_dir=no_weights)
+    with pytest.raises(InputError, match=r"weights: no weights \(\*.h5\) in the folder"):
+        StarDistSegmenter(weights=no_weights)
     (no_weights / "weights_best.h5").write_bytes(b"not hdf5")
     (no_weights / "config.json").write_text("{")
     with pytest.raises(InputError, match="config.json: not a StarDist config"):
-        StarDistSegmenter(model_dir=no_weights)
+        StarDistSegmenter(weights=no_weights)
 
 
 def test_corrupt_weights_fail_with_the_folder_named(tmp_path, trained_2d):
@@ -98,11 +98,11 @@ def test_corrupt_weights_fail_with_the_folder_named(tmp_path, trained_2d):
     for weights in folder.glob("*.h5"):
         weights.write_bytes(b"not hdf5")
     with pytest.raises(InputError, match=f"{folder}: StarDist could not load this model"):
-        StarDistSegmenter(model_dir=folder).predict(np.zeros((32, 32)))
+        StarDistSegmenter(weights=folder).predict(np.zeros((32, 32)))
 
 
 def test_no_weights_at_all():
-    with pytest.raises(SegbenchError, match="stardist: no weights; set model .* model_dir .* or give the suite entry a train: key"):
+    with pytest.raises(SegbenchError, match="stardist: no weights; set weights .* or give the suite entry a train: key"):
         StarDistSegmenter().predict(np.zeros((32, 32)))
     assert StarDistSegmenter().describe()["source"] == "untrained (fit has not run)"
 
@@ -110,14 +110,15 @@ def test_no_weights_at_all():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"model": "2D_versatile_fluo", "model_dir": "x"}, "give either model .* or model_dir .*, not both"),
-        ({"model": ""}, "model must be a pretrained name"),
-        ({"pmin": -1}, r"pmin must be a percentile in \[0, 100\], got -1"),
+        ({"model": "2D_versatile_fluo"}, "^stardist: parameter 'model' was renamed to weights; write weights: '2D_versatile_fluo'$"),
+        ({"model_dir": "x"}, "^stardist: parameter 'model_dir' was renamed to weights; write weights: 'x'$"),
+        ({"weights": ""}, "parameter 'weights' must be a StarDist model folder or a pretrained name"),
+        ({"pmin": -1}, r"parameter 'pmin' must be a number in \[0, 100\], got -1"),
         ({"pmin": 50, "pmax": 40}, r"pmin \(50\) must be below pmax \(40\)"),
-        ({"n_tiles": 0}, "n_tiles must be a positive integer or a list of them, got 0"),
-        ({"n_tiles": [2, 1.5]}, "n_tiles must be a positive integer"),
-        ({"scale": [1.0, -2.0]}, "scale must be a positive number or a list of them"),
-        ({"spacing": "0.5"}, "spacing must be a positive number or a list of them"),
+        ({"n_tiles": 0}, "parameter 'n_tiles' must be a positive integer or a list of them, got 0"),
+        ({"n_tiles": [2, 1.5]}, "parameter 'n_tiles' must be a positive integer"),
+        ({"scale": [1.0, -2.0]}, "parameter 'scale' must be a positive number or a list of them"),
+        ({"spacing": "0.5"}, "parameter 'spacing' must be a positive number or a list of them"),
     ],
 )
 def test_constructor_checks_its_parameters(params, message):
@@ -129,9 +130,9 @@ def test_scale_and_tiles_must_fit_the_image_axes(trained_2d):
     _, workdir = trained_2d
     image = np.zeros((64, 64), np.uint16)
     with pytest.raises(SegbenchError, match=r"scale has 3 values but the image has 2 spatial axes \(YX\)"):
-        StarDistSegmenter(model_dir=workdir / "stardist", scale=[1, 1, 1]).predict(image)
+        StarDistSegmenter(weights=workdir / "stardist", scale=[1, 1, 1]).predict(image)
     with pytest.raises(SegbenchError, match=r"n_tiles has 3 values but the image has 2 spatial axes \(YX\)"):
-        StarDistSegmenter(model_dir=workdir / "stardist", n_tiles=[1, 1, 2]).predict(image)
+        StarDistSegmenter(weights=workdir / "stardist", n_tiles=[1, 1, 2]).predict(image)
 
 
 def test_plugin_is_registered_without_importing_tensorflow():
@@ -139,7 +140,7 @@ def test_plugin_is_registered_without_importing_tensorflow():
         "import sys\n"
         "from segbench.plugins import load_registry\n"
         "info = load_registry().get('segmenter', 'stardist')\n"
-        "seg = info.cls(model='2D_versatile_fluo')\n"
+        "seg = info.cls(weights='2D_versatile_fluo')\n"
         "print(info.distribution, info.cls.postprocess_params(), 'tensorflow' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -148,7 +149,9 @@ def test_plugin_is_registered_without_importing_tensorflow():
 
 def test_runner_parameter_routing():
     assert StarDistSegmenter.postprocess_params() == ("prob_thresh", "nms_thresh")
-    assert StarDistSegmenter.constructor_params() == ("model", "model_dir", "pmin", "pmax", "n_tiles", "scale", "spacing")
+    assert StarDistSegmenter.constructor_params() == (
+        "weights", "pmin", "pmax", "n_tiles", "scale", "spacing", "model", "model_dir",
+    )
     assert StarDistSegmenter.train_params() == (
         "n_rays", "grid", "epochs", "steps_per_epoch", "patch_size", "batch_size", "augment",
         "optimize_thresholds", "validation_fraction", "learning_rate", "tensorboard", "config", "seed",
