@@ -212,9 +212,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     args = parser.parse_args(argv)
-    from segbench_gan.pix2pixhd.render import resolve_device
+    from segbench.kit import torch_device
 
-    args.device = resolve_device(args.device)
+    args.device = torch_device(args.device)
     return args
 
 

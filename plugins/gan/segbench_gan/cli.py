@@ -308,9 +308,9 @@ def _realism(args: argparse.Namespace) -> int:
 
 
 def _device(name: str):
-    from .pix2pixhd.render import resolve_device
+    from segbench.kit import torch_device
 
-    return resolve_device(name)
+    return torch_device(name)
 
 
 def _set_threads(threads: int | None) -> None:

@@ -92,7 +92,7 @@ def fit_pair(
     """
     from .pix2pixhd import Pix2PixHDConfig, TrainOptions, train_images
     from .pix2pixhd.checkpoint import export_for_sampling
-    from .pix2pixhd.render import resolve_device
+    from segbench.kit import torch_device
     from .stylegan3 import export_mask_generator, train_masks
 
     for name, value in (("mask_steps", mask_steps), ("image_steps", image_steps)):
@@ -105,7 +105,7 @@ def fit_pair(
     training = workdir / "training"
     shutil.rmtree(training, ignore_errors=True)  # fit trains from scratch, never resumes
     total = mask_steps + image_steps
-    torch_device = resolve_device(device)
+    resolved = torch_device(device)
 
     def mask_status(status) -> None:
         if progress is not None and status.tick is not None:
@@ -113,11 +113,11 @@ def fit_pair(
 
     tick = max(1, min(25, mask_steps // 10))
     train_masks(dataset, training / "masks", resolution=resolution, steps=mask_steps, tick_every=tick,
-                snapshot_every=mask_steps, grid_size=16, seed=seed, device=torch_device, progress=mask_status,
+                snapshot_every=mask_steps, grid_size=16, seed=seed, device=resolved, progress=mask_status,
                 **MASK_ARCH)
     options = TrainOptions(steps=image_steps, batch_size=IMAGE_BATCH, crop=resolution,
                            snapshot_every=image_steps, log_every=max(1, min(25, image_steps // 10)), seed=seed,
-                           device=str(torch_device))
+                           device=str(resolved))
     train_images(dataset, training / "images", Pix2PixHDConfig(**IMAGE_ARCH), options,
                  on_log=(lambda step, losses: progress(mask_steps + step, total, losses.get("loss_G_GAN")))
                  if progress is not None else None)

@@ -13,6 +13,7 @@ import numpy as np
 from skimage.transform import resize
 
 import segbench
+from segbench import kit
 from segbench.errors import InputError
 
 from .objects import drop_faint, drop_small, stack_layers
@@ -35,11 +36,11 @@ def _shape(shape) -> tuple[int, int] | None:
     try:
         dims = tuple(int(s) for s in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"shape: expected [Y, X] (two positive integers), got {shape!r}") from None
+        raise kit.ParameterError(f"shape: expected [Y, X] (two positive integers), got {shape!r}") from None
     if len(dims) != 2:
-        raise ValueError(f"shape: the gan generator makes 2D images, give [Y, X], got {list(dims)}")
+        raise kit.ParameterError(f"shape: the gan generator makes 2D images, give [Y, X], got {list(dims)}")
     if min(dims) < 1:
-        raise ValueError(f"shape: sides must be >= 1, got {list(dims)}")
+        raise kit.ParameterError(f"shape: sides must be >= 1, got {list(dims)}")
     return dims
 
 
@@ -155,23 +156,23 @@ class GanGenerator(segbench.Generator):
     ):
         folder = Path(checkpoint) if checkpoint is not None else SHIPPED_CHECKPOINT
         if shape_mode not in SHAPE_MODES:
-            raise ValueError(f"shape_mode: must be one of {SHAPE_MODES}, got {shape_mode!r}")
+            raise kit.ParameterError(f"shape_mode: must be one of {SHAPE_MODES}, got {shape_mode!r}")
         if not truncation_psi >= 0:
-            raise ValueError(f"truncation_psi: must be >= 0, got {truncation_psi}")
+            raise kit.ParameterError(f"truncation_psi: must be >= 0, got {truncation_psi}")
         checks = [("min_objects", min_objects, 0), ("min_area", min_area, 0)]
         if mask_layers is not None:
             checks.append(("mask_layers", mask_layers, 1))
         for name, value, least in checks:
             if not (isinstance(value, (int, np.integer)) and value >= least):
-                raise ValueError(f"{name}: must be an integer >= {least}, got {value!r}")
+                raise kit.ParameterError(f"{name}: must be an integer >= {least}, got {value!r}")
         if math.isnan(min_contrast):
-            raise ValueError("min_contrast: must be a number (-inf keeps every object), got nan")
+            raise kit.ParameterError("min_contrast: must be a number (-inf keeps every object), got nan")
         for name, value in (("spot_clouds", spot_clouds), ("spots_per_cloud", spots_per_cloud),
                             ("spot_amplitude", spot_amplitude)):
             if not value >= 0:
-                raise ValueError(f"{name}: must be >= 0, got {value}")
+                raise kit.ParameterError(f"{name}: must be >= 0, got {value}")
         if not spot_sigma > 0:
-            raise ValueError(f"spot_sigma: must be > 0 pixels, got {spot_sigma}")
+            raise kit.ParameterError(f"spot_sigma: must be > 0 pixels, got {spot_sigma}")
         covariance_matrix(spot_covariance, "spot_covariance")
         self.shape_mode = shape_mode
         self._layers_param = None if mask_layers is None else int(mask_layers)
@@ -194,7 +195,6 @@ class GanGenerator(segbench.Generator):
             ``workdir`` lacks one of the two folders, or their files do not load.
         """
         from .pix2pixhd import ImageRenderer
-        from .pix2pixhd.render import resolve_device
         from .stylegan3 import load_mask_generator
 
         folder = Path(workdir)
@@ -203,7 +203,7 @@ class GanGenerator(segbench.Generator):
                 raise InputError(folder, f"has no {part}/ folder",
                                  "give a checkpoint folder holding masks/ (StyleGAN3) and images/ (pix2pixHD), "
                                  "e.g. one written by fit or `segbench gan export`")
-        torch_device = resolve_device(self.device)
+        torch_device = kit.torch_device(self.device)
         self.masks = load_mask_generator(folder / "masks", device=torch_device)
         self.renderer = ImageRenderer.from_checkpoint(folder / "images", device=torch_device)
         self.checkpoint = folder
@@ -312,7 +312,7 @@ class GanGenerator(segbench.Generator):
         have fewer than ``min_objects`` objects after :data:`MAX_TRIES` latents.
         """
         if n < 0:
-            raise ValueError(f"n: must be >= 0, got {n}")
+            raise kit.ParameterError(f"n: must be >= 0, got {n}")
         short = 0
         for i in range(n):
             image, labels, spot_seq = self._draw(seed, i)

@@ -8,22 +8,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from segbench.kit import torch_device
+
 from .checkpoint import FEATURES_FILE, G_FILE, CheckpointInfo, load_into, load_weights_file, read_info
 from .features import FeatureClusters
 from .inputs import from_unit_range, label_input
 from .networks import build_generator
 
-__all__ = ["ImageRenderer", "resolve_device"]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None -> CUDA when available, else CPU; anything else as torch reads it."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device: {device!r} is not a torch device (use 'auto', 'cpu', 'cuda', 'cuda:1', ...)") from None
+__all__ = ["ImageRenderer"]
 
 
 class ImageRenderer:
@@ -47,7 +39,7 @@ class ImageRenderer:
         if info.config.feat_num and clusters is None:
             raise ValueError("clusters: required when the generator takes feature channels (feat_num > 0)")
         self.info = info
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         self.generator = generator.to(self.device).eval()
         self.clusters = clusters
 

@@ -29,6 +29,7 @@ import torch
 
 import segbench
 from segbench.errors import InputError
+from segbench.kit import torch_device
 
 from ..snapshots import StatsLog, atomic_save, save_image_grid
 from .checkpoint import (
@@ -40,7 +41,6 @@ from .features import FeatureClusters, instance_classes
 from .inputs import from_unit_range, instance_edges, label_input, to_unit_range
 from .losses import feature_matching_loss, lsgan_loss
 from .networks import build_discriminator, build_encoder, build_generator
-from .render import resolve_device
 from .vgg import VGG19Features, VGGLoss
 
 __all__ = ["TrainOptions", "train_images"]
@@ -314,7 +314,7 @@ def train_images(
     if options.crop % config.size_multiple:
         raise ValueError(f"crop: {options.crop} is not a multiple of {config.size_multiple} "
                          "(2 ** the model's downsamplings)")
-    device = resolve_device(options.device)
+    device = torch_device(options.device)
     pairs, problems = load_pairs(data, config.output_nc, options.crop)
     for problem in problems:
         (warn or (lambda _: None))(f"skipped: {problem}")

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import torch
 from segbench.errors import InputError
+from segbench.kit import torch_device
 
 from .checkpoint import generator_from_checkpoint, latest_snapshot, read_checkpoint
 from .generator import Generator
 from .labels import masks_to_labels
 from .pickle_io import load_official_pickle
-from .train import resolve_device
 
 __all__ = ["MaskGenerator", "load_mask_generator", "EXPORTED_NAME"]
 
@@ -52,7 +52,7 @@ class MaskGenerator:
 
     def __init__(self, generator: Generator, device: str | torch.device | None = None, source: str = "",
                  info: dict[str, Any] | None = None):
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         self.generator = generator.to(self.device).eval().requires_grad_(False)
         self.resolution = generator.cfg.resolution
         self.config = generator.cfg.to_dict()

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from segbench.api import Dataset, Sample
 from segbench.errors import InputError
+from segbench.kit import torch_device
 
 from ..snapshots import StatsLog, atomic_save
 from .augment import AdaptiveAugment, random_dihedral, soften
@@ -44,7 +45,7 @@ from .discriminator import Discriminator
 from .generator import Generator
 from .loss import discriminator_loss, generator_loss, r1_penalty
 
-__all__ = ["TrainingOptions", "TrainingStatus", "TrainingResult", "train_masks", "resolve_device"]
+__all__ = ["TrainingOptions", "TrainingStatus", "TrainingResult", "train_masks"]
 
 
 @dataclass(frozen=True)
@@ -171,13 +172,6 @@ class TrainingResult:
     seconds: float
     finished: bool
     resumed_from: int | None
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, or CUDA when available, else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class _Trainer:
@@ -508,7 +502,7 @@ def train_masks(
         tick_every=tick_every, snapshot_every=snapshot_every or 10 * tick_every,
         grid_size=grid_size, seed=seed,
     )
-    dev = resolve_device(device)
+    dev = torch_device(device)
     tiles = mask_tiles(data, resolution, scale=scale, border_gap=border_gap)
 
     trainer = _Trainer(cfg, opts, tiles, dev)
