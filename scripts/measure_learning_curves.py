@@ -30,11 +30,12 @@ from segbench.paired import bootstrap_weights, percentile_interval, pooled_value
 from segbench.results import Col, parse_metric_key
 
 #: method -> (its other training settings, the epochs to train for); the
-#: sim2real budgets (Cellpose 25, StarDist 15, U-Net 12 epochs) among them
+#: sim2real budgets (Cellpose 25, StarDist 15 and 60, U-Net 12 and 24, Mask R-CNN 5 epochs) among them
 BUDGETS = {
     "unet": ({"steps_per_epoch": 20}, [6, 12, 24, 48]),
     "stardist": ({"steps_per_epoch": 20, "patch_size": 128, "learning_rate": 0.001}, [15, 30, 60]),
     "cellpose": ({"crop_size": 128}, [25, 50]),
+    "maskrcnn": ({}, [5, 10, 20]),
 }
 #: Cellpose's constructor params in sim2real (cellprob_threshold -1, its better variant there)
 PARAMS = {"cellpose": {"bsize": 288, "cellprob_threshold": -1.0}}
