@@ -185,7 +185,7 @@ class _MaskProgress:
 # --------------------------------------------------------------------- train-images
 
 def _add_train_images(commands) -> None:
-    from .pix2pixhd import TrainOptions
+    from .pix2pixhd.options import TrainOptions
 
     d = TrainOptions()
     p = commands.add_parser(

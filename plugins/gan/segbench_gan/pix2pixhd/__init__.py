@@ -5,46 +5,45 @@
 - :mod:`.losses`, :mod:`.vgg`: LSGAN, feature matching, optional VGG19 perceptual loss.
 - :mod:`.features`: k-means appearance clusters of instance features.
 - :mod:`.checkpoint`: checkpoint folders, weights-only loading, official ``latest_net_G.pth`` files.
-- :mod:`.train`: the training loop; :mod:`.render`: sampling.
+- :mod:`.train`: the training loop (:mod:`.options`: its options); :mod:`.render`: sampling.
+
+The names below are imported from their modules on first use, so importing
+the package (or :mod:`.options`) does not import torch.
 """
 
-from .checkpoint import CheckpointInfo, config_from_state_dict, load_into, load_weights_file, read_info
-from .config import Pix2PixHDConfig
-from .features import FeatureClusters, kmeans
-from .inputs import instance_edges, label_input
-from .networks import (
-    Encoder,
-    GlobalGenerator,
-    LocalEnhancer,
-    MultiscaleDiscriminator,
-    NLayerDiscriminator,
-    build_discriminator,
-    build_encoder,
-    build_generator,
-)
-from .render import ImageRenderer
-from .train import TrainOptions, train_images
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointInfo",
-    "Encoder",
-    "FeatureClusters",
-    "GlobalGenerator",
-    "ImageRenderer",
-    "LocalEnhancer",
-    "MultiscaleDiscriminator",
-    "NLayerDiscriminator",
-    "Pix2PixHDConfig",
-    "TrainOptions",
-    "build_discriminator",
-    "build_encoder",
-    "build_generator",
-    "config_from_state_dict",
-    "instance_edges",
-    "kmeans",
-    "label_input",
-    "load_into",
-    "load_weights_file",
-    "read_info",
-    "train_images",
-]
+import importlib
+
+#: public name -> the submodule defining it
+_MODULES = {
+    "CheckpointInfo": "checkpoint",
+    "Encoder": "networks",
+    "FeatureClusters": "features",
+    "GlobalGenerator": "networks",
+    "ImageRenderer": "render",
+    "LocalEnhancer": "networks",
+    "MultiscaleDiscriminator": "networks",
+    "NLayerDiscriminator": "networks",
+    "Pix2PixHDConfig": "config",
+    "TrainOptions": "options",
+    "build_discriminator": "networks",
+    "build_encoder": "networks",
+    "build_generator": "networks",
+    "config_from_state_dict": "checkpoint",
+    "instance_edges": "inputs",
+    "kmeans": "features",
+    "label_input": "inputs",
+    "load_into": "checkpoint",
+    "load_weights_file": "checkpoint",
+    "read_info": "checkpoint",
+    "train_images": "train",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_MODULES[name]}", __name__), name)
