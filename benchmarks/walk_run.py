@@ -11,7 +11,9 @@ The walk is what a reader does who follows each function the first time it
 is called: at every first call of a function in scope, the reader is in the
 calling file (the nearest caller in scope), then in the called one. The
 files met that way, with repeats in a row merged, are the walk's *stops*; a
-stop in a file the walk had already left is a *return*. In scope are the
+stop in a file the walk had already left is a *return*. The "calls only"
+line counts the same way over the files of the called functions alone (a
+reader who jumps to each definition but never back to the caller). In scope are the
 files that carry a run from the suite to a stored cell: ``segbench/cli/``
 (``__init__`` and ``run``), ``segbench/suite/`` and ``segbench/run/``;
 calls into the libraries below them (io, metrics, plugins, results, api,
@@ -84,6 +86,8 @@ class Walk:
         self.stops: list[tuple[str, str, str]] = []  # (file, phase, the function the walk is in)
         self.phase = "cli"
         self.done = False
+        #: the file of each function called, in first-call order (the walk without the way back)
+        self.calls: list[str] = []
 
     def _phase(self, frame) -> str:
         """``load_suite`` or ``plan_suite`` while one of them is on the stack;
@@ -118,6 +122,7 @@ class Walk:
         if caller is not None:
             self._stop(in_scope(caller.f_code.co_filename), caller.f_code.co_qualname)
         self._stop(file, code.co_qualname)
+        self.calls.append(file)
 
     def numbers(self) -> dict:
         left: set[str] = set()
@@ -131,9 +136,11 @@ class Walk:
             counts = per_phase.setdefault(phase, {"stops": 0, "returns": 0})
             counts["stops"] += 1
             counts["returns"] += returned
+        jumps = [f for i, f in enumerate(self.calls) if not i or self.calls[i - 1] != f]
         return {
             "stops": len(self.stops),
             "returns": sum(returns),
+            "calls_only": {"stops": len(jumps), "returns": len(jumps) - len(set(jumps))},
             "files": len({stop[0] for stop in self.stops}),
             "phases": per_phase,
             "walk": [f"{'*' if r else ' '} {phase:<10} {file:<18} {function}"
@@ -184,6 +191,9 @@ def main() -> None:
     for phase, counts in numbers["phases"].items():
         print(f"{phase:<11} {counts['stops']:>3} stops, {counts['returns']:>3} returns")
     print(f"{'total':<11} {numbers['stops']:>3} stops, {numbers['returns']:>3} returns, {numbers['files']} files")
+    calls = numbers["calls_only"]
+    print(f"{'calls only':<11} {calls['stops']:>3} stops, {calls['returns']:>3} returns "
+          "(the files of the functions called, in order, without the way back to each caller)")
     if args.json:
         Path(args.json).write_text(json.dumps({k: v for k, v in numbers.items()}, indent=2) + "\n")
 
