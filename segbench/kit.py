@@ -233,14 +233,15 @@ def renamed(plugin_name: str, new: str, **old) -> None:
 # -- devices ---------------------------------------------------------------------
 
 
-def torch_device(device: str | None = "auto"):
+def torch_device(device="auto"):
     """The ``torch.device`` to run on.
 
     Parameters
     ----------
-    device : str or None
+    device : str, torch.device or None
         ``"auto"`` or None: ``cuda`` when torch sees a GPU, else ``cpu``;
-        otherwise a torch device string (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+        otherwise a torch device string (``cpu``, ``cuda``, ``cuda:1``, ``mps``)
+        or a ``torch.device`` (returned as it is).
 
     Raises
     ------
@@ -255,6 +256,8 @@ def torch_device(device: str | None = "auto"):
 
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        return device
     if isinstance(device, str):
         try:
             return torch.device(device)

@@ -75,17 +75,22 @@ class _FakeCuda:
         return self.available
 
 
+class _FakeDevice(str):
+    """A stand-in ``torch.device``: a string ``device(NAME)``; refuses what torch refuses."""
+
+    def __new__(cls, name):
+        if not isinstance(name, str) or name.split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise RuntimeError(f"Expected one of cpu, cuda, mps device type at start of device string: {name}")
+        return super().__new__(cls, f"device({name})")
+
+
 class _FakeTorch:
     """The part of torch that torch_device uses: ``cuda.is_available`` and ``device``."""
 
+    device = _FakeDevice
+
     def __init__(self, cuda: bool):
         self.cuda = _FakeCuda(cuda)
-
-    @staticmethod
-    def device(name):
-        if not isinstance(name, str) or name.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise RuntimeError(f"Expected one of cpu, cuda, mps device type at start of device string: {name}")
-        return f"device({name})"
 
 
 @pytest.mark.parametrize("cuda, expected", [(True, "device(cuda)"), (False, "device(cpu)")])
@@ -98,6 +103,8 @@ def test_torch_device_auto_is_cuda_when_present(monkeypatch, cuda, expected, giv
 def test_torch_device_passes_a_device_string_and_refuses_others(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", _FakeTorch(cuda=False))
     assert kit.torch_device("cuda:1") == "device(cuda:1)"
+    given = _FakeDevice("cpu")
+    assert kit.torch_device(given) is given
     for bad in ("gpu0", 3):
         with pytest.raises(kit.ParameterError) as info:
             kit.torch_device(bad)

@@ -20,8 +20,10 @@ from segbench_unet.segmenter import UNetSegmenter, VNetSegmenter
     (VNetSegmenter, dict(depth=2, base_channels=4, kernel_size=3)),
 ])
 def test_segmenter_contract(cls, arch, tmp_path, tiny_data, tiny_fit):
+    # 50 steps: enough for a prediction with background (the contract asks for it), seconds on one thread
+    fit = {**tiny_fit, "epochs": 5, "steps_per_epoch": 10, "learning_rate": 1e-2}
     check_segmenter(
-        cls, arch, workdir=tmp_path, fit={**tiny_fit, "epochs": 1}, dataset=tiny_data[0],
+        cls, arch, workdir=tmp_path, fit=fit, dataset=tiny_data[0],
         sweep={"interior_threshold": [0.3, 0.5, 0.7], "prob_threshold": [0.4, 0.6]},
     )
 
