@@ -29,7 +29,7 @@ from .data import PreparedDataset, dataset_folder, prepare_dataset
 from .jobs import PredictJob
 from .progress import bars
 from .store import ResultStore
-from .training import Training, plan_training, train, trained_record
+from .training import Training, generator_seed, plan_training, segmenter_seed, train, trained_record
 
 __all__ = ["Cell", "Failure", "Plan", "plan_suite", "scoring_thresholds"]
 
@@ -154,8 +154,8 @@ def _fit_generator(plan: Plan, spec, registry: Registry, progress) -> tuple[Path
         raise SegbenchError(f"{where}: dataset {spec.fit_on!r} is not available (see above); skipped")
     info = registry.get("generator", spec.target)
     params = {k: v for k, v in spec.params.items() if k != "n_images"}
-    training = plan_training("generator", info, spec.name, params, spec.fit, train_ds, plan.suite.output,
-                             plan.suite.seed, where)
+    seed = generator_seed(plan.suite.seed, spec.name, spec.target, params, spec.fit)
+    training = plan_training("generator", info, spec.name, params, spec.fit, train_ds, plan.suite.output, seed, where)
     what = f"  fit {spec.target} on {spec.fit_on}"
     task = progress.add_task(what, total=None, visible=False)
 
@@ -224,8 +224,9 @@ def _training(plan: Plan, config: SegmenterConfig, info, test_ds: PreparedDatase
         ))
         return None
     try:
+        seed = segmenter_seed(plan.suite.seed, train_ds.name, info.name, config.params, config.train)
         plan.trainings[key] = plan_training("segmenter", info, config.label, config.params, config.train, train_ds,
-                                            plan.suite.output, plan.suite.seed, f"{where}.train")
+                                            plan.suite.output, seed, f"{where}.train")
     except SegbenchError as exc:
         plan.failures.append(Failure("", f"{exc} ({config.label} skipped on {test_ds.name})"))
         return None

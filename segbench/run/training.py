@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .data import PreparedDataset
 
 __all__ = [
-    "TRAIN_RECORD", "PROGRESS_FILE", "TRAIN_FOLDER", "Training", "plan_training", "train",
+    "TRAIN_RECORD", "PROGRESS_FILE", "TRAIN_FOLDER", "Training", "plan_training", "segmenter_seed", "generator_seed", "train",
     "trained_record", "build", "model_for", "ProgressFile", "TrainingProgress", "read_progress",
     "record_problem", "TrainedModel", "list_models",
 ]
@@ -100,16 +100,31 @@ class Training:
         return config_id(self.name, self.params, self.settings)
 
 
+def segmenter_seed(suite_seed: int, train_name: str, name: str, params: dict[str, Any],
+                   settings: dict[str, Any] | None) -> int:
+    """The ``fit`` seed of segmenter ``name`` trained on dataset ``train_name``."""
+    return derive_seed(suite_seed, "train", train_name, config_id(name, params, settings))
+
+
+def generator_seed(suite_seed: int, dataset_name: str, name: str, params: dict[str, Any],
+                   settings: dict[str, Any] | None) -> int:
+    """The ``fit`` seed of generator ``name`` making dataset ``dataset_name``
+    (derived as segbench 0.2 did, so fitted datasets stay bit-identical)."""
+    return derive_seed(suite_seed, "fit", dataset_name,
+                       stable_hash({"generator": name, "params": params, "fit": settings})[:12])
+
+
 def plan_training(
     kind: str, info: PluginInfo, label: str, params: dict[str, Any], settings: dict[str, Any] | None,
-    train: PreparedDataset, output: str | Path, suite_seed: int, where: str,
+    train: PreparedDataset, output: str | Path, seed: int, where: str,
 ) -> Training:
     """The training of plugin ``info`` (``kind`` "segmenter" or "generator")
     with ``params`` and ``settings`` on ``train``'s train split, after
     checking that split once.
 
     ``where`` names the suite key (or command-line option) in error messages;
-    the seed is derived from the suite seed, the train dataset and the config.
+    ``seed`` is the one passed to ``fit`` (part of the key): suites derive it
+    with :func:`segmenter_seed` or :func:`generator_seed`.
 
     Raises
     ------
@@ -121,7 +136,6 @@ def plan_training(
     problem = _split_problem(info.cls, params, train)
     if problem:
         raise SegbenchError(f"{where}: {problem}")
-    seed = derive_seed(suite_seed, "train", train.name, config_id(info.name, params, settings))
     key = stable_hash({
         "kind": kind,
         "plugin": [info.name, info.distribution, info.version],
