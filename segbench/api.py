@@ -45,7 +45,7 @@ class Segmenter:
     :meth:`predict`. The constructor takes the suite's ``params`` as keyword
     arguments; declare them explicitly so unknown ones are rejected.
 
-    Optional methods, used when present (see DESIGN.md):
+    Optional methods, used when present (see docs/design.md):
 
     - ``fit(self, train: Dataset, workdir: Path, **train_settings)`` and
       ``load(self, workdir: Path)``, together: ``fit`` trains on a train split

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..metrics import CRITERIA, DEFAULT_THRESHOLDS  # noqa: F401 - CRITERIA: suite.validate imports it from here
+from ..metrics import DEFAULT_THRESHOLDS
 from .grid import format_value
 from .hashing import config_id
 

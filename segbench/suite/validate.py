@@ -17,12 +17,11 @@ from typing import Any
 from ..api import parameter_names
 from ..errors import did_you_mean
 from ..io import find_pairs
-from ..metrics import DSB_THRESHOLDS
+from ..metrics import CRITERIA, DSB_THRESHOLDS
 from ..results import parse_metric_key
 from ..plugins import PluginError, Registry
 from .grid import grid
 from .model import (
-    CRITERIA,
     MAX_IMAGES,
     MAX_SEED,
     MAX_SUITE_BYTES,
