@@ -69,6 +69,10 @@ class Segmenter:
     #: on their own machine instead (suites are shared: they never choose a
     #: program to run). A suite that names one gets one line saying so.
     refused_params: ClassVar[Mapping[str, str]] = {}
+    #: Constructor parameters that were renamed, old name -> new name. A suite
+    #: that still uses an old name is refused when it loads, with one line
+    #: saying what to write instead; the constructor takes only the new name.
+    renamed_params: ClassVar[Mapping[str, str]] = {}
     #: Spatial dimensionalities it handles: 2 for ``(Y, X)`` images, 3 for
     #: ``(Z, Y, X)`` volumes. A suite skips a dataset it cannot run (one line
     #: for the whole dataset, not a failure per image): see :meth:`skip`.
@@ -174,6 +178,9 @@ class Generator:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Constructor parameters that were renamed, old name -> new name (as for
+    #: :attr:`Segmenter.renamed_params`).
+    renamed_params: ClassVar[Mapping[str, str]] = {}
     #: Spatial dimensionalities of the annotated images ``fit`` learns from
     #: (2: ``(Y, X)``, 3: ``(Z, Y, X)``); see :meth:`skip`.
     dimensions: ClassVar[tuple[int, ...]] = (2, 3)

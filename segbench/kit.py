@@ -9,7 +9,8 @@ library at import time, so a plugin built on the kit lists fast.
   :func:`integer_range`, :func:`spatial_shape`, :func:`covariance`,
   :func:`at_most`, :func:`at_least`: each returns the value in canonical form
   or raises one line naming the parameter, what was expected and what was
-  given. :func:`renamed` refuses a parameter's old name.
+  given. (A parameter's old name is refused when the suite loads:
+  ``renamed_params`` on the class, :class:`segbench.Segmenter`.)
 - **Devices.** :func:`torch_device`: ``"auto"`` (or None) is CUDA when torch
   sees a GPU, else the CPU; anything else must be a torch device string.
 - **Weights.** :func:`weights_sha256`: the content hash of a weights file or
@@ -51,7 +52,6 @@ __all__ = [
     "number_range",
     "plugin",
     "plugin_version",
-    "renamed",
     "spatial_shape",
     "torch_device",
     "train_samples",
@@ -205,29 +205,6 @@ def at_least(name: str, value, bound, why: str, fix: str):
 def _show(value) -> str:
     """An integer as it is, a real number in ``%g`` form."""
     return str(value) if isinstance(value, numbers.Integral) else f"{value:g}"
-
-
-def renamed(plugin_name: str, new: str, **old) -> None:
-    """Refuse the old names of a parameter: :class:`ParameterError` for the first
-    of ``old`` (name=value) whose value is not None.
-
-    A constructor keeps an old name as a keyword-only parameter defaulting to
-    None and passes it here, so a suite that still uses it gets this line
-    instead of an unknown-parameter error.
-
-    Examples
-    --------
-    >>> renamed("cellpose", "weights", pretrained_model=None)
-    >>> renamed("cellpose", "weights", pretrained_model="my_model")
-    Traceback (most recent call last):
-    ...
-    segbench.kit.ParameterError: cellpose: parameter 'pretrained_model' was renamed to weights; write weights: 'my_model'
-    """
-    for name, value in old.items():
-        if value is not None:
-            raise ParameterError(
-                f"{plugin_name}: parameter {name!r} was renamed to {new}; write {new}: {value!r}"
-            )
 
 
 # -- devices ---------------------------------------------------------------------

@@ -60,13 +60,6 @@ def test_validators_return_canonical_values():
     assert kit.at_most("x", 3, 3, "why", "fix") == 3
 
 
-def test_renamed_refuses_an_old_name_in_one_line():
-    kit.renamed("stardist", "weights", model=None, model_dir=None)  # nothing given: fine
-    with pytest.raises(kit.ParameterError) as info:
-        kit.renamed("stardist", "weights", model=None, model_dir="models/nuclei")
-    assert str(info.value) == "stardist: parameter 'model_dir' was renamed to weights; write weights: 'models/nuclei'"
-
-
 class _FakeCuda:
     def __init__(self, available: bool):
         self.available = available

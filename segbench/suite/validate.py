@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 from ..api import parameter_names
 from ..errors import did_you_mean
 from ..io import find_pairs
@@ -520,7 +519,20 @@ def _check_plugin_params(check, registry, kind, name, params, path, extra=frozen
         return
     accepted = cls.constructor_params() if hasattr(cls, "constructor_params") else None
     allowed = None if accepted is None else set(accepted) | set(extra)
-    _unknown_params(check, path + ("params",), params, allowed, f"{kind} {name!r}")
+    renamed = _renamed_params(check, cls, params, path + ("params",))
+    given = [k for k in params if k not in renamed]
+    _unknown_params(check, path + ("params",), given, allowed, f"{kind} {name!r}")
+
+
+def _renamed_params(check: _Checker, cls: type, params: dict, path: tuple) -> set[str]:
+    """Report each name of ``params`` that ``cls.renamed_params`` lists as an
+    old name, with the new name and the value to write; return those names."""
+    renamed = getattr(cls, "renamed_params", {})
+    found = [key for key in params if key in renamed]
+    for key in found:
+        new = renamed[key]
+        check.add(path + (key,), f"renamed to {new}; write {new}: {params[key]!r}", True)
+    return set(found)
 
 
 def _segmenters(
@@ -603,7 +615,8 @@ def _check_segmenter_params(check, cls, params, train, path) -> None:
             f"{key!r} is not accepted from a suite file (a suite must not choose a program to run); {how}",
             True,
         )
-    given = [k for k in params if k not in refused]
+    renamed = _renamed_params(check, cls, params, path + ("params",))
+    given = [k for k in params if k not in refused and k not in renamed]
     _unknown_params(check, path + ("params",), given, allowed, f"segmenter {cls.name!r}")
     if train is None:
         return
@@ -618,8 +631,6 @@ def _check_segmenter_params(check, cls, params, train, path) -> None:
         if reserved in train:
             check.add(path + ("train", reserved), f"{reserved!r} is passed by segbench itself; remove it", True)
     _unknown_params(check, path + ("train",), train, cls.train_params(), repr(cls.name), "training setting")
-
-
 
 
 def _check_sweeps(check: _Checker, params: dict, path: tuple) -> None:

@@ -82,8 +82,6 @@ class CellposeSegmenter(segbench.Segmenter):
         ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:1``...
     use_bfloat16 : bool, optional
         Cellpose 4 only: bfloat16 (its default) or float32 weights.
-    model, pretrained_model : str, optional
-        Renamed to ``weights``; refused.
 
     Examples
     --------
@@ -95,6 +93,7 @@ class CellposeSegmenter(segbench.Segmenter):
     description: ClassVar[str] = (
         "Cellpose (flows + dynamics), built-in, local or trained weights; 2D and 3D"
     )
+    renamed_params: ClassVar[dict[str, str]] = {"model": "weights", "pretrained_model": "weights"}
 
     def __init__(
         self,
@@ -111,11 +110,7 @@ class CellposeSegmenter(segbench.Segmenter):
         batch_size: int = 8,
         device: str = "auto",
         use_bfloat16: bool | None = None,
-        *,
-        model: str | None = None,
-        pretrained_model: str | None = None,
     ):
-        kit.renamed(self.name, "weights", model=model, pretrained_model=pretrained_model)
         if diameter is not None:
             kit.number("diameter", diameter, low=0, low_open=True)
         if channels is not None:

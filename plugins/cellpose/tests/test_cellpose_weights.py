@@ -81,8 +81,6 @@ def test_no_weights_without_training(test_image):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"model": "cyto3"}, "^cellpose: parameter 'model' was renamed to weights; write weights: 'cyto3'$"),
-        ({"pretrained_model": "x"}, "^cellpose: parameter 'pretrained_model' was renamed to weights; write weights: 'x'$"),
         ({"diameter": 0}, r"parameter 'diameter' must be a number in \(0, inf\), got 0"),
         ({"channels": [0, 5]}, r"channels: expected \[channel to segment, nuclear channel\]"),
         ({"channels": [1]}, r"channels: expected"),
@@ -130,3 +128,27 @@ def test_registered_with_its_parameters():
     assert "spacing" in CellposeSegmenter.constructor_params()
     assert not set(CellposeSegmenter.constructor_params()) & set(CellposeSegmenter.postprocess_params())
     assert CellposeSegmenter.has_raw_split() and CellposeSegmenter.can_fit()
+
+
+def test_old_weight_names_are_refused_when_the_suite_loads(tmp_path):
+    from segbench.cli.list import plugin_params
+    from segbench.plugins import load_registry
+    from segbench.suite import SuiteLoadError, load_suite
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: renamed\n"
+        "datasets: [{name: d, generator: procedural, params: {n_images: 2}}]\n"
+        "segmenters:\n"
+        "  - {name: cellpose, params: {pretrained_model: my_model}}\n"
+        "  - {name: cellpose, label: old, params: {model: cyto3}}\n"
+    )
+    registry = load_registry()
+    with pytest.raises(SuiteLoadError) as info:
+        load_suite(suite, registry)
+    assert [str(p) for p in info.value.problems][:2] == [
+        f"{suite}:4: segmenters[0].params.pretrained_model: renamed to weights; write weights: 'my_model'",
+        f"{suite}:5: segmenters[1].params.model: renamed to weights; write weights: 'cyto3'",
+    ]
+    listed = [p.name for p in plugin_params(registry.get("segmenter", "cellpose"))["params"]]
+    assert "weights" in listed and not {"model", "pretrained_model"} & set(listed)

@@ -50,8 +50,6 @@ class StarDistSegmenter(segbench.Segmenter):
     spacing : sequence of float, optional
         Pixel/voxel size ``(dy, dx)`` or ``(dz, dy, dx)`` (the runner passes the
         dataset's). Sets the anisotropy of a 3D model trained by :meth:`fit`.
-    model, model_dir : str, optional
-        Renamed to ``weights``; refused.
 
     Examples
     --------
@@ -62,6 +60,7 @@ class StarDistSegmenter(segbench.Segmenter):
 
     name = "stardist"
     description = "StarDist 2D/3D (stardist package): pretrained, from a model folder, or trained"
+    renamed_params = {"model": "weights", "model_dir": "weights"}
 
     def __init__(
         self,
@@ -71,11 +70,7 @@ class StarDistSegmenter(segbench.Segmenter):
         n_tiles: int | Sequence[int] | None = None,
         scale: float | Sequence[float] | None = None,
         spacing: Sequence[float] | None = None,
-        *,
-        model: str | None = None,
-        model_dir: str | Path | None = None,
     ):
-        kit.renamed(self.name, "weights", model=model, model_dir=model_dir)
         if weights is not None and not (isinstance(weights, (str, Path)) and str(weights)):
             raise kit.ParameterError(
                 f"parameter 'weights' must be a StarDist model folder or a pretrained name such as "

@@ -110,8 +110,6 @@ def test_no_weights_at_all():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"model": "2D_versatile_fluo"}, "^stardist: parameter 'model' was renamed to weights; write weights: '2D_versatile_fluo'$"),
-        ({"model_dir": "x"}, "^stardist: parameter 'model_dir' was renamed to weights; write weights: 'x'$"),
         ({"weights": ""}, "parameter 'weights' must be a StarDist model folder or a pretrained name"),
         ({"pmin": -1}, r"parameter 'pmin' must be a number in \[0, 100\], got -1"),
         ({"pmin": 50, "pmax": 40}, r"pmin \(50\) must be below pmax \(40\)"),
@@ -124,6 +122,30 @@ def test_no_weights_at_all():
 def test_constructor_checks_its_parameters(params, message):
     with pytest.raises(SegbenchError, match=message):
         StarDistSegmenter(**params)
+
+
+def test_old_weight_names_are_refused_when_the_suite_loads(tmp_path):
+    from segbench.cli.list import plugin_params
+    from segbench.plugins import load_registry
+    from segbench.suite import SuiteLoadError, load_suite
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: renamed\n"
+        "datasets: [{name: d, generator: procedural, params: {n_images: 2}}]\n"
+        "segmenters:\n"
+        "  - {name: stardist, params: {model: 2D_versatile_fluo}}\n"
+        "  - {name: stardist, label: old, params: {model_dir: models/nuclei}}\n"
+    )
+    registry = load_registry()
+    with pytest.raises(SuiteLoadError) as info:
+        load_suite(suite, registry)
+    assert [str(p) for p in info.value.problems][:2] == [
+        f"{suite}:4: segmenters[0].params.model: renamed to weights; write weights: '2D_versatile_fluo'",
+        f"{suite}:5: segmenters[1].params.model_dir: renamed to weights; write weights: 'models/nuclei'",
+    ]
+    listed = [p.name for p in plugin_params(registry.get("segmenter", "stardist"))["params"]]
+    assert "weights" in listed and not {"model", "model_dir"} & set(listed)
 
 
 def test_scale_and_tiles_must_fit_the_image_axes(trained_2d):
