@@ -59,6 +59,9 @@ class CellProfilerSegmenter(segbench.Segmenter):
     """
 
     name = "cellprofiler"
+    #: each image reaches CellProfiler as one 2D TIFF (the shipped pipeline is 2D;
+    #: 3D pipelines are untested), so a suite skips 3D datasets
+    dimensions = (2,)
     refused_params = {"executable": f"the interpreter that runs CellProfiler comes from your machine: {HOW_TO_SET}"}
 
     def __init__(

@@ -11,11 +11,17 @@ import tifffile
 
 from segbench.builtin.otsu_watershed import OtsuWatershed
 from segbench.metrics import evaluate_dataset
+from segbench_cellprofiler import CellProfilerSegmenter
 
 
 def pooled_f1(samples, segment) -> float:
     scores = evaluate_dataset([(s.name, s.labels, segment(s.image)) for s in samples], thresholds=(0.5,))
     return scores.pooled[0]["f1"]
+
+
+def test_a_suite_skips_3d_datasets():
+    assert CellProfilerSegmenter.skip(3, {}) == "it handles 2D images only"
+    assert CellProfilerSegmenter.skip(2, {}) is None
 
 
 def test_shipped_pipeline_scores_like_otsu_watershed(segmenter, nuclei_clean):

@@ -135,6 +135,8 @@ class GanGenerator(segbench.Generator):
 
     name = "gan"
     description = "StyleGAN3 cell masks rendered by pix2pixHD as fluorescence images, with optional spots"
+    #: both networks are 2D: it learns from (and makes) ``(Y, X)`` images only
+    dimensions = (2,)
 
     def __init__(
         self,

@@ -14,6 +14,11 @@ from segbench.io import open_dataset
 from segbench_gan import stylegan3
 from segbench_gan.generator import MAX_TRIES, SHIPPED_CHECKPOINT, GanGenerator
 
+
+def test_it_fits_on_2d_images_only():
+    assert GanGenerator.skip(3, {}) == "it handles 2D images only"
+    assert GanGenerator.skip(2, {}) is None
+
 torch.set_num_threads(1)
 
 

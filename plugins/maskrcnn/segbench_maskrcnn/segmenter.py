@@ -76,6 +76,8 @@ class MaskRCNNSegmenter(segbench.Segmenter):
     description: ClassVar[str] = (
         "Mask R-CNN (torchvision), trained from scratch, local or COCO weights; tiled, 2D"
     )
+    #: torchvision's Mask R-CNN detects in 2D images; a suite skips 3D datasets
+    dimensions: ClassVar[tuple[int, ...]] = (2,)
 
     def __init__(
         self,

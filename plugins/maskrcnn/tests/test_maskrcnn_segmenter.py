@@ -15,6 +15,11 @@ from segbench_maskrcnn import MaskRCNNSegmenter
 from segbench_maskrcnn.weights import CONFIG_FILE, WEIGHTS_FILE
 
 
+def test_a_suite_skips_3d_datasets():
+    assert MaskRCNNSegmenter.skip(3, {"backbone": "resnet50"}) == "it handles 2D images only"
+    assert MaskRCNNSegmenter.skip(2, {}) is None
+
+
 def test_training_steps_have_finite_losses_and_leave_a_checkpoint(tiny_trained):
     seg, workdir, losses = tiny_trained
     assert [(e, t) for e, t, _ in losses] == [(1, 1)] and np.isfinite(losses[0][2])

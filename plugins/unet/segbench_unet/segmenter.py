@@ -12,7 +12,7 @@ loading a network), so ``segbench list`` does not import torch.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -37,6 +37,16 @@ class NetworkSegmenter(segbench.Segmenter):
     :meth:`_build` (and, for valid convolutions, :meth:`_margin`)."""
 
     name: ClassVar[str] = ""
+
+    @classmethod
+    def skip(cls, ndim: int, params: Mapping[str, Any]) -> str | None:
+        """Why a network of these ``params`` cannot run (or train on) ``ndim``-D
+        images: one built for the other dimensionality (``dims`` set); without
+        ``dims`` a network is built for each dataset's images."""
+        dims = params.get("dims")
+        if dims in (2, 3) and dims != ndim:
+            return f"its network is {dims}D (dims: {dims}); leave dims unset to build one for each dataset's images"
+        return super().skip(ndim, params)
 
     def _setup(
         self,

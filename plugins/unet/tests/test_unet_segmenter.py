@@ -112,6 +112,15 @@ def test_bad_parameters_name_the_parameter(make, message):
         make()
 
 
+@pytest.mark.parametrize("cls", [UNetSegmenter, VNetSegmenter, U2NetSegmenter])
+def test_a_network_built_for_one_dimensionality_skips_the_other(cls):
+    assert cls.skip(3, {"dims": 2}) == (
+        "its network is 2D (dims: 2); leave dims unset to build one for each dataset's images")
+    assert cls.skip(2, {"dims": 3}).startswith("its network is 3D (dims: 3);")
+    assert cls.skip(2, {"dims": 2}) is None and cls.skip(3, {"dims": 3}) is None
+    assert cls.skip(2, {}) is None and cls.skip(3, {"depth": 2}) is None  # dims taken from the data
+
+
 def test_bad_training_settings_name_the_setting(tmp_path, tiny_data):
     with pytest.raises(SegbenchError, match="parameter 'loss' must be one of 'ce', 'dice', 'ce_dice', 'focal', got 'mse'"):
         UNetSegmenter(depth=1, base_channels=2).fit(tiny_data[0], tmp_path, loss="mse")
