@@ -60,7 +60,7 @@ __all__ = [
     "SUITE_RECORD",
     "SUMMARY_COLUMNS",
     "Col",
-    "Metric",
+    "LeaderboardMetric",
     "RankKey",
     "format_threshold",
     "metric_key",
@@ -164,7 +164,7 @@ PROVENANCE_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Metric:
+class LeaderboardMetric:
     """A leaderboard metric: its key stem, header stem, the results column it is
     pooled from, and whether it is taken at a threshold."""
 
@@ -175,18 +175,18 @@ class Metric:
     description: str
 
 
-METRICS: dict[str, Metric] = {
+METRICS: dict[str, LeaderboardMetric] = {
     m.name: m
     for m in (
-        Metric("f1", "F1", Col.F1, True, "2TP / (2TP + FP + FN), counts pooled over the images"),
-        Metric("ap", "AP", Col.ACCURACY, True, "TP / (TP + FP + FN) (Cellpose's and the DSB's average precision)"),
-        Metric("precision", "precision", Col.PRECISION, True, "TP / (TP + FP)"),
-        Metric("recall", "recall", Col.RECALL, True, "TP / (TP + FN)"),
-        Metric("pq", "PQ", Col.PANOPTIC_QUALITY, True, "panoptic quality"),
-        Metric("miou", "mIoU", Col.MEAN_MATCHED_IOU, True, "mean score of the matched pairs"),
-        Metric("dsb", "DSB AP", Col.DSB, False, "mean over images of AP averaged over IoU 0.50:0.05:0.95"),
-        Metric("seg", "SEG", Col.SEG, False, "Cell Tracking Challenge SEG"),
-        Metric("aji", "AJI", Col.AJI, False, "Aggregated Jaccard Index"),
+        LeaderboardMetric("f1", "F1", Col.F1, True, "2TP / (2TP + FP + FN), counts pooled over the images"),
+        LeaderboardMetric("ap", "AP", Col.ACCURACY, True, "TP / (TP + FP + FN) (Cellpose's and the DSB's average precision)"),
+        LeaderboardMetric("precision", "precision", Col.PRECISION, True, "TP / (TP + FP)"),
+        LeaderboardMetric("recall", "recall", Col.RECALL, True, "TP / (TP + FN)"),
+        LeaderboardMetric("pq", "PQ", Col.PANOPTIC_QUALITY, True, "panoptic quality"),
+        LeaderboardMetric("miou", "mIoU", Col.MEAN_MATCHED_IOU, True, "mean score of the matched pairs"),
+        LeaderboardMetric("dsb", "DSB AP", Col.DSB, False, "mean over images of AP averaged over IoU 0.50:0.05:0.95"),
+        LeaderboardMetric("seg", "SEG", Col.SEG, False, "Cell Tracking Challenge SEG"),
+        LeaderboardMetric("aji", "AJI", Col.AJI, False, "Aggregated Jaccard Index"),
     )
 }
 
@@ -213,7 +213,7 @@ def metric_key(name: str, threshold: float | None = None) -> str:
 class RankKey:
     """A parsed metric key: ``metric`` (a :data:`METRICS` entry) at ``threshold``."""
 
-    metric: Metric
+    metric: LeaderboardMetric
     threshold: float | None
 
     @property

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..plugins import KINDS
+from ..suite.model import RESERVED_TRAIN_SETTINGS
 from . import shown
 
 DESCRIPTION = """\
@@ -38,8 +39,6 @@ GROUPS = {
     "dataset": (("params", "load", 1),),
     "metric": (),
 }
-#: arguments the runner passes itself; not settings a suite gives
-RUNNER_ARGUMENTS = ("progress",)
 
 
 def add_parser(subparsers) -> None:
@@ -80,7 +79,7 @@ def plugin_params(info) -> dict[str, list[Param]]:
         docs = {**_docs(func), **(_docs(cls) if method == "__init__" else {})}
         params = []
         for p in list(inspect.signature(func).parameters.values())[skip:]:
-            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.name in RUNNER_ARGUMENTS:
+            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.name in RESERVED_TRAIN_SETTINGS:
                 continue
             kind, text = docs.get(p.name, ("", ""))
             if not kind and p.annotation is not p.empty:

@@ -151,7 +151,7 @@ def _count(n: int, noun: str) -> str:
 
 def run_and_report(suite, registry, args, err: Console) -> int:
     from ..errors import SegbenchError
-    from ..report import build_leaderboards
+    from ..leaderboard import build_leaderboards
     from ..run.output import suite_record
     from ..run.progress import group_failures
     from ..run.runner import run_suite

@@ -14,10 +14,8 @@ import pandas as pd
 from ..errors import SegbenchError, printable
 from ..results import RESULTS_FILE, SUITE_RECORD, Col
 from ..suite.model import MetricsSpec
-# segbench.cli.run still imports build_leaderboards from here
-from ..leaderboard import build_leaderboards
 
-__all__ = ["build_leaderboards", "load_results", "load_suite_record"]
+__all__ = ["load_results", "load_suite_record"]
 
 
 def load_results(folder: str | Path) -> tuple[pd.DataFrame, dict]:

@@ -22,7 +22,8 @@ from ..api import Dataset, Sample
 from ..errors import InputError, SegbenchError
 from ..plugins import Registry
 from ..suite import DatasetSpec, derive_seed, stable_hash
-from .store import atomic_write_text, safe_rmtree
+from ..io import atomic_write_text
+from .store import safe_rmtree
 
 __all__ = ["SampleRef", "split_dataset", "PreparedDataset", "prepare_dataset", "dataset_folder", "read_train_folder"]
 

@@ -20,7 +20,7 @@ from ..results import LOCK_FILE, OUTPUT_MARKER, SUITE_RECORD
 from ..suite import Suite
 from .data import dataset_folder
 from .executors import check_address
-from .store import atomic_write_text
+from ..io import atomic_write_text
 
 __all__ = ["open_output", "claim_output", "output_lock", "suite_record"]
 

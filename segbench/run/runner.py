@@ -23,6 +23,7 @@ import pandas as pd
 from rich.console import Console
 
 from .. import __version__
+from ..io import atomic_write_text
 from ..plugins import Registry
 from ..results import RUN_HISTORY, RUN_RECORD
 from ..suite import Suite
@@ -32,7 +33,7 @@ from .output import open_output
 from .plan import Failure, plan_suite
 from .progress import bars
 from .schedule import execute
-from .store import ResultStore, atomic_write_text
+from .store import ResultStore
 
 __all__ = ["RunSummary", "run_suite", "plan_suite"]
 

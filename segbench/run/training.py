@@ -40,7 +40,8 @@ from .. import __version__
 from ..errors import SegbenchError
 from ..suite import config_id, derive_seed, stable_hash
 from .data import SampleRef, split_dataset
-from .store import atomic_write_text, safe_rmtree
+from ..io import atomic_write_text
+from .store import safe_rmtree
 
 if TYPE_CHECKING:
     from ..plugins import PluginInfo
