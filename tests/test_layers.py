@@ -52,16 +52,6 @@ PLUGIN_SURFACE = {
 # segbench.testing is for a plugin's tests (plugins/*/tests), which are not checked
 # here: they may drive the runner and score predictions as an end user would.
 
-#: Plugin imports of segbench internals as of this test's writing, each
-#: "path: module"; shrink it as plugins move to the surface above, never grow it.
-KNOWN_PLUGIN_VIOLATIONS = {
-    "plugins/cellpose/segbench_cellpose/training.py: segbench.api",  # Sample: from segbench
-    "plugins/gan/segbench_gan/realism.py: segbench.realism",  # a re-export of the core's realism
-    "plugins/gan/segbench_gan/stylegan3/data.py: segbench.api",  # Dataset, Sample: from segbench
-    "plugins/gan/segbench_gan/stylegan3/train.py: segbench.api",  # Dataset, Sample: from segbench
-    "plugins/stardist/segbench_stardist/training.py: segbench.api",  # Dataset: from segbench
-}
-
 #: the libraries the core never imports (docs/design.md): plugins bring them.
 HEAVY = ("torch", "tensorflow", "cellpose", "stardist")
 #: where the core may import one of them anyway: file -> library, and why
@@ -162,8 +152,7 @@ def test_plugins_import_only_the_public_surface():
         for module in _imports(path, package):
             if _unit(module) is not None and module not in PLUGIN_SURFACE:
                 found.add(f"{path.relative_to(REPO)}: {module}")
-    assert sorted(found - KNOWN_PLUGIN_VIOLATIONS) == [], "import these from " + ", ".join(PLUGIN_SURFACE)
-    assert sorted(KNOWN_PLUGIN_VIOLATIONS - found) == [], "fixed: remove them from KNOWN_PLUGIN_VIOLATIONS"
+    assert sorted(found) == [], "import these from " + ", ".join(PLUGIN_SURFACE)
 
 
 @pytest.mark.parametrize(

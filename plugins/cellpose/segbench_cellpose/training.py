@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from segbench.api import Sample
+from segbench import Sample
 from segbench.errors import InputError, SegbenchError
 from segbench.kit import ParameterError
 

@@ -172,7 +172,7 @@ def evaluate(args: argparse.Namespace, data: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     ratios = {}
     for label, checkpoint in (("new", args.work / "ship"), ("start", args.start)):
-        fake = list(GanGenerator(checkpoint=checkpoint, device=str(args.device)).generate(len(reference), seed=0))
+        fake = list(GanGenerator(weights=checkpoint, device=str(args.device)).generate(len(reference), seed=0))
         for part, samples in (("", fake), ("-images", _rendered(checkpoint, reference, args.device))):
             report = realism_report(reference, samples)
             report.write_json(out / f"{label}{part}.json")

@@ -61,9 +61,9 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     reference = load_labelled(args.reference)
-    gan = GanGenerator(checkpoint=args.checkpoint, device="cpu")
+    gan = GanGenerator(weights=args.checkpoint, device="cpu")
     generated = list(gan.generate(len(reference), seed=0))
-    spotted = list(GanGenerator(checkpoint=args.checkpoint, device="cpu", spot_clouds=2, spots_per_cloud=6,
+    spotted = list(GanGenerator(weights=args.checkpoint, device="cpu", spot_clouds=2, spots_per_cloud=6,
                                 spot_covariance=[[6.0, 3.0], [3.0, 4.0]], spot_sigma=0.8,
                                 spot_amplitude=1.0).generate(8, seed=0))
     rows = [[s.labels > 0 for s in generated[:8]], [s.image for s in generated[:8]],

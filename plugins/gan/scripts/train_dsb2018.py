@@ -203,7 +203,7 @@ def evaluate(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = {"real-trained": args.work / "ship", **({args.baseline.name: args.baseline} if args.baseline else {})}
     for label, checkpoint in checkpoints.items():
-        fake = list(GanGenerator(checkpoint=checkpoint, device="cpu").generate(len(real), seed=0))
+        fake = list(GanGenerator(weights=checkpoint, device="cpu").generate(len(real), seed=0))
         renderer = ImageRenderer.from_checkpoint(Path(checkpoint) / "images", device="cpu")
         rendered = [segbench.Sample(s.name, np.clip(np.rint(renderer.render(s.labels, np.random.default_rng(i))),
                                                     0, 65535).astype(np.uint16), s.labels)

@@ -1,7 +1,7 @@
-"""``segbench gan``: train the mask and image models, and measure realism.
+"""``segbench gan``: train the mask and image models, and export them for sampling.
 
 Sampling goes through the core: ``segbench generate gan --n N --out DIR
---param checkpoint=DIR``.
+--param weights=DIR``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from segbench.errors import SegbenchError
 __all__ = ["add_parser"]
 
 DESCRIPTION = """\
-Train the two networks of the `gan` generator and measure how realistic its
-images are. A checkpoint for `segbench generate gan --param checkpoint=DIR` is
-a folder with masks/ (from train-masks) and images/ (from train-images).
+Train the two networks of the `gan` generator (`segbench realism` measures how
+realistic its images are). The weights for `segbench generate gan --param
+weights=DIR` are a folder with masks/ (from train-masks) and images/ (from
+train-images), as export writes it.
 Both trainings write periodic snapshots with PNG sample grids and stats.jsonl
 into --out and resume from the last snapshot when run again with the same --out."""
 
@@ -27,8 +28,8 @@ examples:
   segbench gan train-masks --data data/nuclei --out models/gan/masks --resolution 64
   segbench gan train-images --data data/nuclei --out models/gan/images --steps 2000
   segbench gan export --masks models/gan/masks --images models/gan/images --out models/gan/ship
-  segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan/ship
-  segbench gan realism --real data/nuclei --fake data/gan --json realism.json
+  segbench generate gan --n 100 --out data/gan --param weights=models/gan/ship
+  segbench realism --real data/nuclei --fake data/gan --json realism.json
 """
 
 #: train-images flags that set the architecture (Pix2PixHDConfig fields)
@@ -53,7 +54,7 @@ _ARCH = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``segbench gan`` and its subcommands."""
-    parser = subparsers.add_parser("gan", help="train the gan generator's networks, measure realism",
+    parser = subparsers.add_parser("gan", help="train the gan generator's networks and export them",
                                    description=DESCRIPTION, epilog=EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(func=lambda args: _usage(parser))
@@ -61,7 +62,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_train_masks(commands)
     _add_train_images(commands)
     _add_export(commands)
-    _add_realism(commands)
     return parser
 
 
@@ -253,7 +253,7 @@ def _add_export(commands) -> None:
         description="Copy what sampling needs from the two training folders into OUT: "
         "OUT/masks/generator.pt (the StyleGAN3 EMA generator of the newest or given snapshot) and "
         "OUT/images/ (pix2pixHD config.json, latest_net_G.pth, features.npz). Use OUT with "
-        "`segbench generate gan --param checkpoint=OUT`.")
+        "`segbench generate gan --param weights=OUT`.")
     p.add_argument("--masks", type=Path, required=True, metavar="PATH",
                    help="train-masks output folder, or one of its snapshot-*.pt files")
     p.add_argument("--images", type=Path, required=True, metavar="DIR", help="train-images output folder")
@@ -271,39 +271,7 @@ def _export(args: argparse.Namespace) -> int:
     except (SegbenchError, ValueError) as err:
         return _fail("export", str(err))
     size = sum(f.stat().st_size for f in [masks, *images.iterdir()]) / 1e6
-    print(f"wrote {args.out} ({size:.1f} MB): use --param checkpoint={args.out}")
-    return 0
-
-
-# --------------------------------------------------------------------- realism
-
-def _add_realism(commands) -> None:
-    p = commands.add_parser(
-        "realism", help="compare generated with reference data (Wasserstein distances)",
-        description="Wasserstein distances between generated and reference data of object area, "
-        "eccentricity, solidity, objects per image, nearest-neighbour distance (masks) and "
-        "foreground/background intensities (images), next to the same distances between two "
-        "halves of the reference data (the floor).")
-    p.add_argument("--real", type=Path, required=True, metavar="DIR", help="reference dataset folder")
-    p.add_argument("--fake", type=Path, required=True, metavar="DIR", help="generated dataset folder")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the table as JSON")
-    p.add_argument("--max-pixels", type=int, default=200_000,
-                   help="intensities sampled per set and class (default: 200000)")
-    p.set_defaults(func=_realism)
-
-
-def _realism(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from .realism import load_labelled, realism_report
-
-    try:
-        report = realism_report(load_labelled(args.real), load_labelled(args.fake), args.max_pixels)
-    except (SegbenchError, ValueError) as err:
-        return _fail("realism", str(err))
-    Console().print(report.rich_table())
-    if args.json:
-        print(f"wrote {report.write_json(args.json)}")
+    print(f"wrote {args.out} ({size:.1f} MB): use --param weights={args.out}")
     return 0
 
 

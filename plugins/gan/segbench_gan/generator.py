@@ -80,10 +80,12 @@ class GanGenerator(segbench.Generator):
 
     Parameters
     ----------
-    checkpoint : str or Path, optional
-        Folder holding ``masks/`` (StyleGAN3) and ``images/`` (pix2pixHD); default:
-        the small pair shipped with the package (64 x 64 px, trained on real
-        fluorescence nuclei of the 2018 Data Science Bowl; see the plugin README).
+    weights : str or Path, optional
+        The trained pair: a folder holding ``masks/`` (StyleGAN3) and
+        ``images/`` (pix2pixHD), as :meth:`fit` or ``segbench gan export``
+        write it; default: the small pair shipped with the package (64 x 64 px,
+        trained on real fluorescence nuclei of the 2018 Data Science Bowl; see
+        the plugin README).
     shape : [int, int], optional
         Output ``[Y, X]``; default ``[R, R]``.
     shape_mode : {"tile", "resample"}
@@ -137,10 +139,11 @@ class GanGenerator(segbench.Generator):
     description = "StyleGAN3 cell masks rendered by pix2pixHD as fluorescence images, with optional spots"
     #: both networks are 2D: it learns from (and makes) ``(Y, X)`` images only
     dimensions = (2,)
+    renamed_params = {"checkpoint": "weights"}
 
     def __init__(
         self,
-        checkpoint: str | Path | None = None,
+        weights: str | Path | None = None,
         shape: Sequence[int] | None = None,
         shape_mode: str = "tile",
         mask_layers: int | None = None,
@@ -156,7 +159,7 @@ class GanGenerator(segbench.Generator):
         spots_inside_cells: bool = True,
         device: str = "auto",
     ):
-        folder = Path(checkpoint) if checkpoint is not None else SHIPPED_CHECKPOINT
+        folder = Path(weights) if weights is not None else SHIPPED_CHECKPOINT
         if shape_mode not in SHAPE_MODES:
             raise kit.ParameterError(f"shape_mode: must be one of {SHAPE_MODES}, got {shape_mode!r}")
         if not truncation_psi >= 0:
@@ -208,7 +211,7 @@ class GanGenerator(segbench.Generator):
         torch_device = kit.torch_device(self.device)
         self.masks = load_mask_generator(folder / "masks", device=torch_device)
         self.renderer = ImageRenderer.from_checkpoint(folder / "images", device=torch_device)
-        self.checkpoint = folder
+        self.weights = folder
         self.mask_layers = self._layers_param or checkpoint_layers(folder / "masks")
         resolution = int(self.masks.resolution)
         self.shape = self._shape_param or (resolution, resolution)

@@ -69,24 +69,6 @@ def test_train_images_reports_bad_input_in_one_line(pairs, tmp_path, capsys):
     assert code == 2 and "crop: 15 is not a multiple of 2" in capsys.readouterr().err
 
 
-def test_realism_prints_the_table_and_writes_json(pairs, tmp_path, capsys):
-    assert main(["gan", "realism", "--real", str(pairs), "--fake", str(pairs), "--json",
-                 str(tmp_path / "r.json")]) == 0
-    from segbench.realism import FEATURES
-
-    assert "object area (px)" in capsys.readouterr().out
-    data = json.loads((tmp_path / "r.json").read_text())
-    assert data["n_real"] == data["n_fake"] == 3
-    assert [row["name"] for row in data["features"]] == [name for name, _ in FEATURES.values()]
-    assert all(row["distance"] == 0.0 for row in data["features"])
-
-
-def test_realism_of_a_missing_folder_fails_in_one_line(tmp_path, capsys):
-    assert main(["gan", "realism", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("segbench gan realism: ") and "nope" in err and len(err.splitlines()) == 1
-
-
 def test_gan_without_a_subcommand_prints_help(capsys):
     assert main(["gan"]) == 2
     assert "train-masks" in capsys.readouterr().out
@@ -95,9 +77,10 @@ def test_gan_without_a_subcommand_prints_help(capsys):
 def test_generate_lists_the_gan_parameters(capsys):
     assert main(["generate", "gan", "--list-params"]) == 0
     out = capsys.readouterr().out
-    for name in ("checkpoint", "shape", "shape_mode", "truncation_psi", "spot_clouds", "spot_covariance",
+    for name in ("weights", "shape", "shape_mode", "truncation_psi", "spot_clouds", "spot_covariance",
                  "spots_inside_cells", "device"):
         assert f"  {name} = " in out
+    assert "checkpoint = " not in out  # renamed to weights
 
 
 def test_every_train_masks_flag_is_a_train_masks_keyword():
@@ -127,10 +110,10 @@ def test_train_export_generate_and_measure(pairs, tmp_path, capsys):
         "masks/generator.pt"]
     provenance = json.loads((ship / "images" / "training.json").read_text())
     assert provenance["step"] == 1 and provenance["options"]["crop"] == 16
-    assert main(["generate", "gan", "--n", "2", "--out", str(fake), "--param", f"checkpoint={ship}",
+    assert main(["generate", "gan", "--n", "2", "--out", str(fake), "--param", f"weights={ship}",
                  "device=cpu", "shape=[32,32]"]) == 0
     capsys.readouterr()
-    assert main(["gan", "realism", "--real", str(pairs), "--fake", str(fake)]) == 0
+    assert main(["realism", "--real", str(pairs), "--fake", str(fake)]) == 0
     assert "2 generated vs 3 reference images" in capsys.readouterr().out
 
 

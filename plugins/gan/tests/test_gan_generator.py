@@ -19,6 +19,22 @@ def test_it_fits_on_2d_images_only():
     assert GanGenerator.skip(3, {}) == "it handles 2D images only"
     assert GanGenerator.skip(2, {}) is None
 
+
+def test_a_suite_naming_the_old_checkpoint_parameter_is_refused_when_it_loads(tmp_path):
+    from segbench.plugins import load_registry
+    from segbench.suite import SuiteLoadError, load_suite
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: renamed\n"
+        "datasets: [{name: g, generator: gan, params: {n_images: 2, checkpoint: models/gan/ship}}]\n"
+        "segmenters: [{name: otsu-watershed}]\n"
+    )
+    with pytest.raises(SuiteLoadError) as info:
+        load_suite(suite, load_registry())
+    assert str(info.value.problems[0]) == (
+        f"{suite}:2: datasets[0].params.checkpoint: renamed to weights; write weights: 'models/gan/ship'")
+
 torch.set_num_threads(1)
 
 
@@ -116,7 +132,7 @@ def square_checkpoint(tmp_path, monkeypatch):
 
 def test_tile_mode_builds_a_mosaic_with_distinct_objects(square_checkpoint):
     folder, masks = square_checkpoint
-    gen = GanGenerator(checkpoint=folder, shape=[40, 24], truncation_psi=0.7, mask_layers=1, device="cpu")
+    gen = GanGenerator(weights=folder, shape=[40, 24], truncation_psi=0.7, mask_layers=1, device="cpu")
     sample = next(gen.generate(1, seed=0))
     assert sample.labels.shape == sample.image.shape == (40, 24)
     assert masks.calls[0][0] == 6 and masks.calls[0][2] == 0.7  # ceil(40/16) x ceil(24/16) tiles
@@ -129,7 +145,7 @@ def test_tile_mode_builds_a_mosaic_with_distinct_objects(square_checkpoint):
 
 def test_resample_mode_scales_one_tile(square_checkpoint):
     folder, masks = square_checkpoint
-    gen = GanGenerator(checkpoint=folder, shape=[32, 32], shape_mode="resample", mask_layers=1, device="cpu")
+    gen = GanGenerator(weights=folder, shape=[32, 32], shape_mode="resample", mask_layers=1, device="cpu")
     sample = next(gen.generate(1, seed=2))
     assert masks.calls[-1][0] == 1
     tile = masks.sample(1, masks.calls[-1][1])[0]
@@ -139,8 +155,8 @@ def test_resample_mode_scales_one_tile(square_checkpoint):
 
 def test_spots_brighten_cells_and_keep_the_labels(square_checkpoint):
     folder, _ = square_checkpoint
-    plain = next(GanGenerator(checkpoint=folder, shape=[32, 32], device="cpu").generate(1, seed=3))
-    spotted = next(GanGenerator(checkpoint=folder, shape=[32, 32], spot_clouds=2, spots_per_cloud=3,
+    plain = next(GanGenerator(weights=folder, shape=[32, 32], device="cpu").generate(1, seed=3))
+    spotted = next(GanGenerator(weights=folder, shape=[32, 32], spot_clouds=2, spots_per_cloud=3,
                                 spot_sigma=0.7, spot_amplitude=2.0, device="cpu").generate(1, seed=3))
     assert np.array_equal(plain.labels, spotted.labels)
     diff = spotted.image.astype(int) - plain.image.astype(int)
@@ -151,32 +167,32 @@ def test_spots_brighten_cells_and_keep_the_labels(square_checkpoint):
 def test_bad_parameters_are_named(square_checkpoint, tmp_path):
     folder, _ = square_checkpoint
     with pytest.raises(ValueError, match="shape: the gan generator makes 2D images, give \\[Y, X\\]"):
-        GanGenerator(checkpoint=folder, shape=[4, 32, 32])
+        GanGenerator(weights=folder, shape=[4, 32, 32])
     with pytest.raises(ValueError, match="shape_mode: must be one of"):
-        GanGenerator(checkpoint=folder, shape_mode="stretch")
+        GanGenerator(weights=folder, shape_mode="stretch")
     with pytest.raises(ValueError, match="mask_layers: must be an integer >= 1, got 0"):
-        GanGenerator(checkpoint=folder, mask_layers=0)
+        GanGenerator(weights=folder, mask_layers=0)
     with pytest.raises(ValueError, match="min_objects: must be an integer >= 0"):
-        GanGenerator(checkpoint=folder, min_objects=-1)
+        GanGenerator(weights=folder, min_objects=-1)
     with pytest.raises(ValueError, match="min_contrast: must be a number"):
-        GanGenerator(checkpoint=folder, min_contrast=float("nan"))
+        GanGenerator(weights=folder, min_contrast=float("nan"))
     with pytest.raises(ValueError, match="spot_covariance: the 2x2 matrix must be positive definite"):
-        GanGenerator(checkpoint=folder, spot_covariance=[[1, 2], [2, 1]])
+        GanGenerator(weights=folder, spot_covariance=[[1, 2], [2, 1]])
     with pytest.raises(InputError, match="has no masks/ folder; give a checkpoint folder"):
-        GanGenerator(checkpoint=tmp_path / "nothing")
+        GanGenerator(weights=tmp_path / "nothing")
 
 
 def test_sample_is_a_segbench_sample(square_checkpoint):
     folder, _ = square_checkpoint
-    sample = next(GanGenerator(checkpoint=folder, device="cpu").generate(1, seed=0))
+    sample = next(GanGenerator(weights=folder, device="cpu").generate(1, seed=0))
     assert isinstance(sample, segbench.Sample) and sample.image.shape == (16, 16)
-    assert list(GanGenerator(checkpoint=folder, device="cpu").generate(0, seed=0)) == []
+    assert list(GanGenerator(weights=folder, device="cpu").generate(0, seed=0)) == []
 
 
 def test_layers_add_the_objects_that_keep_clear(square_checkpoint):
     folder, masks = square_checkpoint
-    one = next(GanGenerator(checkpoint=folder, mask_layers=1, device="cpu").generate(1, seed=0))
-    two = next(GanGenerator(checkpoint=folder, mask_layers=2, device="cpu").generate(1, seed=0))
+    one = next(GanGenerator(weights=folder, mask_layers=1, device="cpu").generate(1, seed=0))
+    two = next(GanGenerator(weights=folder, mask_layers=2, device="cpu").generate(1, seed=0))
     assert masks.calls[-1][0] == 2  # two tiles for one 16 px field
     # the second layer's squares are shifted by one pixel: they touch the first layer's and are dropped
     assert one.labels.max() == two.labels.max() == 2
@@ -206,12 +222,12 @@ class DarkCornerRenderer:
 def test_specks_and_dark_objects_are_not_objects(square_checkpoint, monkeypatch):
     folder, _ = square_checkpoint
     monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: SpeckMasks())
-    gen = GanGenerator(checkpoint=folder, mask_layers=1, device="cpu")
+    gen = GanGenerator(weights=folder, mask_layers=1, device="cpu")
     gen.renderer = DarkCornerRenderer()
     sample = next(gen.generate(1, seed=0))
     assert sample.labels.max() == 2  # the two squares
     assert not sample.labels[0:2, 14:16].any() and not sample.labels[12:16, 0:4].any()
-    gen = GanGenerator(checkpoint=folder, mask_layers=1, min_area=0, min_contrast=float("-inf"), device="cpu")
+    gen = GanGenerator(weights=folder, mask_layers=1, min_area=0, min_contrast=float("-inf"), device="cpu")
     gen.renderer = DarkCornerRenderer()
     assert next(gen.generate(1, seed=0)).labels.max() == 4  # both rules off: all four kept
 
@@ -232,7 +248,7 @@ def test_min_objects_redraws_deterministically(square_checkpoint, monkeypatch):
     folder, _ = square_checkpoint
     masks = SometimesEmptyMasks()
     monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: masks)
-    gen = GanGenerator(checkpoint=folder, mask_layers=1, device="cpu")
+    gen = GanGenerator(weights=folder, mask_layers=1, device="cpu")
     first = list(gen.generate(12, seed=3))
     assert all(s.labels.max() >= 1 for s in first)
     assert any(seed % 2 for _, seed, _ in masks.calls)  # some latents came out empty and were redrawn
@@ -245,11 +261,11 @@ def test_a_checkpoint_that_draws_nothing_warns_once(square_checkpoint, monkeypat
     folder, _ = square_checkpoint
     masks = SometimesEmptyMasks(never=True)
     monkeypatch.setattr(stylegan3, "load_mask_generator", lambda folder, device=None: masks)
-    gen = GanGenerator(checkpoint=folder, mask_layers=1, min_objects=2, device="cpu")
+    gen = GanGenerator(weights=folder, mask_layers=1, min_objects=2, device="cpu")
     with pytest.warns(UserWarning, match="gan: 3 of 3 images have fewer than min_objects=2 objects after 10") as got:
         samples = list(gen.generate(3, seed=0))
     assert len(got) == 1 and len(masks.calls) == 3 * MAX_TRIES
     assert all(s.labels.max() == 0 for s in samples)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        list(GanGenerator(checkpoint=folder, min_objects=0, device="cpu").generate(2, seed=0))
+        list(GanGenerator(weights=folder, min_objects=0, device="cpu").generate(2, seed=0))

@@ -69,7 +69,7 @@ def test_the_new_pair_samples_and_is_measured(run):
     assert summary["masks"]["steps"] == 2 and summary["realism_ratios"]["new"]["area"] >= 0
     for name in ("new", "new-images", "start", "start-images"):
         assert (run / "realism" / f"{name}.json").is_file() and (run / "realism" / f"{name}.md").is_file()
-    sample = next(GanGenerator(checkpoint=run / "ship", device="cpu").generate(1, seed=0))
+    sample = next(GanGenerator(weights=run / "ship", device="cpu").generate(1, seed=0))
     assert sample.image.shape == (64, 64) and sample.labels.max() >= 1
 
 

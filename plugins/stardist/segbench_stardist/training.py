@@ -22,8 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from segbench import kit
-from segbench.api import Dataset
+from segbench import Dataset, kit
 from segbench.errors import SegbenchError
 
 from ._runtime import LOG, quiet, start_tensorflow

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from segbench.api import Dataset, Sample
+from segbench import Dataset, Sample
 from segbench.errors import InputError
 from skimage.transform import rescale
 

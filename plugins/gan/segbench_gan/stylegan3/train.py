@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 import imageio.v3 as iio
 import numpy as np
 import torch
-from segbench.api import Dataset, Sample
+from segbench import Dataset, Sample
 from segbench.errors import InputError
 from segbench.kit import torch_device
 
