@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Sequence
 
 import imageio.v3 as iio
 import numpy as np
 
-from segbench.io import atomic_path
+from segbench.io import atomic_path, atomic_write_text
 
 __all__ = ["image_grid", "save_image_grid", "StatsLog", "atomic_save"]
 
@@ -102,11 +101,7 @@ class StatsLog:
         """Drop records with ``step`` greater than ``step`` (used when resuming from a
         snapshot older than the log's last line, so no step is logged twice)."""
         kept = [r for r in self.read() if r.get("step", 0) <= step]
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for record in kept:
-                f.write(json.dumps(record) + "\n")
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def atomic_save(obj, path: str | Path) -> None:

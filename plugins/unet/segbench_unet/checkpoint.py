@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from segbench.errors import SegbenchError
+from segbench.io import atomic_path
 
 FORMAT = "segbench-unet/1"
 #: the file ``fit`` writes into its workdir and ``load`` reads
@@ -23,11 +24,10 @@ FILENAME = "model.pt"
 
 
 def save(path: Path, config: dict, state_dict: dict, history: dict | None) -> None:
-    """Write the checkpoint atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"format": FORMAT, "config": config, "state_dict": state_dict, "history": history}, tmp)
-    tmp.replace(path)
+    """Write the checkpoint atomically (:func:`segbench.io.atomic_path`): a
+    killed training never leaves a half-written file."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "config": config, "state_dict": state_dict, "history": history}, tmp)
 
 
 def read(path: Path) -> tuple[dict | None, dict, dict | None]:
