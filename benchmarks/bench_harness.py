@@ -28,7 +28,8 @@ from pathlib import Path
 
 from segbench import testing
 from segbench.plugins import load_registry
-from segbench.run.runner import run_suite, scoring_thresholds
+from segbench.run.plan import scoring_thresholds
+from segbench.run.runner import run_suite
 from segbench.suite import load_suite
 
 
