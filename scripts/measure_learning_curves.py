@@ -41,12 +41,12 @@ BUDGETS = {
 PARAMS = {"cellpose": {"bsize": 288, "cellprob_threshold": -1.0}}
 
 
-def suite(data: Path, out: Path, n_train: int, n_test: int) -> dict:
-    """The learning-curve suite: one entry per (method, epochs), labelled ``METHOD-eEPOCHS``."""
+def suite(data: Path, out: Path, n_train: int, n_test: int, methods: list[str]) -> dict:
+    """The learning-curve suite of ``methods``: one entry per (method, epochs), labelled ``METHOD-eEPOCHS``."""
     entries = [
         {"name": name, "label": f"{name}-e{epochs}", "optional": True, "train": {"epochs": epochs, **settings},
          **({"params": PARAMS[name]} if name in PARAMS else {})}
-        for name, (settings, budgets) in BUDGETS.items()
+        for name, (settings, budgets) in BUDGETS.items() if name in methods
         for epochs in budgets
     ]
     return {
@@ -104,18 +104,20 @@ def main(argv: list[str] | None = None) -> None:
     make.add_argument("--out", type=Path, required=True)
     make.add_argument("--train", type=int, default=24)
     make.add_argument("--test", type=int, default=120)
+    make.add_argument("--methods", nargs="+", choices=list(BUDGETS), default=list(BUDGETS),
+                      help="the methods to train (default: all)")
     draw = sub.add_parser("plot", help="table and plot from the suite's results")
-    draw.add_argument("results", type=Path)
+    draw.add_argument("results", type=Path, nargs="+", help="results folders of learning-curve suites, drawn together")
     draw.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
     if args.step == "suite":
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / "learning-curves.yaml"
-        path.write_text(yaml.safe_dump(suite(args.data.resolve(), args.out.resolve(), args.train, args.test),
+        path.write_text(yaml.safe_dump(suite(args.data.resolve(), args.out.resolve(), args.train, args.test, args.methods),
                                        sort_keys=False))
         print(path)
         return
-    table = curves(args.results)
+    table = {method: points for folder in args.results for method, points in curves(folder).items()}
     print(json.dumps(table, indent=1))
     if args.png:
         plot(table, args.png)
