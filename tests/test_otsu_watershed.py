@@ -13,6 +13,7 @@ import yaml
 from segbench.builtin.otsu_watershed import OtsuWatershed
 from segbench.builtin.procedural import Procedural
 from segbench.cli.generate import parameter_docs
+from segbench.errors import SegbenchError
 from segbench.metrics import match, pool
 from segbench.plugins import load_registry
 
@@ -174,7 +175,7 @@ def test_unknown_parameter_is_refused():
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, message):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SegbenchError) as info:
         OtsuWatershed(**params)
     assert message in str(info.value)
 
@@ -194,7 +195,7 @@ def test_bad_images_are_refused(image, message):
 
 
 def test_per_axis_sigma_must_match_the_image():
-    with pytest.raises(ValueError, match="'sigma' has 3 values for a 2D image"):
+    with pytest.raises(SegbenchError, match="'sigma' has 3 values for a 2D image"):
         OtsuWatershed(sigma=[1, 1, 1]).predict(np.zeros((16, 16)))
 
 

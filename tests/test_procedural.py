@@ -14,6 +14,7 @@ from scipy import ndimage
 from segbench import Sample
 from segbench.builtin.procedural import Procedural
 from segbench.cli.generate import parameter_docs
+from segbench.errors import SegbenchError
 from segbench.plugins import load_registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "procedural.md"
@@ -265,7 +266,7 @@ def test_quantisation_clips_to_uint16():
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, message):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SegbenchError) as info:
         Procedural(**params)
     assert message in str(info.value)
 
@@ -277,7 +278,7 @@ def test_unknown_parameter_is_refused():
 
 @pytest.mark.parametrize("n, seed, name", [(-1, 0, "'n'"), (2, -3, "'seed'"), (1.5, 0, "'n'")])
 def test_generate_validates_n_and_seed(n, seed, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(SegbenchError, match=name):
         list(Procedural(**SMALL).generate(n, seed))
 
 

@@ -20,6 +20,7 @@ from scipy import ndimage
 from segbench.builtin.procedural import Procedural
 from segbench.builtin.synth.optics import expose
 from segbench.builtin.synth.spots import _peak
+from segbench.errors import SegbenchError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"shape": [48, 48], "n_objects": 5}
@@ -60,7 +61,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("params, key, bound, fix", REFUSED, ids=[f"{c[1]}={list(c[0].values())[0]}" for c in REFUSED])
 def test_out_of_bounds_is_one_line(params, key, bound, fix):
-    with pytest.raises(ValueError) as err:  # refused by the constructor, before any image is drawn
+    with pytest.raises(SegbenchError) as err:  # refused by the constructor, before any image is drawn
         Procedural(**{**SMALL, **params})
     message = str(err.value)
     assert "\n" not in message
@@ -69,13 +70,13 @@ def test_out_of_bounds_is_one_line(params, key, bound, fix):
 
 
 def test_the_issue_cases_name_value_and_bound():
-    with pytest.raises(ValueError, match=r"^min_gap: 100000 px is wider than the \[48, 48\] image \(at most 48\); lower min_gap$"):
+    with pytest.raises(SegbenchError, match=r"^min_gap: 100000 px is wider than the \[48, 48\] image \(at most 48\); lower min_gap$"):
         Procedural(**SMALL, min_gap=1e5)
-    with pytest.raises(ValueError, match=r"^aspect_ratio: 1e\+12 makes objects of radius 10 px 2e-05 px across"):
+    with pytest.raises(SegbenchError, match=r"^aspect_ratio: 1e\+12 makes objects of radius 10 px 2e-05 px across"):
         Procedural(**SMALL, aspect_ratio=1e12)
-    with pytest.raises(ValueError, match=r"^intensity: 1e\+308 e-/px .*\(at most 1e\+09\); lower intensity$"):
+    with pytest.raises(SegbenchError, match=r"^intensity: 1e\+308 e-/px .*\(at most 1e\+09\); lower intensity$"):
         Procedural(**SMALL, intensity=1e308)
-    with pytest.raises(ValueError, match=r"^n_control_points: 100000000 is more than the 256 angles"):
+    with pytest.raises(SegbenchError, match=r"^n_control_points: 100000000 is more than the 256 angles"):
         Procedural(**SMALL, n_control_points=10**8)
 
 

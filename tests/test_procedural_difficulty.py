@@ -11,6 +11,7 @@ import pytest
 
 from segbench.builtin.procedural import Procedural
 from segbench.difficulty import difficulty_features
+from segbench.errors import SegbenchError
 
 #: sha256 (first 16 hex digits) of image bytes + label bytes, recorded before these
 #: parameters existed: Procedural().generate(2, seed=0) and a small 96 x 96 setting
@@ -33,7 +34,7 @@ def test_default_images_are_bit_identical_to_before_these_parameters():
     ("psf_scale_exponent", 2.5, "[0, 2]"), ("texture_variation", -1.0, "[0, 2]"),
 ])
 def test_new_parameters_are_bounded_naming_the_key(name, value, bounds):
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(SegbenchError) as err:
         Procedural(**{name: value})
     assert str(err.value) == f"parameter {name!r} must be a number in {bounds}, got {float(value)!r}"
 

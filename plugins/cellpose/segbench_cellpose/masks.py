@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from segbench.kit import ParameterError
+
 from . import compat
 
 #: cellpose.utils.stitch3D's own default IoU for joining masks of adjacent planes.
@@ -101,7 +103,7 @@ def flows_to_labels(
     )
     if kind == "3D":
         if stitch_threshold is not None:
-            raise ValueError(
+            raise ParameterError(
                 f"stitch_threshold={stitch_threshold} joins per-plane masks, but this stack "
                 "was segmented with 3D flows (do_3D: true); remove stitch_threshold or set do_3D: false"
             )
@@ -111,7 +113,7 @@ def flows_to_labels(
     else:
         stitch = DEFAULT_STITCH_THRESHOLD if stitch_threshold is None else stitch_threshold
         if not 0 < stitch <= 1:
-            raise ValueError(
+            raise ParameterError(
                 f"stitch_threshold: must be in (0, 1] to join the per-plane masks of a ZYX stack, "
                 f"got {stitch}"
             )

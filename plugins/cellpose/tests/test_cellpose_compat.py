@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from segbench.errors import SegbenchError
 from segbench_cellpose import compat
 from segbench_cellpose.layout import anisotropy_from_spacing, cellpose_axes, image_axes
 
@@ -19,7 +20,7 @@ def test_model_kwargs_per_version():
     assert compat.model_kwargs(3, diam_mean=17.0) == {"nchan": 2, "mkldnn": False, "diam_mean": 17.0}
     assert compat.model_kwargs(4) == {}
     assert compat.model_kwargs(4, use_bfloat16=False) == {"use_bfloat16": False}
-    with pytest.raises(ValueError, match="use_bfloat16 is a cellpose 4 option"):
+    with pytest.raises(SegbenchError, match="use_bfloat16 is a cellpose 4 option"):
         compat.model_kwargs(3, use_bfloat16=False)
 
 
@@ -28,7 +29,7 @@ def test_eval_kwargs_per_version():
         "channels": [2, 3], "rescale": 0.5, "diameter": None,
     }
     assert compat.eval_kwargs(4, channels=None, scaling=0.5, diameter=60.0) == {"diameter": 60.0}
-    with pytest.raises(ValueError, match="channels is not used by cellpose 4"):
+    with pytest.raises(SegbenchError, match="channels is not used by cellpose 4"):
         compat.eval_kwargs(4, channels=[0, 0], scaling=1.0, diameter=None)
     assert compat.convert_kwargs(3, [1, 0]) == {"channels": [1, 0], "nchan": 2}
 
@@ -70,5 +71,5 @@ def test_image_axes_rejects_other_shapes():
 def test_anisotropy_from_spacing():
     assert anisotropy_from_spacing((3.0, 0.5, 2.0)) == 3.0  # dz / sqrt(dy dx)
     assert anisotropy_from_spacing(None) is None and anisotropy_from_spacing((1.0, 1.0)) is None
-    with pytest.raises(ValueError, match=r"spacing: expected 2 or 3 positive voxel sizes .* got \(1.0,\)"):
+    with pytest.raises(SegbenchError, match=r"spacing: expected 2 or 3 positive voxel sizes .* got \(1.0,\)"):
         anisotropy_from_spacing((1.0,))

@@ -105,9 +105,9 @@ def test_3d_flows_and_per_plane_stitching(segmenter, volume):
 
 
 def test_stitch_threshold_needs_per_plane_flows(segmenter, volume):
-    with pytest.raises(ValueError, match="stitch_threshold=0.25 joins per-plane masks.*do_3D: false"):
+    with pytest.raises(SegbenchError, match="stitch_threshold=0.25 joins per-plane masks.*do_3D: false"):
         segmenter.postprocess(ideal_raw(volume.labels), stitch_threshold=0.25)
-    with pytest.raises(ValueError, match=r"stitch_threshold: must be in \(0, 1\]"):
+    with pytest.raises(SegbenchError, match=r"stitch_threshold: must be in \(0, 1\]"):
         segmenter.postprocess(ideal_raw(volume.labels, per_plane=True), stitch_threshold=0.0)
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segbench.kit import ParameterError
+
 __all__ = [
     "SpotParams",
     "covariance_matrix",
@@ -33,7 +35,8 @@ _MAX_REDRAWS = 20
 
 
 def covariance_matrix(covariance: float | np.ndarray, name: str = "covariance") -> np.ndarray:
-    """A 2x2 symmetric positive definite matrix from a variance (round cloud) or a matrix.
+    """A 2x2 symmetric positive definite matrix from a variance (round cloud) or a matrix;
+    :class:`segbench.kit.ParameterError` (one line naming ``name``) otherwise.
 
     Examples
     --------
@@ -43,14 +46,14 @@ def covariance_matrix(covariance: float | np.ndarray, name: str = "covariance") 
     cov = np.asarray(covariance, dtype=np.float64)
     if cov.ndim == 0:
         if not cov > 0:
-            raise ValueError(f"{name}: a variance must be > 0, got {float(cov)}")
+            raise ParameterError(f"{name}: a variance must be > 0, got {float(cov)}")
         return np.eye(2) * float(cov)
     if cov.shape != (2, 2):
-        raise ValueError(f"{name}: expected a number or a 2x2 matrix, got shape {cov.shape}")
+        raise ParameterError(f"{name}: expected a number or a 2x2 matrix, got shape {cov.shape}")
     if not np.allclose(cov, cov.T):
-        raise ValueError(f"{name}: the 2x2 matrix must be symmetric, got {cov.tolist()}")
+        raise ParameterError(f"{name}: the 2x2 matrix must be symmetric, got {cov.tolist()}")
     if np.linalg.eigvalsh(cov).min() <= 0:
-        raise ValueError(f"{name}: the 2x2 matrix must be positive definite, got {cov.tolist()}")
+        raise ParameterError(f"{name}: the 2x2 matrix must be positive definite, got {cov.tolist()}")
     return cov
 
 

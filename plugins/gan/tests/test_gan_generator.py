@@ -9,7 +9,7 @@ import torch
 
 import segbench
 from segbench.cli import main
-from segbench.errors import InputError
+from segbench.errors import InputError, SegbenchError
 from segbench.io import open_dataset
 from segbench_gan import stylegan3
 from segbench_gan.generator import MAX_TRIES, SHIPPED_CHECKPOINT, GanGenerator
@@ -166,17 +166,17 @@ def test_spots_brighten_cells_and_keep_the_labels(square_checkpoint):
 
 def test_bad_parameters_are_named(square_checkpoint, tmp_path):
     folder, _ = square_checkpoint
-    with pytest.raises(ValueError, match="shape: the gan generator makes 2D images, give \\[Y, X\\]"):
+    with pytest.raises(SegbenchError, match="shape: the gan generator makes 2D images, give \\[Y, X\\]"):
         GanGenerator(weights=folder, shape=[4, 32, 32])
-    with pytest.raises(ValueError, match="shape_mode: must be one of"):
+    with pytest.raises(SegbenchError, match="shape_mode: must be one of"):
         GanGenerator(weights=folder, shape_mode="stretch")
-    with pytest.raises(ValueError, match="mask_layers: must be an integer >= 1, got 0"):
+    with pytest.raises(SegbenchError, match="mask_layers: must be an integer >= 1, got 0"):
         GanGenerator(weights=folder, mask_layers=0)
-    with pytest.raises(ValueError, match="min_objects: must be an integer >= 0"):
+    with pytest.raises(SegbenchError, match="min_objects: must be an integer >= 0"):
         GanGenerator(weights=folder, min_objects=-1)
-    with pytest.raises(ValueError, match="min_contrast: must be a number"):
+    with pytest.raises(SegbenchError, match="min_contrast: must be a number"):
         GanGenerator(weights=folder, min_contrast=float("nan"))
-    with pytest.raises(ValueError, match="spot_covariance: the 2x2 matrix must be positive definite"):
+    with pytest.raises(SegbenchError, match="spot_covariance: the 2x2 matrix must be positive definite"):
         GanGenerator(weights=folder, spot_covariance=[[1, 2], [2, 1]])
     with pytest.raises(InputError, match="has no masks/ folder; give a checkpoint folder"):
         GanGenerator(weights=tmp_path / "nothing")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from segbench.errors import SegbenchError
 from segbench_gan.spots import (
     SpotParams,
     add_spots,
@@ -68,13 +69,13 @@ def test_covariance_stretches_clouds_along_its_major_axis():
 
 def test_covariance_validation():
     assert covariance_matrix([[2, 0], [0, 3]]).tolist() == [[2.0, 0.0], [0.0, 3.0]]
-    with pytest.raises(ValueError, match="covariance: the 2x2 matrix must be symmetric"):
+    with pytest.raises(SegbenchError, match="covariance: the 2x2 matrix must be symmetric"):
         covariance_matrix([[2, 1], [0, 3]])
-    with pytest.raises(ValueError, match="covariance: the 2x2 matrix must be positive definite"):
+    with pytest.raises(SegbenchError, match="covariance: the 2x2 matrix must be positive definite"):
         covariance_matrix([[1, 2], [2, 1]])
-    with pytest.raises(ValueError, match="covariance: a variance must be > 0"):
+    with pytest.raises(SegbenchError, match="covariance: a variance must be > 0"):
         covariance_matrix(0)
-    with pytest.raises(ValueError, match="expected a number or a 2x2 matrix"):
+    with pytest.raises(SegbenchError, match="expected a number or a 2x2 matrix"):
         covariance_matrix([1, 2, 3])
 
 
