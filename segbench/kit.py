@@ -64,8 +64,10 @@ __all__ = [
 
 class ParameterError(SegbenchError, ValueError):
     """A bad parameter value: a :class:`~segbench.errors.SegbenchError` (its
-    message is the one line shown to the user), and a ``ValueError`` for code
-    that catches those around a constructor."""
+    message is the one line shown to the user; catch that), and a
+    ``ValueError`` because code around a plugin's methods still catches those
+    (``segbench generate --fit`` reports a fit's ValueError as ``fitting on
+    DIR failed: ...``)."""
 
 
 def _fail(name: str, expected: str, value) -> ParameterError:

@@ -1,8 +1,8 @@
 """How far does StarDist trained on segbench's procedural nuclei transfer to a real image?
 
 Trains StarDist exactly as a suite does (the suite's dataset, train split,
-settings and seed, through segbench's own training job; reusing the suite's
-trained model when the suite has run), then scores it with segbench.metrics on
+settings and seed, through segbench's own training, :mod:`segbench.run.training`;
+reusing the suite's trained model when the suite has run), then scores it with segbench.metrics on
 
 1. the suite's held-out procedural test images, and
 2. the annotated fluorescence image StarDist ships
@@ -79,35 +79,29 @@ def transfer(suite_file: str, dataset: str, segmenter_label: str, output: str | 
         When the suite has no entry ``segmenter_label`` with ``train:`` for ``dataset``.
     """
     from segbench.plugins import load_registry
-    from segbench.run.jobs import run_training
-    from segbench.run.models import read_training_record
-    from segbench.run.runner import plan_suite
+    from segbench.run.plan import plan_suite
+    from segbench.run.training import model_for, train
     from segbench.suite import load_suite
     from stardist.data import test_image_nuclei_2d
-
-    from segbench_stardist import StarDistSegmenter
 
     registry = load_registry()
     suite = load_suite(suite_file, registry, output)
     plan = plan_suite(suite, registry)
-    jobs = [
-        cell.job.train for cell in plan.cells
-        if cell.job.dataset == dataset and cell.job.config.label == segmenter_label and cell.job.train
-    ]
-    if not jobs:
+    trainings = [t for t in plan.trainings.values() if t.dataset == dataset and t.label == segmenter_label]
+    if not trainings:
         raise NoTrainingEntry(f"no entry {segmenter_label!r} with train: on dataset {dataset!r} in {suite_file}")
-    job = jobs[0]
-    record = read_training_record(job.workdir) or run_training(job)  # the suite's training, if it ran
-    segmenter = StarDistSegmenter(**job.config.params)
-    segmenter.load(Path(job.workdir))
+    training = trainings[0]
+    _, record = train(training)  # the suite's own training; its record when the suite already ran it
+    segmenter, _ = model_for(training.cls, training.params, training.spacing, training)
     thresholds = (0.5, 0.75, 0.9)
 
-    test = [ref.load(job.spacing) for ref in plan.datasets[dataset].test]
+    test_ds = plan.datasets[dataset]
+    test = [ref.load(test_ds.spacing) for ref in test_ds.test]
     raws = [segmenter.predict_raw(s.image) for s in test]
     image, truth = test_image_nuclei_2d(return_mask=True)
     real_raw = [segmenter.predict_raw(image)]
     return Transfer(
-        train_settings=job.config.train,
+        train_settings=training.settings,
         record=record,
         devices=segmenter.describe()["devices"],
         thresholds=segmenter.thresholds,
