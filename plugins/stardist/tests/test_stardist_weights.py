@@ -172,7 +172,7 @@ def test_plugin_is_registered_without_importing_tensorflow():
 def test_runner_parameter_routing():
     assert StarDistSegmenter.postprocess_params() == ("prob_thresh", "nms_thresh")
     assert StarDistSegmenter.constructor_params() == (
-        "weights", "pmin", "pmax", "n_tiles", "scale", "spacing", "model", "model_dir",
+        "weights", "pmin", "pmax", "n_tiles", "scale", "spacing",
     )
     assert StarDistSegmenter.train_params() == (
         "n_rays", "grid", "epochs", "steps_per_epoch", "patch_size", "batch_size", "augment",
