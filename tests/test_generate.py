@@ -167,6 +167,7 @@ class Stripes(segbench.Generator):
     """Vertical stripes, one object each, from a "checkpoint" folder holding width.txt."""
 
     name = "stripes"
+    renamed_params = {"model": "checkpoint"}
 
     def __init__(self, checkpoint: str, shape=(16, 16), fail_at=None):
         path = Path(checkpoint) / "width.txt"
@@ -227,6 +228,13 @@ def test_plugin_errors_are_one_line(tmp_path, capsys, with_stripes):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"generator 'stripes': {missing / 'width.txt'}: is missing; train the model first" in err
+
+
+def test_a_renamed_parameter_says_its_new_name(tmp_path, capsys, with_stripes):
+    code = main(["generate", "stripes", "--out", str(tmp_path / "x"), "--param", "model=m"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "parameter 'model' was renamed to checkpoint; write checkpoint=m" in err
 
 
 def test_plugin_failing_while_generating_gives_one_line(tmp_path, capsys, with_stripes):

@@ -189,7 +189,7 @@ def test_bad_parameters_are_refused_naming_them(params, message):
     ],
 )
 def test_bad_images_are_refused(image, message):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SegbenchError) as info:
         OtsuWatershed().predict(image)
     assert message in str(info.value)
 

@@ -43,6 +43,7 @@ from skimage.segmentation import relabel_sequential, watershed
 
 from .. import kit
 from ..api import Segmenter
+from ..errors import SegbenchError
 from ..io.public_layouts import grey_channels
 
 _THRESHOLDS = {"otsu": threshold_otsu, "li": threshold_li}
@@ -172,7 +173,7 @@ class OtsuWatershed(Segmenter):
         if image.ndim not in (2, 3) or not (
             np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
         ):
-            raise ValueError(
+            raise SegbenchError(
                 f"otsu-watershed: 'image' must be a 2D (Y, X) or 3D (Z, Y, X) array of numbers "
                 f"(or with at most 4 channels last), "
                 f"got shape {image.shape} and dtype {image.dtype}"

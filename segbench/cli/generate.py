@@ -47,7 +47,7 @@ examples:
   segbench generate procedural --n 50 --out data/crowded --seed 1 \\
       --param n_objects=[60,80] touching_fraction=0.5 illumination_falloff=0.5
   segbench generate procedural --n 8 --out data/stacks --param shape=[32,128,128]
-  segbench generate gan --n 100 --out data/gan --param checkpoint=models/gan
+  segbench generate gan --n 100 --out data/gan --param weights=models/gan
 
 fitting to a lab's images (--fit DIR: a dataset folder with masks):
   segbench generate procedural --fit data/my-lab --print-params
@@ -256,6 +256,9 @@ def parse_params(items: Iterable[str], cls: type, name: str) -> dict[str, Any]:
         key, text = match.groups()
         if key == "n_images":
             raise ValueError("give the number of images with --n, not --param n_images")
+        renamed = getattr(cls, "renamed_params", {})
+        if key in renamed:
+            raise ValueError(f"parameter {key!r} was renamed to {renamed[key]}; write {renamed[key]}={text}")
         if known is not None and key not in known:
             raise ValueError(
                 f"unknown parameter {key!r}{did_you_mean(key, known)}; see `segbench generate {name} --list-params`"
