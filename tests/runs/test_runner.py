@@ -289,6 +289,7 @@ def test_parallel_executors_give_the_local_results(tmp_path, registry, executor)
     pd.testing.assert_frame_equal(_rows(local), _rows(parallel))
 
 
+@pytest.mark.kill
 def test_killed_run_resumes_and_loses_nothing(tmp_path):
     """SIGKILL a run while its 4th cell is being computed (the test segmenter blocks
     there, so the kill point is exact); the rerun computes only the missing cells

@@ -22,7 +22,7 @@ from segbench.builtin.synth.optics import expose
 from segbench.builtin.synth.spots import _peak
 from segbench.errors import SegbenchError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"shape": [48, 48], "n_objects": 5}
 
 #: (params, key, bound as printed, fix): each refused in one line

@@ -18,7 +18,7 @@ from segbench.builtin.dsb2018 import DSB2018Sample, sample_folder
 from segbench.cli import main
 from segbench.plugins import load_registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

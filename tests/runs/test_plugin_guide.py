@@ -23,7 +23,7 @@ import segbench
 from segbench.plugins import load_registry
 from segbench.testing import check_segmenter
 
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 #: a fenced block naming its file on its first line: ```lang\n# path\n...```
 FILE_BLOCK = re.compile(r"^```\w*\n# ([\w./-]+\.(?:py|toml|yaml))\n(.*?)^```", re.S | re.M)
 #: every fenced Python block

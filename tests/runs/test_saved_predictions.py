@@ -114,6 +114,7 @@ def test_index_outside_the_predictions_folder_is_not_read(tmp_path, registry, ca
     assert code == 0 and "ground-truth image(s) left out" not in captured.err  # read as a plain folder
 
 
+@pytest.mark.kill
 def test_a_killed_run_leaves_the_index_in_step_with_the_results(tmp_path, registry, monkeypatch):
     path = write_suite(tmp_path, [0.3])
     run_suite(load_suite(path, registry), registry)

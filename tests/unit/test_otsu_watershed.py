@@ -17,7 +17,7 @@ from segbench.errors import SegbenchError
 from segbench.metrics import match, pool
 from segbench.plugins import load_registry
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "procedural.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "procedural.md"
 
 
 def documented_variant(name: str) -> dict:

@@ -170,6 +170,7 @@ def test_damaged_and_swapped_cells_are_reported_and_computed_again(tmp_path, reg
     assert results.groupby(["image", "threshold"]).size().eq(1).all() and results["image"].nunique() == 3
 
 
+@pytest.mark.kill
 def test_workers_end_when_the_run_is_killed(tmp_path):
     """SIGKILL a `processes` run while a worker is inside a cell: the worker goes too."""
     path = write(tmp_path, suite_text(tmp_path / "out", executor="processes"))
@@ -725,6 +726,7 @@ def test_a_segmenter_s_weights_error_is_reported_under_the_segmenter(tmp_path):
                and f.where.startswith("blobs/") for f in summary.failures)
 
 
+@pytest.mark.kill
 def test_cellprofiler_temporary_folders_left_by_kill_9_are_removed_on_the_next_start(tmp_path, monkeypatch):
     """Only folders of ended processes carrying the plugin's marker go; others stay."""
     process = pytest.importorskip("segbench_cellprofiler.process")

@@ -17,7 +17,7 @@ from segbench.cli.generate import parameter_docs
 from segbench.errors import SegbenchError
 from segbench.plugins import load_registry
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "procedural.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "procedural.md"
 SMALL = dict(shape=[96, 96], n_objects=8, radius=8.0)
 
 

@@ -7,7 +7,7 @@ import pytest
 from segbench.plugins import load_registry
 from segbench.suite import load_suite
 
-SUITES = sorted((Path(__file__).parent.parent / "suites").glob("*.yaml"))
+SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.name)
