@@ -251,9 +251,14 @@ def build_config(data: TrainingData, settings: TrainSettings, anisotropy: tuple[
             f"stardist train.config: unknown {type(base).__name__} attribute(s) {', '.join(unknown)}"
         )
     base.update_parameters(False, **settings.config)
-    patch = _patch_size(data, settings, base)
+    return _with_schedule(base, data, settings)
+
+
+def _with_schedule(config: Any, data: TrainingData, settings: TrainSettings) -> Any:
+    """``config`` with the training schedule of ``settings`` (patch size,
+    epochs, steps, learning rate, batch size, TensorBoard) set in place."""
     updates = dict(
-        train_patch_size=patch,
+        train_patch_size=_patch_size(data, settings, config),
         train_epochs=settings.epochs,
         train_steps_per_epoch=settings.steps_per_epoch,
         train_learning_rate=float(settings.learning_rate),
@@ -261,8 +266,8 @@ def build_config(data: TrainingData, settings: TrainSettings, anisotropy: tuple[
     )
     if settings.batch_size is not None:
         updates["train_batch_size"] = settings.batch_size
-    base.update_parameters(False, **updates)
-    return base
+    config.update_parameters(False, **updates)
+    return config
 
 
 def _patch_size(data: TrainingData, settings: TrainSettings, config: Any) -> tuple[int, ...]:
@@ -390,18 +395,7 @@ def fine_tune_config(config: Any, data: TrainingData, settings: TrainSettings) -
             f"stardist: the weights are a {config.n_dim}D model for {config.n_channel_in}-channel images; "
             f"fine-tuning here needs a {data.n_dim}D single-channel model"
         )
-    config = copy.deepcopy(config)
-    updates = dict(
-        train_patch_size=_patch_size(data, settings, config),
-        train_epochs=settings.epochs,
-        train_steps_per_epoch=settings.steps_per_epoch,
-        train_learning_rate=float(settings.learning_rate),
-        train_tensorboard=settings.tensorboard,
-    )
-    if settings.batch_size is not None:
-        updates["train_batch_size"] = settings.batch_size
-    config.update_parameters(False, **updates)
-    return config
+    return _with_schedule(copy.deepcopy(config), data, settings)
 
 
 def _train(
