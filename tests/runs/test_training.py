@@ -161,7 +161,8 @@ def test_a_training_record_is_read_once_per_process_not_per_prediction(tmp_path,
 
 def test_generate_fit_goes_through_the_training_checks(tmp_path, capsys):
     folder = tmp_path / "lab"
-    write_dataset(folder, (segbench.Sample(s.name, s.image, None) for s in Procedural(shape=(64, 64)).generate(2, 0)))
+    unlabelled = (segbench.Sample(s.name, s.image, None) for s in Procedural(shape=(64, 64), n_objects=4).generate(2, 0))
+    write_dataset(folder, unlabelled)
     assert main(["generate", "procedural", "--fit", str(folder), "--print-params"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == (f"segbench generate: --fit {folder}: dataset 'lab': 2 of its 2 train images have no mask "
