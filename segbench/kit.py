@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from .api import DatasetSource, Generator, Metric, Segmenter
 from .errors import SegbenchError
 from .io.hashing import content_hash
 from .io.samples import Dataset, Sample
-from .plugins import hookimpl
+from .plugins import KINDS, hookimpl
 
 __all__ = [
     "ParameterError",
@@ -380,23 +379,16 @@ def plugin(*classes: type, commands: Callable[[Any], None] | None = None) -> Sim
     """
     hooks: dict[str, Any] = {}
     for cls in classes:
-        hook = next((h for h, base in _HOOKS.items() if isinstance(cls, type) and issubclass(cls, base)), None)
+        hook = next((h for h, base in KINDS.values() if isinstance(cls, type) and issubclass(cls, base)), None)
         if hook is None:
-            raise TypeError(f"plugin: {cls!r} is not a subclass of segbench.Segmenter, Generator, Metric or DatasetSource")
+            raise TypeError(
+                f"plugin: {cls!r} is not a subclass of segbench.Segmenter, Generator, Metric or DatasetSource"
+            )
         hooks.setdefault(hook, []).append(cls)
     namespace = {hook: _returning(hook, registered) for hook, registered in hooks.items()}
     if commands is not None:
         namespace["segbench_add_commands"] = hookimpl(lambda subparsers: commands(subparsers))
     return SimpleNamespace(**namespace)
-
-
-#: hook name -> the base class of what it registers
-_HOOKS = {
-    "segbench_register_segmenters": Segmenter,
-    "segbench_register_generators": Generator,
-    "segbench_register_metrics": Metric,
-    "segbench_register_datasets": DatasetSource,
-}
 
 
 def _returning(name: str, classes: list[type]):

@@ -52,6 +52,7 @@ from .plugins import hookimpl
 from .run.training import build
 from .suite.grid import grid
 from .suite.model import RESERVED_TRAIN_SETTINGS
+from .suite.validate import split_params
 
 #: raw passes made in this process, by segmenter name
 RAW_CALLS: dict[str, int] = {}
@@ -386,9 +387,7 @@ def _route(cls: type[Segmenter], params: dict[str, Any]) -> tuple[dict, dict]:
     unknown = [k for k in params if k not in post_names and accepted is not None and k not in accepted]
     _require(not unknown, f"{cls.name}: parameter(s) {unknown} are taken by neither the constructor "
              f"({list(accepted or ())}) nor postprocess ({list(post_names)}); declare them, or fix the name")
-    ctor = {k: v for k, v in params.items() if k not in post_names}
-    post = {k: v for k, v in params.items() if k in post_names}
-    return ctor, post
+    return split_params(params, post_names)
 
 
 def _predict(model: Segmenter, image: np.ndarray, post: dict[str, Any]) -> Any:

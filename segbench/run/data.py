@@ -143,7 +143,9 @@ def dataset_folder(spec: DatasetSpec, output: Path) -> Path:
     return Path(spec.target) if spec.source == "path" else output / "data" / spec.name
 
 
-def _read_folder(spec: DatasetSpec, folder: Path, what: str = "evaluate") -> tuple[list[SampleRef], list[str], dict[str, str]]:
+def _read_folder(
+    spec: DatasetSpec, folder: Path, what: str = "evaluate"
+) -> tuple[list[SampleRef], list[str], dict[str, str]]:
     """Sample references, problems met, and each sample's content hash; a
     folder with nothing to ``what`` is a SegbenchError naming the dataset."""
     from ..io import content_hash

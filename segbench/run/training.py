@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
 from ..errors import SegbenchError
+from ..io import atomic_write_text, content_hash
+from ..results import slug
 from ..suite import config_id, derive_seed, stable_hash
 from .data import SampleRef, split_dataset
-from ..io import atomic_write_text
 from .store import safe_rmtree
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ if TYPE_CHECKING:
     from .data import PreparedDataset
 
 __all__ = [
-    "TRAIN_RECORD", "PROGRESS_FILE", "TRAIN_FOLDER", "Training", "plan_training", "segmenter_seed", "generator_seed", "train",
-    "trained_record", "build", "model_for", "ProgressFile", "TrainingProgress", "read_progress",
+    "TRAIN_RECORD", "PROGRESS_FILE", "TRAIN_FOLDER", "Training", "plan_training", "segmenter_seed", "generator_seed",
+    "train", "trained_record", "build", "model_for", "ProgressFile", "TrainingProgress", "read_progress",
     "record_problem", "TrainedModel", "list_models",
 ]
 
@@ -145,8 +146,6 @@ def plan_training(
         "train": train.train_hash,
         "seed": seed,
     })
-    from ..results import slug
-
     workdir = Path(output) / TRAIN_FOLDER / train.name / f"{slug(info.name)[:40]}-{key[:16]}"
     return Training(
         kind, info.name, label, info.cls, dict(params), settings, train.name, train.train, train.spacing,
@@ -208,8 +207,6 @@ def train(training: Training, progress: Progress | None = None) -> tuple[Any, di
 def _write_record(training: Training, seconds: float) -> dict[str, Any]:
     """Write the record of ``training``, which just ended after ``seconds``,
     hashing the files it left; returns the record."""
-    from ..io import content_hash
-
     workdir = Path(training.workdir)
     (workdir / PROGRESS_FILE).unlink(missing_ok=True)
     files = [p for p in workdir.rglob("*") if p.is_file()]

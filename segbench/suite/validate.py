@@ -650,11 +650,20 @@ def _check_sweeps(check: _Checker, params: dict, path: tuple) -> None:
         )
 
 
+def split_params(params: dict[str, Any], post_names) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params`` split into constructor and ``postprocess`` parameters: a
+    name in ``post_names`` (``postprocess``'s signature) is a post-processing
+    parameter, even when the constructor takes it too (docs/plugins.md,
+    Parameter routing)."""
+    ctor = {k: v for k, v in params.items() if k not in post_names}
+    post = {k: v for k, v in params.items() if k in post_names}
+    return ctor, post
+
+
 def _expand(label, name, params, train, post_names, timeout, train_on) -> tuple[SegmenterConfig, ...]:
     """One config per point of the constructor grid; post-processing params
     form each config's ``postprocess_grid``."""
-    ctor = {k: v for k, v in params.items() if k not in post_names}
-    post = {k: v for k, v in params.items() if k in post_names}
+    ctor, post = split_params(params, post_names)
     post_grid = tuple(grid(post))
     return tuple(
         SegmenterConfig(label, name, point, train, post_grid, float(timeout) if timeout else None, train_on)
