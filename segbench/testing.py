@@ -274,8 +274,9 @@ def check_segmenter(
 
     - every parameter is one the constructor or ``postprocess`` takes, and
       every ``fit`` setting one ``fit`` takes (not ``progress``, which segbench
-      passes itself); the class does not skip the dataset (``skip``) and,
-      when trained, has ``load``;
+      passes itself); each old name in ``renamed_params`` is taken by neither
+      any more, and its new name is; the class does not skip the dataset
+      (``skip``) and, when trained, has ``load``;
     - when ``fit`` is given: ``fit(dataset, workdir, seed=0, progress=...,
       **fit)`` runs (``seed`` and ``progress`` only where ``fit`` accepts them;
       ``progress`` must be called as ``progress(epoch, total, loss)`` with
@@ -324,6 +325,7 @@ def check_segmenter(
     dataset = tiny_dataset() if dataset is None else dataset
     samples = list(dataset)
     _require(samples, f"{name}: the dataset is empty; give check_segmenter at least one annotated image")
+    _check_renamed(cls)
     ctor, post = _route(cls, dict(params or {}))
     ndim = (samples[0].labels if samples[0].labels is not None else samples[0].image).ndim
     reason = cls.skip(ndim, ctor)
@@ -388,6 +390,20 @@ def _route(cls: type[Segmenter], params: dict[str, Any]) -> tuple[dict, dict]:
     _require(not unknown, f"{cls.name}: parameter(s) {unknown} are taken by neither the constructor "
              f"({list(accepted or ())}) nor postprocess ({list(post_names)}); declare them, or fix the name")
     return split_params(params, post_names)
+
+
+def _check_renamed(cls: type[Segmenter]) -> None:
+    """``cls.renamed_params`` (old name -> new name): a suite that still gives
+    the old name is refused with the new one, so the old name must be gone
+    from the signatures and the new one taken by the constructor or
+    ``postprocess``."""
+    accepted = cls.constructor_params()
+    taken = set(accepted or ()) | set(cls.postprocess_params())
+    for old, new in cls.renamed_params.items():
+        _require(old not in taken, f"{cls.name}: renamed_params renames {old!r} to {new!r}, but the class still "
+                 f"takes {old!r}; remove {old!r} from the signature (or from renamed_params)")
+        _require(new in taken or accepted is None, f"{cls.name}: renamed_params renames {old!r} to {new!r}, which "
+                 f"neither the constructor nor postprocess takes; name a parameter the class takes")
 
 
 def _predict(model: Segmenter, image: np.ndarray, post: dict[str, Any]) -> Any:

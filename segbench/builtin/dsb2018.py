@@ -58,7 +58,7 @@ class DSB2018Sample(DatasetSource):
         return ()
 
     def load(self) -> Dataset:
-        """The 40 samples, read lazily, in name order.
+        """The 140 samples, read lazily, in name order.
 
         Returns
         -------

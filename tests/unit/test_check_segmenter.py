@@ -124,6 +124,16 @@ class ThreeDOnly(BlobThreshold):
     dimensions = (3,)
 
 
+class StillTakesOldName(BlobThreshold):
+    name = "still-takes-old-name"
+    renamed_params = {"sigma": "smoothing"}
+
+
+class RenamedToNothing(BlobThreshold):
+    name = "renamed-to-nothing"
+    renamed_params = {"blur": "smoothing"}
+
+
 class NeedsSpacing(BlobThreshold):
     """Takes ``spacing``; refuses to run without the dataset's."""
 
@@ -161,6 +171,12 @@ class NeedsSpacing(BlobThreshold):
          r"failing-fit: fit\(train, workdir, \*\*\{'epochs': 2\}\) raised RuntimeError: out of memory"),
         (NeedsSpacing, {}, {}, r"needs-spacing: the constructor with \{\} raised ValueError"),
         (FitWithoutLoad, {}, {"fit": {}}, r"fit-without-load: it has fit but no load\(workdir\); .* add load"),
+        (StillTakesOldName, {}, {},
+         r"still-takes-old-name: renamed_params renames 'sigma' to 'smoothing', but the class still takes 'sigma'; "
+         r"remove 'sigma' from the signature"),
+        (RenamedToNothing, {}, {},
+         r"renamed-to-nothing: renamed_params renames 'blur' to 'smoothing', which neither the constructor nor "
+         r"postprocess takes"),
         (ThreeDOnly, {}, {}, r"three-d-only skips 2D datasets \(it handles 3D images only\); give check_segmenter a dataset"),
         # mistakes in the check's own arguments, each named
         (BlobThreshold, {"sigmaa": 1}, {},

@@ -124,28 +124,10 @@ def test_constructor_checks_its_parameters(params, message):
         StarDistSegmenter(**params)
 
 
-def test_old_weight_names_are_refused_when_the_suite_loads(tmp_path):
-    from segbench.cli.list import plugin_params
-    from segbench.plugins import load_registry
-    from segbench.suite import SuiteLoadError, load_suite
-
-    suite = tmp_path / "suite.yaml"
-    suite.write_text(
-        "name: renamed\n"
-        "datasets: [{name: d, generator: procedural, params: {n_images: 2}}]\n"
-        "segmenters:\n"
-        "  - {name: stardist, params: {model: 2D_versatile_fluo}}\n"
-        "  - {name: stardist, label: old, params: {model_dir: models/nuclei}}\n"
-    )
-    registry = load_registry()
-    with pytest.raises(SuiteLoadError) as info:
-        load_suite(suite, registry)
-    assert [str(p) for p in info.value.problems][:2] == [
-        f"{suite}:4: segmenters[0].params.model: renamed to weights; write weights: '2D_versatile_fluo'",
-        f"{suite}:5: segmenters[1].params.model_dir: renamed to weights; write weights: 'models/nuclei'",
-    ]
-    listed = [p.name for p in plugin_params(registry.get("segmenter", "stardist"))["params"]]
-    assert "weights" in listed and not {"model", "model_dir"} & set(listed)
+def test_old_weight_names_are_renamed_to_weights():
+    # a suite giving an old name is refused with the new one (tests/unit/test_renamed_params.py);
+    # check_segmenter (test_stardist_contract.py) checks the old names are gone from the signature
+    assert StarDistSegmenter.renamed_params == {"model": "weights", "model_dir": "weights"}
 
 
 def test_scale_and_tiles_must_fit_the_image_axes(trained_2d):
