@@ -21,6 +21,10 @@ dataset x image x variant x threshold, see :mod:`segbench.results`):
   ``reference``), plus the transfer matrix.
 - :func:`transfer_matrix`: models trained on one dataset and tested on
   another: one score per (segmenter, train dataset, test dataset).
+- How the two fail: each dataset's share of true objects merged, split and
+  missed, and of predictions spurious (:mod:`segbench.metrics.errors`),
+  averaged over the variants both score: where a synthetic dataset ranks
+  wrongly, this says which kind of error it makes too rare or too common.
 
 Which rows are compared: a ranking uses the rows whose model was trained on
 the dataset it is tested on, or not trained at all (``train_dataset`` is the
@@ -39,7 +43,7 @@ ties, which tau-b and the average ranks of rho account for.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +52,7 @@ from scipy import stats
 
 from .errors import did_you_mean
 from .io import strict_json
-from .leaderboard import build_leaderboards, short_labels, stored_thresholds
+from .leaderboard import ERROR_FRACTIONS, build_leaderboards, error_fractions, short_labels, stored_thresholds
 from .paired import (
     N_BOOT,
     bootstrap_weights,
@@ -167,6 +171,12 @@ class PairAgreement:
     columns). ``swaps``: the largest rank differences, largest first.
     ``variants``: ``(name, score_a, score_b)`` of every shared variant, in
     ``a``'s order.
+
+    Errors: ``errors_a`` and ``errors_b`` map each kind of
+    :data:`segbench.leaderboard.ERROR_FRACTIONS` (``merged``, ``split``,
+    ``missed``: fractions of the true objects; ``spurious``: of the
+    predictions) to its mean over the ``error_variants`` variants that both
+    datasets scored with error counts (empty when none did).
     """
 
     a: str
@@ -194,6 +204,9 @@ class PairAgreement:
     calibration_ci: tuple[float, float] = (float("nan"), float("nan"))
     tau_ceiling: float = float("nan")
     tau_ceiling_ci: tuple[float, float] = (float("nan"), float("nan"))
+    errors_a: dict[str, float] = field(default_factory=dict)
+    errors_b: dict[str, float] = field(default_factory=dict)
+    error_variants: int = 0
 
 
 @dataclass(frozen=True)
@@ -261,6 +274,9 @@ class Agreement:
                 "calibration_ci": list(p.calibration_ci),
                 "tau_ceiling": p.tau_ceiling,
                 "tau_ceiling_ci": list(p.tau_ceiling_ci),
+                "errors_a": p.errors_a,
+                "errors_b": p.errors_b,
+                "error_variants": p.error_variants,
             }
             for p in self.pairs
         ]
@@ -631,13 +647,47 @@ def agreement(
         pairs = [(a, reference) for a in datasets if a != reference]
     out = Agreement(_key(metric, results), level, reference, n_boot, seed, transfer=transfer_matrix(results, metric))
     empty = Ranking("", (), np.zeros(0), np.zeros((n_boot, 0)), 0, np.zeros(0, int))
+    profiles = _error_profiles(_in_domain(results))
     for a, b in pairs:
         ra, rb = ranks.get(a, empty), ranks.get(b, empty)
         try:
-            out.pairs.append(compare(ra, rb))
+            pair = compare(ra, rb)
         except ValueError:
             out.unpaired.append((a, b, len(set(ra.names) & set(rb.names))))
+            continue
+        out.pairs.append(replace(pair, **_error_means(profiles.get(a, {}), profiles.get(b, {}))))
     return out
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean of the finite values; NaN when there is none."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _error_profiles(domain: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """Dataset -> variant id -> its pooled error fractions (in-domain rows;
+    variants scored without error counts are left out)."""
+    images = domain.drop_duplicates([Col.DATASET, _ID, Col.IMAGE])
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (dataset, variant), group in images.groupby([Col.DATASET, _ID], sort=False):
+        fractions = error_fractions(group)
+        if None not in fractions.values():
+            out.setdefault(str(dataset), {})[str(variant)] = fractions
+    return out
+
+
+def _error_means(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """``errors_a``, ``errors_b`` (each kind's mean over the variants both
+    datasets profile) and ``error_variants``, their number."""
+    shared = [variant for variant in a if variant in b]
+    if not shared:
+        return {"errors_a": {}, "errors_b": {}, "error_variants": 0}
+
+    def means(profiles):
+        return {kind: _finite_mean([profiles[v][kind] for v in shared]) for kind in ERROR_FRACTIONS}
+
+    return {"errors_a": means(a), "errors_b": means(b), "error_variants": len(shared)}
 
 
 # ---------------------------------------------------------------------------

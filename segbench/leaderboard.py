@@ -22,7 +22,7 @@ from typing import Any, Collection
 import numpy as np
 import pandas as pd
 
-from .metrics import pool, summarize
+from .metrics import error_profile, pool, summarize
 from .paired import (
     LEVEL,
     N_BOOT,
@@ -35,7 +35,7 @@ from .paired import (
     pooled_values,
     rank_intervals,
 )
-from .results import METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
+from .results import ERROR_COLUMNS, METRICS, POOL_COLUMNS, SUMMARY_COLUMNS, Col, RankKey, metric_key, parse_metric_key
 
 __all__ = [
     "Leaderboard",
@@ -51,6 +51,9 @@ __all__ = [
 #: the metrics pooled at every stored threshold
 THRESHOLD_METRICS = tuple(m for m in METRICS.values() if m.at_threshold)
 SUMMARY_METRICS = tuple(m for m in METRICS.values() if not m.at_threshold)
+#: how the variant fails (segbench.metrics.errors), key -> header: fractions of the true
+#: objects merged, split and missed, and of the predictions spurious; last in the wide table
+ERROR_FRACTIONS = {"merged": "merged %", "split": "split %", "missed": "missed %", "spurious": "spurious %"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ class Leaderboard:
     ``ci`` (the bootstrap interval of the rank metric), ``rank_ci`` (the
     row's 95% rank interval, ``(low, high)``), ``decisive`` (True when the
     winner is decisively better than this row; False for the winner itself),
-    ``tie`` (True when the row tied on the rank metric), ``seconds_per_image``
-    and ``train_seconds``. Intervals and decisive differences come from one
+    ``tie`` (True when the row tied on the rank metric), ``seconds_per_image``,
+    ``train_seconds``, and how it fails (:data:`ERROR_FRACTIONS`: ``merged``,
+    ``split``, ``missed``, ``spurious``; None for results scored before
+    segbench stored error counts). Intervals and decisive differences come from one
     paired bootstrap over the dataset's images (:mod:`segbench.paired`).
     """
 
@@ -114,7 +119,12 @@ class Leaderboard:
             ("seconds_per_image", "s/image"),
             ("train_seconds", "train s"),
             ("n_images", "images"),
+            *(((key, head) for key, head in ERROR_FRACTIONS.items()) if self.has_error_profile() else ()),
         ]
+
+    def has_error_profile(self) -> bool:
+        """Whether any row has error fractions (results scored with error counts)."""
+        return any(row.get("merged") is not None for row in self.rows)
 
     def as_records(self) -> list[dict[str, Any]]:
         """One flat dict per row (CSV/JSON): the table's columns, the full
@@ -240,7 +250,18 @@ def _variant_row(frame: pd.DataFrame, rank_by: RankKey) -> dict[str, Any]:
     row["seconds_per_image"] = float((images[Col.PREDICT_SECONDS] + images[Col.POSTPROCESS_SECONDS]).mean())
     train = images[Col.TRAIN_SECONDS].dropna() if Col.TRAIN_SECONDS in images else pd.Series(dtype=float)
     row["train_seconds"] = float(train.iloc[0]) if len(train) else None
+    row.update(error_fractions(images))
     return row
+
+
+def error_fractions(images: pd.DataFrame) -> dict[str, float | None]:
+    """The :data:`ERROR_FRACTIONS` of one variant's images (one results row
+    each), pooled; None each when an image lacks its error counts (scored
+    before they existed)."""
+    if any(c not in images for c in ERROR_COLUMNS) or images[list(ERROR_COLUMNS)].isna().any(axis=None):
+        return dict.fromkeys(ERROR_FRACTIONS)
+    profile = error_profile(images[[*ERROR_COLUMNS, Col.N_TRUE, Col.N_PRED]].to_dict("records"))
+    return {key: profile[key] for key in ERROR_FRACTIONS}
 
 
 def short_labels(rows: list[dict[str, Any]]) -> list[str]:

@@ -39,6 +39,7 @@ from .errors import did_you_mean
 
 __all__ = [
     "CELLS_DIR",
+    "ERROR_COLUMNS",
     "METRICS",
     "PLOTS_DIR",
     "POOL_COLUMNS",
@@ -131,6 +132,10 @@ class Col:
     SEG, SEG_SUM, SEG_N = "seg", "seg_sum", "seg_n"
     AJI, AJI_INTERSECTION, AJI_UNION = "aji", "aji_intersection", "aji_union"
     DSB = "dsb_mean_accuracy"
+    # how it fails, per image (segbench.metrics.errors): true objects found, merged,
+    # split, missed (adding up to n_true), and spurious predictions
+    N_FOUND, N_MERGED, N_SPLIT, N_MISSED = "n_found", "n_merged", "n_split", "n_missed"
+    N_SPURIOUS = "n_spurious"
     # timings and provenance
     PREDICT_SECONDS = "predict_seconds"
     POSTPROCESS_SECONDS = "postprocess_seconds"
@@ -148,6 +153,8 @@ class Col:
 POOL_COLUMNS = (Col.THRESHOLD, Col.CRITERION, Col.TP, Col.N_TRUE, Col.N_PRED, Col.SUM_MATCHED_SCORE)
 #: the per-image parts of the dataset-level scores (segbench.metrics.summarize)
 SUMMARY_COLUMNS = (Col.SEG_SUM, Col.SEG_N, Col.AJI_INTERSECTION, Col.AJI_UNION, Col.DSB)
+#: the per-image error counts (segbench.metrics.ERROR_KEYS); absent (NaN) from cells scored before they existed
+ERROR_COLUMNS = (Col.N_FOUND, Col.N_MERGED, Col.N_SPLIT, Col.N_MISSED, Col.N_SPURIOUS)
 #: the index's column naming a label image's file, relative to PREDICTIONS_DIR
 PREDICTION_FILE = "file"
 #: columns of PREDICTIONS_DIR/PREDICTION_INDEX, one row per kept label image

@@ -21,7 +21,10 @@ over the segmenter variants they share:
 - calibration: the mean absolute score difference, with a 95% interval;
 - Kendall's tau-b (95% interval) beside its ceiling: the mean tau-b between
   random halves of b's images, what b reaches with itself; Spearman's rho;
-  whether both pick the same winner; the largest rank swaps.
+  whether both pick the same winner; the largest rank swaps;
+- how each fails: the % of true objects merged, split and missed, and of
+  predictions spurious, on a and on b (the mean over the shared variants), which
+  says why a ranks wrongly where it does.
 Rankings use the models trained on the dataset they are tested on (or untrained
 ones); models trained on one dataset and tested on others fill the transfer
 matrix (rows: trained on; columns: tested on). Formulas: docs/report.md."""

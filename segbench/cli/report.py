@@ -18,8 +18,10 @@ DESCRIPTION = """\
 Rank the segmenters of a finished (or partly finished) run. One leaderboard per
 dataset: the ranking metric with a 95% bootstrap interval over images, AP
 (= TP/(TP+FP+FN)) at each suite threshold, DSB AP (mean AP over IoU
-0.50:0.05:0.95), PQ, SEG, seconds per image and training time. Rows that tie on
-the ranking metric (3 decimals) are ordered by the next column and marked =.
+0.50:0.05:0.95), PQ, SEG, seconds per image, training time, and how each
+variant fails: the % of true objects merged, split and missed, and of
+predictions spurious. Rows that tie on the ranking metric (3 decimals) are
+ordered by the next column and marked =.
 
 In a terminal (or with COLUMNS=N) the table keeps the columns that fit its
 width (--wide shows them all); piped, or with --format, every column is written.

@@ -5,7 +5,8 @@
   optimal one-to-one assignment of StarDist's ``matching``.
 - :func:`evaluate_image`: those rows plus Cell Tracking Challenge SEG, the
   Aggregated Jaccard Index and the 2018 Data Science Bowl score, all from
-  one overlap table (:func:`overlap_table`).
+  one overlap table (:func:`overlap_table`), and the error counts of
+  :mod:`segbench.metrics.errors` (found, merged, split, missed, spurious).
 - :func:`pool`, :func:`summarize`, :func:`evaluate_dataset`: dataset-level
   scores (pooled counts, as StarDist's ``matching_dataset``).
 
@@ -14,6 +15,7 @@ Definitions and empty-case conventions: ``docs/metrics.md``.
 
 from .aggregate import pool, summarize
 from .challenge import DSB_THRESHOLDS
+from .errors import ERROR_KEYS, error_counts, error_profile
 from .evaluation import DatasetScores, ImageScores, evaluate_dataset, evaluate_image
 from .matching import match
 from .overlap import OverlapTable, overlap_table
@@ -24,12 +26,15 @@ __all__ = [
     "CRITERIA",
     "DEFAULT_THRESHOLDS",
     "DSB_THRESHOLDS",
+    "ERROR_KEYS",
     "ROW_KEYS",
     "DatasetScores",
     "ImageScores",
     "MetricInputError",
     "OverlapTable",
     "evaluate_dataset",
+    "error_counts",
+    "error_profile",
     "evaluate_image",
     "match",
     "overlap_table",

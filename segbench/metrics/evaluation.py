@@ -9,6 +9,7 @@ import numpy as np
 
 from .aggregate import pool, summarize
 from .challenge import aji_from_parts, aji_parts, dsb_mean_accuracy, seg_from_parts, seg_parts
+from .errors import error_counts
 from .matching import rows_from_table
 from .overlap import overlap_table
 from .validation import MetricInputError, check_criterion, check_thresholds
@@ -38,6 +39,9 @@ class ImageScores:
     dsb_mean_accuracy : float
         Mean of ``tp / (tp + fp + fn)`` over IoU thresholds 0.50:0.05:0.95
         (always IoU, whatever the rows' criterion).
+    errors : dict
+        Found, merged, split and missed true objects and spurious
+        predictions (:func:`segbench.metrics.errors.error_counts`).
     """
 
     rows: list[dict]
@@ -48,6 +52,7 @@ class ImageScores:
     aji_intersection: int
     aji_union: int
     dsb_mean_accuracy: float
+    errors: dict
 
     def summary(self) -> dict:
         """The image's scalar scores and their parts, one value per key.
@@ -56,8 +61,9 @@ class ImageScores:
         -------
         dict
             Keys ``seg``, ``seg_sum``, ``seg_n``, ``aji``, ``aji_intersection``,
-            ``aji_union`` and ``dsb_mean_accuracy``; what :func:`summarize`
-            needs to combine images exactly.
+            ``aji_union`` and ``dsb_mean_accuracy`` (what :func:`summarize`
+            needs to combine images exactly), and the error counts
+            ``n_found``, ``n_merged``, ``n_split``, ``n_missed``, ``n_spurious``.
         """
         return {
             "seg": self.seg,
@@ -67,6 +73,7 @@ class ImageScores:
             "aji_intersection": self.aji_intersection,
             "aji_union": self.aji_union,
             "dsb_mean_accuracy": self.dsb_mean_accuracy,
+            **self.errors,
         }
 
 
@@ -134,6 +141,7 @@ def evaluate_image(
         aji_intersection=aji_intersection,
         aji_union=aji_union,
         dsb_mean_accuracy=dsb_mean_accuracy(table, known_rows=rows),
+        errors=error_counts(table),
     )
 
 

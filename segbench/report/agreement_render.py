@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..agreement import Agreement, TransferCell
+from ..leaderboard import ERROR_FRACTIONS
 
-__all__ = ["rich_tables", "to_markdown"]
+__all__ = ["ERRORS_CAPTION", "ERRORS_TITLE", "error_cells", "error_pairs", "rich_tables", "to_markdown"]
 
 
 #: how the ranks of the swaps are counted
@@ -62,6 +63,29 @@ def _truth_caption(agreement: Agreement) -> str:
     )
 
 
+#: how the errors table reads
+ERRORS_TITLE = "How a fails, against b (a / b, in %)"
+ERRORS_CAPTION = (
+    "the share of true objects merged (one prediction covers most of two or more), split (two or more "
+    "predictions lie mostly inside it) and missed (no prediction covers most of it), and of predictions "
+    "spurious (mostly on background), each the mean over the variants both datasets score; "
+    "docs/metrics.md#how-a-prediction-fails"
+)
+
+
+def error_cells(p) -> tuple[str, ...]:
+    """``a / b`` per kind, in percent to 1 decimal."""
+    def percent(value):
+        return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+    return tuple(f"{percent(p.errors_a.get(k))} / {percent(p.errors_b.get(k))}" for k in ERROR_FRACTIONS)
+
+
+def error_pairs(agreement: Agreement) -> list:
+    """The pairs whose datasets both have error counts for some shared variant."""
+    return [p for p in agreement.pairs if p.error_variants]
+
+
 def _of(part: int, whole: int) -> str:
     return f"{part}/{whole}"
 
@@ -82,8 +106,9 @@ def _table(title: str) -> Table:
 
 
 def rich_tables(agreement: Agreement) -> list[RenderableType]:
-    """The pairs table, the largest rank swaps, the pairs not compared (a note)
-    and the transfer matrix (when some model was tested off its training
+    """The decisive-pairs table, how each dataset fails against its reference
+    (when the results hold error counts), the rank-correlation table, the
+    largest rank swaps, the pairs not compared (a note) and the transfer matrix (when some model was tested off its training
     data); each fits 80 columns (long names wrap)."""
     out: list[RenderableType] = []
     if agreement.pairs:
@@ -107,6 +132,15 @@ def rich_tables(agreement: Agreement) -> list[RenderableType]:
         for p in agreement.pairs:
             truth.add_row(p.a, p.b, *_truth_cells(p)[:4], _stat(p.calibration_mae), _ci(p.calibration_ci))
         out += [truth, Text(_truth_caption(agreement), style="dim")]
+        if error_pairs(agreement):
+            errors = _table(ERRORS_TITLE)
+            errors.add_column("a", overflow="fold", min_width=min(widest, 10))
+            errors.add_column("b", overflow="fold", min_width=min(widest, 10))
+            for kind in ERROR_FRACTIONS:
+                errors.add_column(kind, justify="right", no_wrap=True)
+            for p in error_pairs(agreement):
+                errors.add_row(p.a, p.b, *error_cells(p))
+            out += [errors, Text(ERRORS_CAPTION, style="dim")]
         out += [table, Text(_caption(agreement, " of tau-b"), style="dim")]
         swaps = _table("Largest rank swaps (rank on a -> rank on b)")
         swaps.add_column("a vs b", overflow="fold", max_width=20)
@@ -171,6 +205,13 @@ def to_markdown(agreement: Agreement) -> str:
         for p in agreement.pairs:
             out.append(f"| {p.a} | {p.b} | " + " | ".join(_truth_cells(p)) + " |")
         out += ["", _truth_caption(agreement) + ".", ""]
+        if error_pairs(agreement):
+            out += [f"### {ERRORS_TITLE}", ""]
+            out.append("| a | b | " + " | ".join(ERROR_FRACTIONS) + " |")
+            out.append("|---|---|" + "---:|" * len(ERROR_FRACTIONS))
+            for p in error_pairs(agreement):
+                out.append(f"| {p.a} | {p.b} | " + " | ".join(error_cells(p)) + " |")
+            out += ["", ERRORS_CAPTION[0].upper() + ERRORS_CAPTION[1:] + ".", ""]
         out += [f"### {_title(agreement)}", ""]
         out.append(
             "| a | b | n | Kendall tau-b [95% CI] | ceiling [range] | Spearman rho [95% CI] | same winner "

@@ -31,7 +31,7 @@ import pandas as pd
 from .. import __version__
 from ..results import PROVENANCE_COLUMNS, REPORT_FILE, RUN_RECORD, Col
 from .cache import content_key, html_key, html_key_tag
-from ..leaderboard import Leaderboard, build_leaderboards
+from ..leaderboard import ERROR_FRACTIONS, Leaderboard, build_leaderboards
 from .render import cell
 
 __all__ = ["GalleryImage", "choose_images", "render_html", "write_html_report"]
@@ -281,8 +281,27 @@ def _agreement_section(results: pd.DataFrame, suite: dict, rank_key: str) -> str
             f"<th>Spearman &rho;</th><th>same winner</th><th>its winner</th>"
             f"<th>winner on {html.escape(reference)}</th></tr></thead><tbody>{rows}</tbody></table>"
         )
+        out.append(_errors_table(result, reference))
     out.append("</section>")
     return "\n".join(out)
+
+
+def _errors_table(result, reference: str) -> str:
+    """How each dataset fails against the reference (``a / b`` per kind, in %); "" without error counts."""
+    from .agreement_render import ERRORS_CAPTION, error_cells, error_pairs
+
+    pairs = error_pairs(result)
+    if not pairs:
+        return ""
+    head = "".join(f"<th>{kind} %</th>" for kind in ERROR_FRACTIONS)
+    rows = "".join(
+        f"<tr><td class='label'>{html.escape(p.a)}</td>"
+        + "".join(f"<td>{html.escape(c)}</td>" for c in error_cells(p)) + "</tr>"
+        for p in pairs
+    )
+    return (f"<h3>How each dataset fails, against {html.escape(reference)} (dataset / reference)</h3>"
+            f"<table class='agreement'><thead><tr><th>dataset</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            f"<p class='note'>{html.escape(ERRORS_CAPTION[0].upper() + ERRORS_CAPTION[1:])}.</p>")
 
 
 def _stat(value: float) -> str:

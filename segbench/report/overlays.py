@@ -5,12 +5,11 @@
 object: true positive, false positive, miss (false negative), and the splits
 and merges among the errors. :func:`overlay_figure` draws it.
 
-Definitions (both with the object fractions of the overlap table):
-
-- a ground-truth object is **split** when two or more predicted objects each
-  lie mostly (more than half of their pixels) inside it;
-- a predicted object is a **merge** when it covers most (more than half) of
-  two or more ground-truth objects.
+Splits and merges are those of :mod:`segbench.metrics.errors`: a
+ground-truth object is **split** when two or more predicted objects each lie
+mostly (more than half of their pixels) inside it; a predicted object is a
+**merge** when it covers most (more than half) of two or more ground-truth
+objects.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..metrics import overlap_table
 from ..metrics.assignment import optimal_matches
+from ..metrics.errors import coverage
 
 __all__ = ["Classified", "classify", "display_plane", "overlay_figure", "COLOURS"]
 
@@ -88,20 +88,14 @@ def classify(gt: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> Classi
     pred_hit = np.zeros(table.n_pred, bool)
     true_hit[table.pair_true[matched]] = True
     pred_hit[table.pair_pred[matched]] = True
-    inter = table.intersections
-    # predictions mostly inside one true object, per true object: a split
-    mostly_inside = inter > table.pred_areas[table.pair_pred] / 2
-    pieces = np.bincount(table.pair_true[mostly_inside], minlength=table.n_true)
-    # true objects mostly covered by one prediction, per prediction: a merge
-    mostly_covered = inter > table.true_areas[table.pair_true] / 2
-    covered = np.bincount(table.pair_pred[mostly_covered], minlength=table.n_pred)
+    cover = coverage(table)
     return Classified(
         tp_pred=table.pred_ids[pred_hit],
         fp_pred=table.pred_ids[~pred_hit],
         tp_true=table.true_ids[true_hit],
         fn_true=table.true_ids[~true_hit],
-        split_true=table.true_ids[pieces >= 2],
-        merge_pred=table.pred_ids[covered >= 2],
+        split_true=table.true_ids[cover.split],
+        merge_pred=table.pred_ids[cover.merge],
     )
 
 

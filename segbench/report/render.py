@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..io import plain, strict_json
-from ..leaderboard import Leaderboard
+from ..leaderboard import ERROR_FRACTIONS, Leaderboard
 
 __all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to_csv", "to_json"]
 
@@ -21,7 +21,7 @@ __all__ = ["TIE_MARK", "cell", "format_value", "rich_tables", "to_markdown", "to
 def format_value(key: str, value: Any) -> str:
     """Human formatting: scores to 3 decimals, intervals as [lo, hi], rank
     intervals as ``lo-hi`` (one number when they agree), seconds to 3 s.f.
-    (whole seconds from 100 s)."""
+    (whole seconds from 100 s), error fractions as percentages to 1 decimal."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if key == "ci":
@@ -32,6 +32,8 @@ def format_value(key: str, value: Any) -> str:
     if key == "rank_ci":
         lo, hi = value
         return "-" if lo == 0 else str(lo) if lo == hi else f"{lo}-{hi}"
+    if key in ERROR_FRACTIONS:
+        return f"{100 * value:.1f}"
     if key in ("seconds_per_image", "train_seconds"):
         return f"{value:.0f}" if value >= 100 else f"{value:.3g}"  # plain seconds, never 1.04e+03
     if isinstance(value, float):
@@ -55,8 +57,8 @@ ALWAYS_SHOWN = 5
 def rich_tables(boards: Sequence[Leaderboard], width: int | None = None, wide: bool = False) -> list[RenderableType]:
     """One table per dataset (with its notes) that fits ``width`` columns.
 
-    Columns are dropped from the right of the wide table's order (images,
-    train s, s/image, SEG, PQ, DSB AP, AP@...) until the table fits; the
+    Columns are dropped from the right of the wide table's order (the error
+    fractions, images, train s, s/image, SEG, PQ, DSB AP, AP@...) until the table fits; the
     segmenter column wraps if it still must. ``wide=True`` keeps every column.
     When every row was scored on the same number of images, the title says it
     and the images column is left out.

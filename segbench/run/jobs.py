@@ -100,15 +100,7 @@ def _score_rows(job: PredictJob, gt: np.ndarray, pred: np.ndarray) -> list[dict[
     from ..metrics import evaluate_image
 
     scores = evaluate_image(gt, pred, thresholds=job.thresholds, criterion=job.criterion)
-    image_level = {
-        "seg": scores.seg,
-        "seg_sum": scores.seg_sum,
-        "seg_n": scores.seg_n,
-        "aji": scores.aji,
-        "aji_intersection": scores.aji_intersection,
-        "aji_union": scores.aji_union,
-        "dsb_mean_accuracy": scores.dsb_mean_accuracy,
-    }
+    image_level = scores.summary()
     for metric_cls in job.metric_classes:
         for name, value in metric_cls().compute(gt, pred).items():
             image_level[f"{metric_cls.name}.{name}"] = float(value)

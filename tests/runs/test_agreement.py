@@ -18,6 +18,7 @@ from segbench.agreement import agreement, compare, kendall_tau_b, rankings, spea
 from segbench.report.agreement_render import rich_tables, to_markdown
 from segbench.paired import bootstrap_weights, decisive_pairs, half_weights, rank_intervals
 from segbench.report.render import to_markdown as leaderboard_markdown
+from segbench.results import ERROR_COLUMNS
 
 N = 100  # objects per image on both sides: F1 = tp / N
 
@@ -430,3 +431,43 @@ def test_a_failed_cell_leaves_the_variant_its_other_images():
     (board,) = build_leaderboards(pd.DataFrame(table), "f1@0.5", (0.5, 0.75))
     assert [row["rank_ci"] for row in board.rows] == [(1, 1), (2, 2)]
     assert board.rows[1]["ci"] == pytest.approx((0.5, 0.5))
+
+
+# --------------------------------------------------------------------------- how each dataset fails
+
+
+def with_errors(table, counts):
+    """``table`` with the error counts ``counts[(dataset, variant)] = (merged, split, missed, spurious)``
+    on every image of that variant (of its N true objects and N predictions); other rows get none (NaN)."""
+    table = table.copy()
+    for column in ERROR_COLUMNS:
+        table[column] = np.nan
+    for (dataset, variant), (merged, split, missed, spurious) in counts.items():
+        rows = (table["dataset"] == dataset) & (table["variant"] == variant)
+        table.loc[rows, list(ERROR_COLUMNS)] = [N - merged - split - missed, merged, split, missed, spurious]
+    return table
+
+
+def test_how_each_dataset_fails_against_the_reference():
+    table = with_errors(results({"real": variants([60, 60], [70, 70], [50, 50]), "fitted": variants([90, 90], [95, 95], [80, 80])}), {
+        ("real", "p x=1"): (20, 0, 5, 10), ("real", "p x=2"): (10, 2, 5, 20),
+        ("fitted", "p x=1"): (2, 0, 1, 4), ("fitted", "p x=2"): (4, 2, 1, 6),
+        ("fitted", "p x=3"): (50, 0, 0, 0),  # no counts for it on real: left out of the means
+    })
+    (pair,) = agreement(table, reference="real", n_boot=20).pairs
+    assert pair.error_variants == 2
+    assert pair.errors_a == pytest.approx({"merged": 0.03, "split": 0.01, "missed": 0.01, "spurious": 0.05})
+    assert pair.errors_b == pytest.approx({"merged": 0.15, "split": 0.01, "missed": 0.05, "spurious": 0.15})
+    payload = json.loads(agreement(table, reference="real", n_boot=20).to_json())["pairs"][0]
+    assert payload["error_variants"] == 2 and payload["errors_b"]["merged"] == pytest.approx(0.15)
+    text = to_markdown(agreement(table, reference="real", n_boot=20))
+    assert "| fitted | real | 3.0 / 15.0 | 1.0 / 1.0 | 1.0 / 5.0 | 5.0 / 15.0 |" in text
+    rendered = "\n".join(str(r.title) if hasattr(r, "title") else str(r) for r in rich_tables(agreement(table, reference="real")))
+    assert "How a fails, against b (a / b, in %)" in rendered
+
+
+def test_results_without_error_counts_show_no_errors_table():
+    table = results({"real": variants([60], [70]), "fitted": variants([90], [95])})
+    (pair,) = agreement(table, reference="real", n_boot=0).pairs
+    assert (pair.errors_a, pair.errors_b, pair.error_variants) == ({}, {}, 0)
+    assert "How a fails" not in to_markdown(agreement(table, reference="real", n_boot=0))

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from segbench import testing
+from segbench.metrics import error_counts, overlap_table
 from segbench.plugins import load_registry
+from segbench.results import ERROR_COLUMNS
 from segbench.run.output import claim_output
 from segbench.run.runner import plan_suite, run_suite
 from segbench.suite import load_suite
@@ -299,7 +301,9 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
     script = textwrap.dedent(
         f"""
         from segbench import testing
-        from segbench.plugins import load_registry
+        from segbench.metrics import error_counts, overlap_table
+from segbench.plugins import load_registry
+from segbench.results import ERROR_COLUMNS
         from segbench.run.runner import run_suite
         from segbench.suite import load_suite
         registry = load_registry(extra=[(testing, "segbench-testing", "1.0")])
@@ -387,6 +391,9 @@ def test_predicted_label_images_are_kept_when_asked(tmp_path, registry):
     row = kept.iloc[0]
     labels = read_labels(tmp_path / "out" / row["prediction_path"])
     assert labels.max() == results[(results.prediction_path == row.prediction_path)]["n_pred"].iloc[0]
+    # each row carries its image's error counts: what the kept label image gives against the mask
+    gt = read_labels(tmp_path / "out" / "data" / "blobs" / "masks" / f"{row['image']}.tif")
+    assert {c: row[c] for c in ERROR_COLUMNS} == error_counts(overlap_table(gt, labels))
     path.write_text(path.read_text() + "save_predictions: false\n")
     (tmp_path / "out" / "cells").rename(tmp_path / "old")
     run_suite(load_suite(path, registry), registry)

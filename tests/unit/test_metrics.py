@@ -264,9 +264,12 @@ def test_evaluate_image_worked_example():
     # t = 0.70..0.80 (3): tp 1 -> 1/5; t = 0.85..0.95 (3): 0.
     # (4 * 1/2 + 3 * 1/5) / 10 = 13/50.
     assert scores.dsb_mean_accuracy == approx(Fraction(13, 50))
+    # errors: pred 5 covers gt 1 alone, pred 9 gt 2 alone (found); nothing covers gt 30
+    # (missed); pred 7 covers nothing and lies on background (spurious)
     assert scores.summary() == {
         "seg": scores.seg, "seg_sum": scores.seg_sum, "seg_n": 3, "aji": scores.aji,
         "aji_intersection": 9, "aji_union": 15, "dsb_mean_accuracy": scores.dsb_mean_accuracy,
+        "n_found": 2, "n_merged": 0, "n_split": 0, "n_missed": 1, "n_spurious": 1,
     }
 
 
