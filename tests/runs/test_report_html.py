@@ -146,6 +146,9 @@ def test_agreement_with_a_reference_dataset_is_shown(results_folder):
         r"nuclei 3 (\d)/\1 0 0 0/\d 0\.00 \[0\.00, 0\.00\] 1\.00 \[1\.00, 1\.00\] \S+ 1\.00 \[1\.00, 1\.00\] yes",
         page.text,
     )
+    # and they fail alike: each kind of error the same share on both
+    assert "How each dataset fails, against real (dataset / reference)" in page.text
+    assert re.search(r"nuclei (\d+\.\d) / \1 (\d+\.\d) / \2 (\d+\.\d) / \3 (\d+\.\d) / \4", page.text)
 
 
 def test_run_warnings_open_the_report_and_failures_close_it(results_folder):
