@@ -301,9 +301,7 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
     script = textwrap.dedent(
         f"""
         from segbench import testing
-        from segbench.metrics import error_counts, overlap_table
-from segbench.plugins import load_registry
-from segbench.results import ERROR_COLUMNS
+        from segbench.plugins import load_registry
         from segbench.run.runner import run_suite
         from segbench.suite import load_suite
         registry = load_registry(extra=[(testing, "segbench-testing", "1.0")])
