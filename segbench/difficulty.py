@@ -47,6 +47,11 @@ The features (:data:`DIFFICULTY`):
 ``touching``
     Fraction of objects that share at least one pixel edge with another
     object (4-connectivity: diagonal contact alone does not count).
+``clumped``
+    Fraction of objects in clumps of three or more: the connected
+    components of the graph whose edges join objects that share a pixel edge
+    (as for ``touching``), counted by their objects. A chain of three
+    touching objects is one clump of three; a lone touching pair is not.
 ``shared_boundary``
     Shared boundary over perimeter, both as counts of pixel edges (cracks)
     summed over the objects: a crack between objects ``i`` and ``j`` counts
@@ -84,7 +89,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse import csgraph
 
 __all__ = ["DIFFICULTY", "difficulty_features"]
 
@@ -94,6 +100,7 @@ DIFFICULTY: dict[str, tuple[str, str]] = {
     "boundary_contrast": ("boundary contrast (noise SDs)", "noise SD"),
     "edge_width": ("edge width 10-90 % (px)", "px"),
     "touching": ("fraction of nuclei touching another", "fraction"),
+    "clumped": ("fraction of nuclei in clumps of 3 or more", "fraction"),
     "shared_boundary": ("shared boundary / perimeter", "fraction"),
     "texture": ("within-nucleus texture (CV)", "ratio"),
     "background_nonuniformity": ("background non-uniformity / contrast", "ratio"),
@@ -147,7 +154,7 @@ def difficulty_features(image, labels) -> dict[str, float]:
     if n == 0 or lab.all():
         return out
     g = _Geometry(lab, n)
-    out["touching"], out["shared_boundary"] = _touching(lab, n)
+    out["touching"], out["shared_boundary"], out["clumped"] = _touching(lab, n)
     out["edge_width"] = _edge_width(image, g)
     background, smooth, noise = _background(image, g)
     signal = float(image[g.fg].mean()) - background
@@ -277,18 +284,31 @@ def _crossing(x: np.ndarray, p: np.ndarray, level: float) -> float:
     return float(x[j] + (level - p[j]) / (p[j + 1] - p[j]) * (x[j + 1] - x[j]))
 
 
-def _touching(lab: np.ndarray, n: int) -> tuple[float, float]:
-    """Fraction of objects sharing a pixel edge with another, and shared cracks / perimeter cracks."""
+def _touching(lab: np.ndarray, n: int) -> tuple[float, float, float]:
+    """Fraction of objects sharing a pixel edge with another, shared cracks /
+    perimeter cracks, and the fraction of objects in clumps of three or more."""
     perimeter = np.zeros(n + 1)
     shared = np.zeros(n + 1)
+    pairs = []
     for a, b in ((lab[:-1, :], lab[1:, :]), (lab[:, :-1], lab[:, 1:])):
         crack = a != b
         a, b = a[crack], b[crack]
         perimeter += np.bincount(a, minlength=n + 1) + np.bincount(b, minlength=n + 1)
         both = (a > 0) & (b > 0)
         shared += np.bincount(a[both], minlength=n + 1) + np.bincount(b[both], minlength=n + 1)
+        pairs.append((a[both], b[both]))
     touching = float((shared[1:] > 0).mean())
-    return touching, float(shared[1:].sum() / perimeter[1:].sum()) if perimeter[1:].any() else math.nan
+    boundary = float(shared[1:].sum() / perimeter[1:].sum()) if perimeter[1:].any() else math.nan
+    return touching, boundary, _clumped(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), n)
+
+
+def _clumped(a: np.ndarray, b: np.ndarray, n: int) -> float:
+    """Fraction of the objects ``1..n`` in connected groups of three or more,
+    the groups joined by the touching pairs ``(a[k], b[k])``."""
+    graph = sparse.coo_matrix((np.ones(len(a)), (a - 1, b - 1)), shape=(n, n))
+    _, component = csgraph.connected_components(graph, directed=False)
+    sizes = np.bincount(component)
+    return float((sizes[component] >= 3).mean())
 
 
 def _texture(image: np.ndarray, lab: np.ndarray, n: int, background: float, noise: float) -> float:

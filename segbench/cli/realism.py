@@ -20,8 +20,8 @@ Compare a generated dataset with a real (reference) one, both folders of
 images with masks. For each feature (object area, eccentricity, solidity,
 objects per 10^4 px, nearest-neighbour distance, foreground and background
 intensity, and per image the difficulty features: nucleus signal-to-noise
-ratio, boundary contrast, edge width, fractions of nuclei touching and of
-boundary shared, texture, background non-uniformity, brightness spread between
+ratio, boundary contrast, edge width, fractions of nuclei touching, in clumps of
+three or more and of boundary shared, texture, background non-uniformity, brightness spread between
 nuclei, fraction out of focus; definitions in docs/procedural.md) it prints
 the Wasserstein distance between the two sets, the floor (the same distance
 between the even- and odd-numbered halves of the real set) and their ratio:

@@ -94,6 +94,16 @@ def test_squares_side_by_side_share_a_quarter_of_their_boundary():
     assert (f["touching"], f["shared_boundary"]) == (1.0, 0.25)
 
 
+def test_clumps_of_three_or_more_count_their_objects_and_a_pair_is_no_clump():
+    labels = np.zeros((60, 90), np.int32)
+    labels[5:15, 5:15], labels[5:15, 15:25], labels[15:25, 15:25] = 1, 2, 3  # a chain of three: 1-2, 2-3
+    labels[5:15, 40:50], labels[5:15, 50:60] = 4, 5  # a pair
+    labels[40:50, 40:50], labels[50:60, 50:60] = 6, 7  # diagonal contact only: two lone objects
+    labels[5:15, 70:80] = 8  # alone
+    f = difficulty_features(render(labels), labels)
+    assert (f["touching"], f["clumped"]) == (5 / 8, 3 / 8)
+
+
 def test_diagonal_contact_is_not_touching():
     labels = np.zeros((40, 40), np.int32)
     labels[10:20, 10:20] = 1
