@@ -557,9 +557,16 @@ def compare(a: Ranking, b: Ranking) -> PairAgreement:
         **_decisive_counts(shared, sa, decisive_pairs(a.resampled[:, ia]), decisive_pairs(b.resampled[:, ib])),
         calibration_mae=float(np.mean(np.abs(a.scores[ia] - b.scores[ib]))),
         calibration_ci=percentile_interval(np.asarray(calibration)),
-        tau_ceiling=float(np.nanmean(ceiling)) if np.isfinite(ceiling).any() else float("nan"),
+        tau_ceiling=_finite_mean(ceiling),
         tau_ceiling_ci=percentile_interval(ceiling),
     )
+
+
+def _finite_mean(values) -> float:
+    """Mean of the finite values (a sequence or array); NaN when there is none."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _tied(scores: np.ndarray) -> np.ndarray:
@@ -657,12 +664,6 @@ def agreement(
             continue
         out.pairs.append(replace(pair, **_error_means(profiles.get(a, {}), profiles.get(b, {}))))
     return out
-
-
-def _finite_mean(values: list[float]) -> float:
-    """Mean of the finite values; NaN when there is none."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _error_profiles(domain: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:

@@ -289,17 +289,18 @@ def _touching(lab: np.ndarray, n: int) -> tuple[float, float, float]:
     perimeter cracks, and the fraction of objects in clumps of three or more."""
     perimeter = np.zeros(n + 1)
     shared = np.zeros(n + 1)
-    pairs = []
+    first, second = [], []  # the two objects of each shared crack
     for a, b in ((lab[:-1, :], lab[1:, :]), (lab[:, :-1], lab[:, 1:])):
         crack = a != b
         a, b = a[crack], b[crack]
         perimeter += np.bincount(a, minlength=n + 1) + np.bincount(b, minlength=n + 1)
         both = (a > 0) & (b > 0)
         shared += np.bincount(a[both], minlength=n + 1) + np.bincount(b[both], minlength=n + 1)
-        pairs.append((a[both], b[both]))
+        first.append(a[both])
+        second.append(b[both])
     touching = float((shared[1:] > 0).mean())
     boundary = float(shared[1:].sum() / perimeter[1:].sum()) if perimeter[1:].any() else math.nan
-    return touching, boundary, _clumped(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), n)
+    return touching, boundary, _clumped(np.concatenate(first), np.concatenate(second), n)
 
 
 def _clumped(a: np.ndarray, b: np.ndarray, n: int) -> float:
